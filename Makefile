@@ -1,0 +1,70 @@
+# The course's two commands:
+#   make lab    create the environment if needed and open the course in JupyterLab
+#   make test   create the environment if needed and run every test
+# Other targets: notebooks (execute sources), bench, lock, set-repo, clean.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+BACKENDS := tensorflow jax torch
+NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
+               --nbval-cell-timeout=600 -p no:cacheprovider
+
+.PHONY: lab test test-repo test-lib test-notebooks notebooks bench lock set-repo course-map clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else \
+	  "The course needs Python 3.11; set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.lab: $(PY) requirements/lab.lock pyproject.toml
+	$(PY) -m pip install -q -r requirements/lab.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+$(VENV)/.test: $(VENV)/.lab requirements/test.lock
+	$(PY) -m pip install -q -r requirements/test.lock
+	@touch $@
+
+lab: $(VENV)/.lab
+	$(PY) -m ipykernel install --user --name cnn-course --display-name "CNN course (Python 3.11)"
+	$(PY) -m jupyter lab notebooks/
+
+test: test-repo test-lib test-notebooks
+
+# Repository checks: lock files, notebook sources vs executed copies, hygiene.
+test-repo: $(VENV)/.test
+	$(PYTEST) tests/repo
+
+# course_lib's unit tests, once per Keras backend, each in its own process.
+test-lib: $(VENV)/.test
+	@set -e; for backend in $(BACKENDS); do \
+	  echo "=== course_lib tests on KERAS_BACKEND=$$backend"; \
+	  KERAS_BACKEND=$$backend $(PYTEST) tests/lib; \
+	done
+
+# nbval re-executes every committed notebook (TensorFlow backend).
+test-notebooks: $(VENV)/.test
+	KERAS_BACKEND=tensorflow $(PYTEST) $(NBVAL_FLAGS) notebooks/
+
+# Execute the jupytext sources into the committed .ipynb files, recording timings.
+notebooks: $(VENV)/.test
+	KERAS_BACKEND=tensorflow $(PY) scripts/notebooks.py build $(NB)
+
+# Execute every notebook and write benchmarks/notebooks.{csv,md} and the README's runtimes.
+bench: $(VENV)/.test
+	KERAS_BACKEND=tensorflow $(PY) scripts/notebooks.py build
+
+lock:
+	$(PYTHON) scripts/lock.py
+
+set-repo: $(VENV)/.test
+	@test -n "$(URL)" || (echo "usage: make set-repo URL=https://github.com/OWNER/REPO" && exit 2)
+	$(PY) scripts/notebooks.py set-repo $(URL)
+
+course-map: $(VENV)/.test
+	$(PY) scripts/notebooks.py course-map
+
+clean:
+	rm -rf $(VENV) data/cache .pytest_cache

@@ -1,0 +1,152 @@
+"""Notebook start-up: seeds, determinism, plot defaults and one line of facts.
+
+Every notebook's first code cell calls `setup_notebook()`, so that a re-run
+gives the same numbers and the reader sees at once what ran the notebook.
+"""
+
+import dataclasses
+import os
+import platform
+import sys
+
+# TensorFlow prints start-up lines from C++ (absl, oneDNN); level 2 hides the
+# informational ones. It must be set before TensorFlow is imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+PLOT_DEFAULTS = {
+    # Small, readable figures: notebooks are committed with their images.
+    "figure.figsize": (6.0, 4.0),
+    "figure.dpi": 72,
+    "savefig.dpi": 72,
+    "figure.autolayout": True,
+    "axes.titlesize": "medium",
+    "axes.labelsize": "medium",
+    "image.cmap": "gray",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeInfo:
+    """What `setup_notebook` found: versions, device and where it runs."""
+
+    python: str
+    keras: str
+    backend: str
+    backend_version: str
+    device: str
+    gpu: bool
+    in_colab: bool
+    seed: int
+
+    def summary(self):
+        place = "Colab" if self.in_colab else "local"
+        return (
+            f"Python {self.python} | Keras {self.keras} on {self.backend} "
+            f"{self.backend_version} | {self.device} | {place} | seed {self.seed}"
+        )
+
+
+def in_colab():
+    """Returns True when running in Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def _cpu_name():
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+def backend_device():
+    """Returns `(backend_version, device_name, has_gpu)` for Keras's backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return tf.__version__, f"GPU {details.get('device_name', gpus[0].name)}", True
+        return tf.__version__, _cpu_name(), False
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform == "gpu":
+            return jax.__version__, f"GPU {device.device_kind}", True
+        return jax.__version__, _cpu_name(), False
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.__version__, f"GPU {torch.cuda.get_device_name(0)}", True
+        return torch.__version__, _cpu_name(), False
+    return "", _cpu_name(), False
+
+
+def enable_determinism():
+    """Turns on deterministic kernels where the backend offers a switch.
+
+    TensorFlow: `tf.config.experimental.enable_op_determinism()`. PyTorch:
+    `torch.use_deterministic_algorithms(True, warn_only=True)`. JAX is
+    deterministic on the CPU; on a GPU, set
+    `XLA_FLAGS=--xla_gpu_deterministic_ops=true` before starting Python.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def set_plot_defaults():
+    """Applies the course's matplotlib defaults (`PLOT_DEFAULTS`)."""
+    import matplotlib
+
+    matplotlib.rcParams.update(PLOT_DEFAULTS)
+
+
+def setup_notebook(seed=42, deterministic=True, verbose=True):
+    """Prepares a notebook: seeds, determinism, plot defaults, one summary line.
+
+    Args:
+        seed: seed for Python's `random`, NumPy and the Keras backend
+            (`keras.utils.set_random_seed`).
+        deterministic: whether to turn on deterministic kernels
+            (`enable_determinism`); slower on a GPU, exact re-runs.
+        verbose: whether to print the summary line.
+
+    Returns:
+        A `RuntimeInfo` with the Python, Keras and backend versions, the
+        device, whether a GPU is used and whether this is Colab.
+
+    Example:
+
+    >>> info = setup_notebook(seed=0, verbose=False)
+    >>> info.seed
+    0
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"`seed` must be a non-negative int; received seed={seed!r}.")
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        enable_determinism()
+    set_plot_defaults()
+    backend_version, device, gpu = backend_device()
+    info = RuntimeInfo(
+        python=platform.python_version(),
+        keras=keras.__version__,
+        backend=keras.backend.backend(),
+        backend_version=backend_version,
+        device=device,
+        gpu=gpu,
+        in_colab=in_colab(),
+        seed=seed,
+    )
+    if verbose:
+        print(info.summary())
+    return info

@@ -1,0 +1,361 @@
+"""Builds, benchmarks and publishes the course notebooks.
+
+The source of truth of each notebook is a jupytext percent-format file,
+`notebooks/src/NN_name.py`. This script turns it into the executed
+`notebooks/NN_name.ipynb` that readers see on GitHub and Colab.
+
+Usage (from the repository root, inside the course's environment):
+
+    python scripts/notebooks.py build [NAME ...]   # execute sources -> .ipynb, record timings
+    python scripts/notebooks.py course-map         # rewrite the README's course map
+    python scripts/notebooks.py set-repo URL       # set the public repository, write Colab badges
+
+`build` with no names builds every notebook; it records each notebook's
+wall-clock time and peak memory in `benchmarks/notebooks.csv` and the table in
+`benchmarks/notebooks.md` (this is `make bench`).
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+SOURCES = NOTEBOOKS / "src"
+COURSE_MAP = NOTEBOOKS / "course_map.csv"
+BENCH_CSV = ROOT / "benchmarks" / "notebooks.csv"
+BENCH_MD = ROOT / "benchmarks" / "notebooks.md"
+README = ROOT / "README.md"
+PYPROJECT = ROOT / "pyproject.toml"
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+CELL_TIMEOUT_S = 600
+MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
+BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+REPO_LINE = re.compile(r'^COURSE_REPO = ".*"(.*)$', re.MULTILINE)
+REPO_URL = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+$")
+
+
+# ---------------------------------------------------------------------------
+# Reading and writing notebooks
+
+
+def source_paths(names=()):
+    """The jupytext sources to build: all of them, or those named."""
+    paths = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
+    if not names:
+        return paths
+    chosen = []
+    for name in names:
+        stem = Path(name).stem
+        matches = [p for p in paths if p.stem == stem or p.stem.startswith(stem + "_")]
+        if len(matches) != 1:
+            raise SystemExit(f"no single notebook source matches {name!r} in {SOURCES}")
+        chosen.append(matches[0])
+    return chosen
+
+
+def read_source(path):
+    """Reads a jupytext source into a notebook with stable ids and metadata."""
+    import jupytext
+
+    nb = jupytext.read(path, fmt="py:percent")
+    nb.metadata = {"kernelspec": dict(KERNELSPEC)}
+    for index, cell in enumerate(nb.cells):
+        # Stable ids keep diffs of re-executed notebooks small.
+        cell.id = f"cell-{index:03d}"
+        cell.metadata.pop("lines_to_next_cell", None)
+    return nb
+
+
+def code_cells(nb):
+    """`(cell_type, source)` of every cell: what must match between source and .ipynb."""
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+# ---------------------------------------------------------------------------
+# Executing
+
+
+def _execute(source, target):
+    """Executes one source into `target` (runs in its own process, see build)."""
+    import nbformat
+    from jupyter_client import KernelManager
+    from nbclient import NotebookClient
+
+    nb = read_source(source)
+    km = KernelManager(kernel_name="python3")
+    # Always this environment's Python, whatever kernelspecs the user has, and
+    # keep TensorFlow's C++ start-up lines (written to the process's stderr)
+    # out of the notebook: nbval's kernel does not capture them either.
+    km.kernel_spec.argv = [
+        sys.executable,
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        "{connection_file}",
+        "--IPKernelApp.capture_fd_output=False",
+    ]
+    client = NotebookClient(
+        nb,
+        km=km,
+        timeout=CELL_TIMEOUT_S,
+        record_timing=False,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python", "version": platform.python_version()}
+    tmp = target.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, target)
+    return seconds
+
+
+class PeakMemory:
+    """Samples the resident memory of this process's children (the kernel).
+
+    `ru_maxrss` of children only counts processes that were waited for, which
+    Jupyter's kernel is not always, so the kernel is sampled every 50 ms.
+    """
+
+    def __init__(self, interval=0.05):
+        import threading
+
+        self.interval, self.peak_bytes = interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self):
+        return self.peak_bytes / 2**20
+
+
+def machine_description():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
+
+
+def build(names):
+    """Executes sources into committed notebooks and records their cost."""
+    env = dict(os.environ)
+    env.setdefault("KERAS_BACKEND", "tensorflow")
+    if env["KERAS_BACKEND"] != "tensorflow":
+        raise SystemExit("the notebooks are built on the TensorFlow backend; unset KERAS_BACKEND")
+    rows = _read_bench()
+    failed = []
+    for source in source_paths(names):
+        target = NOTEBOOKS / f"{source.stem}.ipynb"
+        print(f"executing {source.relative_to(ROOT)} ...", flush=True)
+        # One process per notebook, so that its peak memory is the kernel's own.
+        result = subprocess.run(
+            [sys.executable, __file__, "_execute", str(source), str(target)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            print(result.stdout + result.stderr, file=sys.stderr)
+            failed.append(source.stem)
+            continue
+        measured = json.loads(result.stdout.strip().splitlines()[-1])
+        rows[source.stem] = {
+            "notebook": source.stem,
+            "seconds": f"{measured['seconds']:.1f}",
+            "peak_mib": f"{measured['peak_mib']:.0f}",
+            "machine": machine_description(),
+            "date": datetime.date.today().isoformat(),
+        }
+        print(f"  {measured['seconds']:.1f} s, peak {measured['peak_mib']:.0f} MiB", flush=True)
+    _write_bench(rows)
+    write_course_map()
+    if failed:
+        raise SystemExit(f"failed to execute: {', '.join(failed)}")
+
+
+def _read_bench():
+    if not BENCH_CSV.exists():
+        return {}
+    with open(BENCH_CSV, newline="") as f:
+        return {row["notebook"]: row for row in csv.DictReader(f)}
+
+
+def _write_bench(rows):
+    BENCH_CSV.parent.mkdir(exist_ok=True)
+    fields = ["notebook", "seconds", "peak_mib", "machine", "date"]
+    ordered = [rows[k] for k in sorted(rows)]
+    with open(BENCH_CSV, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(ordered)
+    lines = [
+        "# Notebook execution budget",
+        "",
+        "Written by `make bench` (`python scripts/notebooks.py build`): wall-clock time",
+        "of executing each notebook from its source, and the kernel's peak resident",
+        "memory. Budget: about 3 minutes per notebook on a 2-core CPU.",
+        "",
+        "| notebook | seconds | peak memory (MiB) | machine | date |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
+    lines += [
+        f"| {r['notebook']} | {r['seconds']} | {r['peak_mib']} | {r['machine']} | {r['date']} |"
+        for r in ordered
+    ]
+    BENCH_MD.write_text("\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# README course map, repository URL and Colab badges
+
+
+def repository_url():
+    """The public repository URL from pyproject.toml's [tool.course], or ''."""
+    import tomllib
+
+    with open(PYPROJECT, "rb") as f:
+        return tomllib.load(f)["tool"]["course"]["repository"]
+
+
+def colab_url(repo, notebook_stem):
+    path = repo.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{path}/blob/main/notebooks/{notebook_stem}.ipynb"
+
+
+def read_course_map():
+    with open(COURSE_MAP, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def render_course_map():
+    repo = repository_url()
+    bench = _read_bench()
+    lines = [
+        MAP_START,
+        "| # | notebook | part | concept | CPU runtime (2 cores) |",
+        "| --- | --- | --- | --- | ---: |",
+    ]
+    for row in read_course_map():
+        stem = row["notebook"]
+        link = f"[{stem}](notebooks/{stem}.ipynb)"
+        if repo:
+            link += f" {BADGE}({colab_url(repo, stem)})"
+        seconds = bench.get(stem, {}).get("seconds")
+        runtime = f"{float(seconds):.0f} s" if seconds else "not measured"
+        lines.append(f"| {stem[:2]} | {link} | {row['part']} | {row['concept']} | {runtime} |")
+    lines.append(MAP_END)
+    return "\n".join(lines)
+
+
+def write_course_map():
+    text = README.read_text()
+    start, end = text.index(MAP_START), text.index(MAP_END) + len(MAP_END)
+    README.write_text(text[:start] + render_course_map() + text[end:])
+
+
+def _with_badge(lines, badge, prefix=""):
+    """`lines` of a first markdown cell with the Colab badge set after the title."""
+    lines = [line for line in lines if not line.startswith(prefix + BADGE)]
+    title = next(i for i, line in enumerate(lines) if line.startswith(prefix + "# "))
+    return lines[: title + 1] + [prefix + badge] + lines[title + 1 :]
+
+
+def set_repo(url):
+    """Writes the repository URL into pyproject.toml, every notebook and the README.
+
+    Sources and executed notebooks get the same edit (the Colab badge under the
+    title, the `COURSE_REPO` line of the setup cell), so they stay in sync
+    without re-executing anything.
+    """
+    import nbformat
+
+    url = url.rstrip("/").removesuffix(".git")
+    if not REPO_URL.match(url):
+        raise SystemExit(f"URL must look like https://github.com/OWNER/REPO; got {url!r}")
+    text = PYPROJECT.read_text()
+    PYPROJECT.write_text(re.sub(r'^repository = ".*"$', f'repository = "{url}"', text, flags=re.M))
+    for source in source_paths():
+        badge = f"{BADGE}({colab_url(url, source.stem)})"
+        # The .py source: the first markdown cell is the first "# %% [markdown]" block.
+        lines = source.read_text().split("\n")
+        start = lines.index("# %% [markdown]") + 1
+        end = next(i for i in range(start, len(lines)) if lines[i].startswith("# %%"))
+        lines[start:end] = _with_badge(lines[start:end], badge, prefix="# ")
+        source.write_text(REPO_LINE.sub(f'COURSE_REPO = "{url}"\\1', "\n".join(lines)))
+        target = NOTEBOOKS / f"{source.stem}.ipynb"
+        if target.exists():
+            nb = nbformat.read(target, as_version=4)
+            first = next(c for c in nb.cells if c.cell_type == "markdown")
+            first.source = "\n".join(_with_badge(first.source.split("\n"), badge))
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.source = REPO_LINE.sub(f'COURSE_REPO = "{url}"\\1', cell.source)
+            nbformat.write(nb, target)
+    write_course_map()
+    print(f"repository set to {url}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build", help="execute sources into .ipynb files")
+    build_parser.add_argument("names", nargs="*", help="notebooks to build (default: all)")
+    commands.add_parser("course-map", help="rewrite the README's course map")
+    repo_parser = commands.add_parser("set-repo", help="set the public repository URL")
+    repo_parser.add_argument("url")
+    execute_parser = commands.add_parser("_execute")
+    execute_parser.add_argument("source", type=Path)
+    execute_parser.add_argument("target", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        build(args.names)
+    elif args.command == "course-map":
+        write_course_map()
+    elif args.command == "set-repo":
+        set_repo(args.url)
+    elif args.command == "_execute":
+        with PeakMemory() as memory:
+            seconds = _execute(args.source, args.target)
+        print(json.dumps({"seconds": seconds, "peak_mib": memory.peak_mib}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The committed notebooks: in sync with their sources, executed, clean, listed.
+
+The sources (notebooks/src/*.py, jupytext percent format) are the truth;
+`make notebooks` executes them into the committed .ipynb files.
+"""
+
+import csv
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+SOURCES = sorted((NOTEBOOKS / "src").glob("[0-9][0-9]_*.py"))
+EXECUTED = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+MAX_NOTEBOOK_BYTES = 2_500_000
+
+spec = importlib.util.spec_from_file_location("course_notebooks", ROOT / "scripts" / "notebooks.py")
+tool = importlib.util.module_from_spec(spec)
+sys.modules["course_notebooks"] = tool
+spec.loader.exec_module(tool)
+
+# What must never appear in committed outputs: absolute paths and user folders.
+PRIVATE = re.compile(r"(/home/|/Users/|/root/|/work/|/tmp/|[A-Z]:\\\\|site-packages)")
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+def test_every_source_has_an_executed_notebook_and_vice_versa():
+    assert SOURCES, "no notebook sources found"
+    assert _ids(SOURCES) == _ids(EXECUTED)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=_ids(SOURCES))
+def test_executed_notebook_matches_its_source(source):
+    committed = nbformat.read(NOTEBOOKS / f"{source.stem}.ipynb", as_version=4)
+    expected = tool.read_source(source)
+    assert tool.code_cells(committed) == tool.code_cells(expected), (
+        f"{source.stem}.ipynb differs from its source: run `make notebooks NB={source.stem}`"
+    )
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=_ids(EXECUTED))
+def test_notebook_hygiene(path):
+    assert path.stat().st_size < MAX_NOTEBOOK_BYTES, "notebook too large: shrink its figures"
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"] == tool.KERNELSPEC
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {path.stem[:2]} ")
+    assert "Learning objectives" in first.source
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "setup_notebook(" in code[0].source and "COURSE_REPO" in code[0].source
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), "cells not executed once, in order"
+    assert sum(len(c.outputs) for c in code) > 0, "notebook committed without outputs"
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "## Summary" in markdown and "## Exercises" in markdown
+    for cell in code:
+        if "NBVAL_SKIP" in cell.source:
+            assert not re.search(r"\bassert\b|\.fit\(", cell.source), "NBVAL_SKIP on a checking cell"
+        for output in cell.outputs:
+            assert output.output_type != "error", f"error output in {cell.id}"
+            text = str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+            text += str(output.get("data", {}).get("text/html", ""))
+            assert not PRIVATE.search(text), f"private path in output of {cell.id}: {text[:200]}"
+            assert "Traceback" not in text
+
+
+def test_course_map_lists_every_notebook_and_readme_is_current():
+    with open(NOTEBOOKS / "course_map.csv", newline="") as f:
+        listed = [row["notebook"] for row in csv.DictReader(f)]
+    assert listed == _ids(SOURCES)
+    readme = (ROOT / "README.md").read_text()
+    assert tool.render_course_map() in readme, "README course map is stale: run `make course-map`"
+
+
+def test_set_repo_writes_badges_and_keeps_sources_in_sync(tmp_path, monkeypatch):
+    import shutil
+
+    for name in ("notebooks", "README.md", "pyproject.toml", "benchmarks"):
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    for attr, value in {
+        "ROOT": tmp_path,
+        "NOTEBOOKS": tmp_path / "notebooks",
+        "SOURCES": tmp_path / "notebooks" / "src",
+        "COURSE_MAP": tmp_path / "notebooks" / "course_map.csv",
+        "BENCH_CSV": tmp_path / "benchmarks" / "notebooks.csv",
+        "README": tmp_path / "README.md",
+        "PYPROJECT": tmp_path / "pyproject.toml",
+    }.items():
+        monkeypatch.setattr(tool, attr, value)
+    with pytest.raises(SystemExit, match="OWNER/REPO"):
+        tool.set_repo("not a url")
+    url = "https://github.com/example/cnn-course"
+    tool.set_repo(url + ".git")
+    tool.set_repo(url)  # idempotent: one badge, one URL
+    assert tool.repository_url() == url
+    readme = (tmp_path / "README.md").read_text()
+    for source in sorted((tmp_path / "notebooks" / "src").glob("*.py")):
+        colab = tool.colab_url(url, source.stem)
+        assert f"({colab})" in readme
+        committed = nbformat.read(tmp_path / "notebooks" / f"{source.stem}.ipynb", as_version=4)
+        assert tool.code_cells(committed) == tool.code_cells(tool.read_source(source))
+        assert committed.cells[0].source.count(colab) == 1
+        assert f'COURSE_REPO = "{url}"' in committed.cells[1].source
