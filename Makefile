@@ -27,9 +27,10 @@ $(VENV)/.test: $(VENV)/.lab requirements/test.lock
 	$(PY) -m pip install -q -r requirements/test.lock
 	@touch $@
 
+# Jupyter refuses to run as root (containers, some cloud machines) unless told to.
 lab: $(VENV)/.lab
 	$(PY) -m ipykernel install --user --name cnn-course --display-name "CNN course (Python 3.11)"
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: test-repo test-lib test-notebooks
 

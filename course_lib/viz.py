@@ -1,4 +1,17 @@
-"""Plotting helpers shared by the notebooks (matplotlib only)."""
+"""Plotting helpers shared by the notebooks (matplotlib only).
+
+- `show_images`: a grid of labelled images.
+- `plot_history`: training curves of a `model.fit` run.
+- `plot_filters`, `plot_feature_maps`: what a convolutional layer holds and
+  what it computes.
+- `show_receptive_field`: an image with a receptive field outlined.
+- `plot_confusion_matrix`, `show_misclassified`: what a classifier gets wrong.
+
+Every function draws a new figure (or on a given Axes) and returns it, so that
+notebooks and tests can inspect what was drawn.
+"""
+
+import numbers
 
 import numpy as np
 
@@ -88,3 +101,401 @@ def show_images(
     if title:
         fig.suptitle(title)
     return fig
+
+
+# ---------------------------------------------------------------------------
+# Argument checks
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int; received {name}={value!r}.")
+    return int(value)
+
+
+def _as_labels(labels, name):
+    """Integer labels of shape `(N,)` or `(N, 1)` as a 1D array."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(
+            f"`{name}` must hold integer labels of shape (N,) or (N, 1); "
+            f"received shape {labels.shape}."
+        )
+    if len(labels) and not np.issubdtype(labels.dtype, np.integer):
+        raise TypeError(f"`{name}` must hold integer labels; received dtype {labels.dtype}.")
+    return labels
+
+
+def _label_name(label, class_names):
+    return str(class_names[int(label)]) if class_names is not None else str(int(label))
+
+
+# ---------------------------------------------------------------------------
+# Training
+
+
+def plot_history(history, metrics=("loss", "accuracy"), title=None):
+    """Plots training curves, one axis per metric, training and validation.
+
+    Args:
+        history: the `keras.callbacks.History` that `model.fit` returns, or
+            its `history` dict (metric name -> list of values, one per
+            epoch).
+        metrics: names of the metrics to plot (a string or a sequence). The
+            validation curve `"val_" + name` is drawn when `history` has it.
+        title: optional title of the whole figure.
+
+    Returns:
+        The matplotlib `Figure`, one axis per metric, x axis "epoch"
+        (numbered from 1).
+
+    Example:
+
+    >>> fig = plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}, metrics="loss")
+    """
+    import matplotlib.pyplot as plt
+
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict):
+        raise TypeError(
+            "`history` must be a keras History or a dict of metric lists; "
+            f"received {type(history).__name__}."
+        )
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    metrics = tuple(metrics)
+    if not metrics:
+        raise ValueError("`metrics` must name at least one metric.")
+    for metric in metrics:
+        if metric not in logs:
+            raise ValueError(
+                f"`metrics` names {metric!r}, which `history` does not hold; "
+                f"it holds {sorted(logs)}."
+            )
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics):
+        for key, label, style in ((metric, "training", "-o"), (f"val_{metric}", "validation", "-s")):
+            if key in logs:
+                values = np.asarray(logs[key], dtype=float)
+                ax.plot(np.arange(1, len(values) + 1), values, style, markersize=3, label=label)
+        ax.set_title(metric)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Convolutional layers
+
+
+def plot_filters(kernel, ncols=8, title=None):
+    """Shows the filters of a `Conv2D` kernel as small images.
+
+    Each filter is scaled to its own range (its smallest weight black, its
+    largest white). A filter over 3 input channels (a first layer on colour
+    images) is shown in colour, its channels as red, green and blue; a filter
+    over any other number of channels is shown as the mean of its channels
+    (for one channel, the filter itself).
+
+    Args:
+        kernel: array of shape `(kernel_rows, kernel_cols, channels,
+            filters)`, the layout of `Conv2D.get_weights()[0]`.
+        ncols: number of columns of the grid.
+        title: optional title of the whole figure.
+
+    Returns:
+        The matplotlib `Figure`, one axis per filter titled with its index.
+
+    Example:
+
+    >>> fig = plot_filters(np.random.normal(size=(5, 5, 1, 6)))
+    """
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 4:
+        raise ValueError(
+            "`kernel` must have shape (kernel_rows, kernel_cols, channels, filters); "
+            f"received shape {kernel.shape}."
+        )
+    if not np.issubdtype(kernel.dtype, np.number) or kernel.size == 0:
+        raise TypeError(f"`kernel` must be a non-empty numeric array; received dtype {kernel.dtype}.")
+    filters = np.moveaxis(kernel.astype(np.float64), -1, 0)  # (F, kh, kw, C)
+    if filters.shape[-1] != 3:
+        filters = filters.mean(axis=-1)
+    return show_images(
+        filters,
+        labels=[str(i) for i in range(len(filters))],
+        ncols=ncols,
+        title=title,
+        cell_size=0.9,
+    )
+
+
+def plot_feature_maps(feature_maps, ncols=8, title=None, max_maps=32):
+    """Shows the feature maps (activations) of one image as a grid of images.
+
+    Each map is scaled to its own range; a constant map shows as black.
+
+    Args:
+        feature_maps: array of shape `(rows, cols, maps)` or `(1, rows, cols,
+            maps)`, e.g. a layer's output for one image.
+        ncols: number of columns of the grid.
+        title: optional title of the whole figure.
+        max_maps: show at most this many maps, the first ones.
+
+    Returns:
+        The matplotlib `Figure`, one axis per map shown, titled with the
+        map's index.
+
+    Example:
+
+    >>> fig = plot_feature_maps(np.random.uniform(size=(1, 24, 24, 6)))
+    """
+    maps = np.asarray(feature_maps)
+    if maps.ndim == 4 and maps.shape[0] == 1:
+        maps = maps[0]
+    if maps.ndim != 3:
+        raise ValueError(
+            "`feature_maps` must have shape (rows, cols, maps) or (1, rows, cols, maps) "
+            f"(one image); received shape {maps.shape}."
+        )
+    if not np.issubdtype(maps.dtype, np.number) or maps.size == 0:
+        raise TypeError(
+            f"`feature_maps` must be a non-empty numeric array; received dtype {maps.dtype}."
+        )
+    max_maps = _check_positive_int(max_maps, "max_maps")
+    # Floats, so that show_images scales each map to its own range.
+    shown = np.moveaxis(maps[..., :max_maps].astype(np.float64), -1, 0)
+    return show_images(
+        shown,
+        labels=[str(i) for i in range(len(shown))],
+        ncols=ncols,
+        title=title,
+        cell_size=1.0,
+        cmap="viridis",
+    )
+
+
+def show_receptive_field(image, size, center=None, ax=None, title=None):
+    """Shows an image with a receptive field outlined by a rectangle.
+
+    The field covers `rows x cols` pixels centred on the pixel (or between
+    the pixels, for an even size) `center`. The part that falls outside the
+    image (where a "same"-padded layer sees zeros) is clipped at the border.
+
+    Args:
+        image: array of shape `(rows, cols)`, `(rows, cols, 1)` or `(rows,
+            cols, 3)`.
+        size: size of the receptive field, an int (square) or `(rows, cols)`.
+        center: `(row, col)` of the field's centre in pixel coordinates;
+            defaults to the centre of the image, `((rows - 1) / 2, (cols - 1)
+            / 2)`.
+        ax: matplotlib Axes to draw on; a new figure when None.
+        title: title of the Axes; defaults to the field's size.
+
+    Returns:
+        The matplotlib `Axes`. Its patch `ax.patches[0]` is the rectangle,
+        in the coordinates of `imshow` (pixel `(i, j)` spans
+        `[j - 0.5, j + 0.5]` horizontally and `[i - 0.5, i + 0.5]`
+        vertically).
+
+    Example:
+
+    >>> ax = show_receptive_field(np.zeros((28, 28)), size=5, center=(10, 12))
+    """
+    import matplotlib.patches as mpatches
+    import matplotlib.pyplot as plt
+
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
+        raise ValueError(
+            "`image` must have shape (rows, cols), (rows, cols, 1) or (rows, cols, 3); "
+            f"received shape {image.shape}."
+        )
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        size = (size, size)
+    try:
+        field_rows, field_cols = (_check_positive_int(s, "size") for s in size)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"`size` must be a positive int or a pair (rows, cols) of them; received size={size!r}."
+        ) from None
+    rows, cols = image.shape[:2]
+    if center is None:
+        center = ((rows - 1) / 2, (cols - 1) / 2)
+    try:
+        center_row, center_col = (float(c) for c in center)
+    except (TypeError, ValueError):
+        raise ValueError(f"`center` must be a pair (row, col); received center={center!r}.") from None
+    if not (0 <= center_row <= rows - 1 and 0 <= center_col <= cols - 1):
+        raise ValueError(
+            f"`center` must lie in the image (rows 0-{rows - 1}, cols 0-{cols - 1}); "
+            f"received center={center!r}."
+        )
+    # Pixel edges of the field, clipped to the image's edges.
+    top = max(center_row - field_rows / 2, -0.5)
+    bottom = min(center_row + field_rows / 2, rows - 0.5)
+    left = max(center_col - field_cols / 2, -0.5)
+    right = min(center_col + field_cols / 2, cols - 0.5)
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.5, 3.5))
+    if image.dtype == np.uint8:
+        ax.imshow(image, vmin=0, vmax=255, cmap="gray")
+    else:
+        ax.imshow(image, cmap="gray")
+    ax.add_patch(
+        mpatches.Rectangle(
+            (left, top), right - left, bottom - top, fill=False, edgecolor="red", linewidth=2
+        )
+    )
+    ax.plot([center_col], [center_row], "r+", markersize=8)
+    ax.set_title(title if title is not None else f"receptive field {field_rows}x{field_cols}")
+    ax.set_xlabel("column (pixels)")
+    ax.set_ylabel("row (pixels)")
+    return ax
+
+
+# ---------------------------------------------------------------------------
+# Classification errors
+
+
+def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=None, title=None):
+    """Plots the confusion matrix of a classifier (rows: true, columns: predicted).
+
+    Built on `sklearn.metrics.confusion_matrix` and `ConfusionMatrixDisplay`.
+
+    Args:
+        y_true: integer labels, shape `(N,)` or `(N, 1)`.
+        y_pred: predicted integer labels, same length.
+        class_names: optional names of the classes `0, 1, ...`; every class
+            gets a row and a column, even one absent from both label arrays.
+            Without names, the labels present in either array are used.
+        normalize: `None` (counts), `"true"` (each row sums to 1, the
+            recall of each class on the diagonal), `"pred"` (each column
+            sums to 1) or `"all"`.
+        title: title of the Axes; defaults to "Confusion matrix".
+
+    Returns:
+        The matplotlib `Figure`; `fig.axes[0].images[0].get_array()` holds
+        the matrix.
+
+    Example:
+
+    >>> fig = plot_confusion_matrix([0, 1, 1], [0, 1, 0], class_names=["a", "b"])
+    """
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+    y_true = _as_labels(y_true, "y_true")
+    y_pred = _as_labels(y_pred, "y_pred")
+    if len(y_true) != len(y_pred):
+        raise ValueError(
+            f"`y_true` and `y_pred` must have the same length; received {len(y_true)} "
+            f"and {len(y_pred)}."
+        )
+    if len(y_true) == 0:
+        raise ValueError("`y_true` and `y_pred` must hold at least one label.")
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(
+            "`normalize` must be one of None, 'true', 'pred', 'all'; "
+            f"received normalize={normalize!r}."
+        )
+    if class_names is not None:
+        class_names = [str(name) for name in class_names]
+        labels = np.arange(len(class_names))
+        largest = max(y_true.max(), y_pred.max())
+        if y_true.min() < 0 or y_pred.min() < 0 or largest >= len(class_names):
+            raise ValueError(
+                f"`class_names` names {len(class_names)} classes, but the labels range "
+                f"from {min(y_true.min(), y_pred.min())} to {largest}."
+            )
+    else:
+        labels = np.union1d(y_true, y_pred)
+    matrix = confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
+    side = max(3.5, 0.45 * len(labels) + 1.5)
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
+    display = ConfusionMatrixDisplay(
+        matrix, display_labels=class_names if class_names is not None else labels
+    )
+    long_names = class_names is not None and max(len(n) for n in class_names) > 3
+    display.plot(
+        ax=ax,
+        cmap="Blues",
+        values_format="d" if normalize is None else ".2f",
+        xticks_rotation=45 if long_names else "horizontal",
+        colorbar=True,
+    )
+    if len(labels) > 12:  # the numbers no longer fit in the cells
+        for text in display.text_.flat:
+            text.set_visible(False)
+    ax.set_title(title if title is not None else "Confusion matrix")
+    return fig
+
+
+def show_misclassified(
+    images, y_true, y_pred, class_names=None, max_images=16, ncols=8, title=None
+):
+    """Shows the wrongly classified images, each titled "true -> predicted".
+
+    Args:
+        images: array of shape `(N, H, W)`, `(N, H, W, 1)` or `(N, H, W, 3)`,
+            as for `show_images`.
+        y_true: integer labels, shape `(N,)` or `(N, 1)`.
+        y_pred: predicted integer labels, same length.
+        class_names: optional sequence mapping labels to names.
+        max_images: show at most this many errors, the first ones in the
+            order of `images`.
+        ncols: number of columns of the grid.
+        title: title of the figure; defaults to "K of M misclassified images
+            (true -> predicted)".
+
+    Returns:
+        The matplotlib `Figure`. When every image is classified correctly,
+        it holds one empty axis saying so.
+
+    Example:
+
+    >>> fig = show_misclassified(np.zeros((3, 8, 8)), [0, 1, 2], [0, 2, 2])
+    """
+    import matplotlib.pyplot as plt
+
+    images = _as_image_batch(images)
+    y_true = _as_labels(y_true, "y_true")
+    y_pred = _as_labels(y_pred, "y_pred")
+    if not len(images) == len(y_true) == len(y_pred):
+        raise ValueError(
+            "`images`, `y_true` and `y_pred` must have the same length; received "
+            f"{len(images)}, {len(y_true)} and {len(y_pred)}."
+        )
+    max_images = _check_positive_int(max_images, "max_images")
+    wrong = np.flatnonzero(y_true != y_pred)
+    if len(wrong) == 0:
+        fig, ax = plt.subplots(figsize=(4.0, 1.0))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no misclassified images (0 of {len(images)})", ha="center", va="center")
+        if title:
+            fig.suptitle(title)
+        return fig
+    shown = wrong[:max_images]
+    captions = [
+        f"{_label_name(y_true[i], class_names)} -> {_label_name(y_pred[i], class_names)}"
+        for i in shown
+    ]
+    if title is None:
+        title = f"{len(shown)} of {len(wrong)} misclassified images (true -> predicted)"
+    longest = max(len(caption) for caption in captions)
+    return show_images(
+        images[shown],
+        labels=captions,
+        ncols=ncols,
+        title=title,
+        cell_size=max(1.2, 0.09 * longest),
+    )

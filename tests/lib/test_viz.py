@@ -4,7 +4,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_lib.viz import show_images
+from course_lib.viz import (
+    plot_confusion_matrix,
+    plot_feature_maps,
+    plot_filters,
+    plot_history,
+    show_images,
+    show_misclassified,
+    show_receptive_field,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -47,3 +55,251 @@ def test_show_images_bad_input():
         show_images(np.zeros((0, 8, 8)))
     with pytest.raises(TypeError, match="numeric"):
         show_images(np.full((2, 8, 8), "a"))
+
+
+# ---------------------------------------------------------------------------
+# plot_history
+
+
+def _history_dict():
+    return {
+        "loss": [1.0, 0.6, 0.4],
+        "val_loss": [1.1, 0.8, 0.7],
+        "accuracy": [0.5, 0.7, 0.8],
+        "val_accuracy": [0.45, 0.6, 0.65],
+    }
+
+
+def test_plot_history_draws_training_and_validation_per_metric():
+    fig = plot_history(_history_dict(), title="run")
+    assert len(fig.axes) == 2
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "accuracy"]
+    assert all(ax.get_xlabel() == "epoch" for ax in fig.axes)
+    loss_ax = fig.axes[0]
+    assert [line.get_label() for line in loss_ax.lines] == ["training", "validation"]
+    np.testing.assert_array_equal(loss_ax.lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(loss_ax.lines[0].get_ydata(), [1.0, 0.6, 0.4])
+    np.testing.assert_array_equal(loss_ax.lines[1].get_ydata(), [1.1, 0.8, 0.7])
+    np.testing.assert_array_equal(fig.axes[1].lines[1].get_ydata(), [0.45, 0.6, 0.65])
+    assert fig._suptitle.get_text() == "run"
+
+
+def test_plot_history_reads_a_keras_history_without_validation():
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    history = model.fit(x, x[:, :1], epochs=2, verbose=0)
+    fig = plot_history(history, metrics="loss")
+    assert len(fig.axes) == 1
+    (line,) = fig.axes[0].lines  # no validation curve to draw
+    np.testing.assert_allclose(line.get_ydata(), history.history["loss"])
+
+
+def test_plot_history_bad_input():
+    with pytest.raises(ValueError, match="does not hold; it holds"):
+        plot_history(_history_dict(), metrics=("loss", "mae"))
+    with pytest.raises(ValueError, match="at least one metric"):
+        plot_history(_history_dict(), metrics=())
+    with pytest.raises(TypeError, match="`history` must be"):
+        plot_history([1.0, 0.5])
+
+
+# ---------------------------------------------------------------------------
+# plot_filters and plot_feature_maps
+
+
+def test_plot_filters_single_channel_shows_each_filter_scaled():
+    kernel = np.random.default_rng(0).normal(size=(5, 5, 1, 6))
+    fig = plot_filters(kernel, ncols=4, title="c1")
+    assert len(fig.axes) == 8  # 2 rows x 4 columns
+    assert [ax.get_title() for ax in fig.axes] == ["0", "1", "2", "3", "4", "5", "", ""]
+    for f in range(6):
+        expected = kernel[:, :, 0, f]
+        expected = (expected - expected.min()) / (expected.max() - expected.min())
+        np.testing.assert_allclose(fig.axes[f].images[0].get_array(), expected)
+    assert fig._suptitle.get_text() == "c1"
+
+
+def test_plot_filters_rgb_and_channel_mean():
+    rng = np.random.default_rng(1)
+    rgb = rng.normal(size=(3, 3, 3, 2))
+    fig = plot_filters(rgb)
+    shown = fig.axes[1].images[0].get_array()
+    assert shown.shape == (3, 3, 3)
+    expected = (rgb[..., 1] - rgb[..., 1].min()) / np.ptp(rgb[..., 1])
+    np.testing.assert_allclose(shown, expected)
+    deep = rng.normal(size=(3, 3, 4, 2))
+    fig = plot_filters(deep)
+    mean = deep[..., 0].mean(axis=-1)
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), (mean - mean.min()) / np.ptp(mean))
+
+
+def test_plot_filters_bad_input():
+    with pytest.raises(ValueError, match="`kernel` must have shape"):
+        plot_filters(np.zeros((5, 5, 6)))
+    with pytest.raises(TypeError, match="`kernel` must be a non-empty numeric"):
+        plot_filters(np.full((3, 3, 1, 2), "a"))
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_plot_feature_maps_one_axis_per_map_up_to_max(batch):
+    maps = np.random.default_rng(2).uniform(-1, 1, size=(6, 7, 10))
+    fig = plot_feature_maps(maps[None] if batch else maps, ncols=4, max_maps=5, title="maps")
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 5 and len(fig.axes) == 8
+    assert [ax.get_title() for ax in shown] == ["0", "1", "2", "3", "4"]
+    m = maps[:, :, 3]
+    np.testing.assert_allclose(shown[3].images[0].get_array(), (m - m.min()) / np.ptp(m))
+    assert fig._suptitle.get_text() == "maps"
+
+
+def test_plot_feature_maps_integer_and_constant_maps():
+    maps = np.zeros((4, 4, 2), dtype=np.int32)
+    maps[..., 1] = np.arange(16).reshape(4, 4)
+    fig = plot_feature_maps(maps)
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), np.zeros((4, 4)))
+    np.testing.assert_allclose(fig.axes[1].images[0].get_array(), np.arange(16).reshape(4, 4) / 15)
+
+
+def test_plot_feature_maps_bad_input():
+    with pytest.raises(ValueError, match="one image"):
+        plot_feature_maps(np.zeros((2, 4, 4, 3)))
+    with pytest.raises(ValueError, match="one image"):
+        plot_feature_maps(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="`max_maps` must be a positive int"):
+        plot_feature_maps(np.zeros((4, 4, 3)), max_maps=0)
+
+
+# ---------------------------------------------------------------------------
+# show_receptive_field
+
+
+def _rectangle(ax):
+    (patch,) = ax.patches
+    (x, y), width, height = patch.get_xy(), patch.get_width(), patch.get_height()
+    return x, y, width, height
+
+
+def test_show_receptive_field_outlines_the_field_around_a_pixel():
+    image = np.random.default_rng(3).integers(0, 256, (28, 28)).astype(np.uint8)
+    ax = show_receptive_field(image, size=5, center=(10, 12))
+    # Columns 10-14 and rows 8-12; pixel j spans [j - 0.5, j + 0.5].
+    assert _rectangle(ax) == pytest.approx((9.5, 7.5, 5, 5))
+    np.testing.assert_array_equal(ax.images[0].get_array(), image)
+    assert ax.get_title() == "receptive field 5x5"
+
+
+def test_show_receptive_field_default_centre_rectangular_size_and_axes():
+    import matplotlib.pyplot as plt
+
+    _, given = plt.subplots()
+    ax = show_receptive_field(np.zeros((20, 30, 3)), size=(4, 6), ax=given, title="rf")
+    assert ax is given
+    # Centre (9.5, 14.5): rows 8-11, columns 12-17.
+    assert _rectangle(ax) == pytest.approx((11.5, 7.5, 6, 4))
+    assert ax.get_title() == "rf"
+
+
+def test_show_receptive_field_is_clipped_at_the_borders():
+    ax = show_receptive_field(np.zeros((28, 28, 1)), size=9, center=(1, 27))
+    # Rows -3..5 and columns 23..31 clipped to rows 0..5 and columns 23..27.
+    assert _rectangle(ax) == pytest.approx((22.5, -0.5, 5, 6))
+    ax = show_receptive_field(np.zeros((10, 10)), size=40)
+    assert _rectangle(ax) == pytest.approx((-0.5, -0.5, 10, 10))
+
+
+def test_show_receptive_field_bad_input():
+    with pytest.raises(ValueError, match="`size` must be a positive int"):
+        show_receptive_field(np.zeros((8, 8)), size=0)
+    with pytest.raises(ValueError, match="`size` must be a positive int"):
+        show_receptive_field(np.zeros((8, 8)), size=(3, 3, 3))
+    with pytest.raises(ValueError, match="`center` must lie in the image"):
+        show_receptive_field(np.zeros((8, 8)), size=3, center=(8, 0))
+    with pytest.raises(ValueError, match="`center` must be a pair"):
+        show_receptive_field(np.zeros((8, 8)), size=3, center=4)
+    with pytest.raises(ValueError, match="`image` must have shape"):
+        show_receptive_field(np.zeros((8, 8, 2)), size=3)
+
+
+# ---------------------------------------------------------------------------
+# plot_confusion_matrix and show_misclassified
+
+
+def _counts(y_true, y_pred, n):
+    matrix = np.zeros((n, n), dtype=int)
+    np.add.at(matrix, (y_true, y_pred), 1)
+    return matrix
+
+
+def test_plot_confusion_matrix_counts_and_names():
+    rng = np.random.default_rng(4)
+    y_true = rng.integers(0, 4, 200)
+    y_pred = np.where(rng.uniform(size=200) < 0.7, y_true, rng.integers(0, 4, 200))
+    fig = plot_confusion_matrix(y_true.reshape(-1, 1), y_pred, class_names="abcd", title="cm")
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(ax.images[0].get_array(), _counts(y_true, y_pred, 4))
+    assert [t.get_text() for t in ax.get_xticklabels()] == list("abcd")
+    assert [t.get_text() for t in ax.get_yticklabels()] == list("abcd")
+    assert ax.get_xlabel() == "Predicted label" and ax.get_ylabel() == "True label"
+    assert ax.get_title() == "cm"
+
+
+def test_plot_confusion_matrix_normalized_rows_and_absent_classes():
+    y_true = np.array([0, 0, 0, 1, 1, 2])
+    y_pred = np.array([0, 1, 1, 1, 1, 0])
+    fig = plot_confusion_matrix(y_true, y_pred, class_names=["a", "b", "c", "d"], normalize="true")
+    matrix = fig.axes[0].images[0].get_array()
+    counts = _counts(y_true, y_pred, 4).astype(float)
+    rows = counts.sum(axis=1, keepdims=True)
+    expected = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    np.testing.assert_allclose(matrix, expected)
+    # Without names: only the labels present, here 0, 1 and 2.
+    fig = plot_confusion_matrix(y_true, y_pred)
+    assert fig.axes[0].images[0].get_array().shape == (3, 3)
+
+
+def test_plot_confusion_matrix_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        plot_confusion_matrix([0, 1], [0])
+    with pytest.raises(ValueError, match="`normalize` must be one of"):
+        plot_confusion_matrix([0, 1], [0, 1], normalize="rows")
+    with pytest.raises(ValueError, match="`class_names` names 2 classes"):
+        plot_confusion_matrix([0, 2], [0, 1], class_names=["a", "b"])
+    with pytest.raises(TypeError, match="integer labels"):
+        plot_confusion_matrix([0.0, 1.0], [0, 1])
+    with pytest.raises(ValueError, match="shape \\(N,\\) or \\(N, 1\\)"):
+        plot_confusion_matrix(np.zeros((2, 2), int), [0, 1])
+
+
+def test_show_misclassified_shows_only_the_errors_in_order():
+    rng = np.random.default_rng(5)
+    images = rng.integers(0, 256, (10, 8, 8)).astype(np.uint8)
+    y_true = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    y_pred = np.array([0, 2, 2, 1, 1, 2, 0, 0, 2, 0])  # wrong at 1, 3, 7
+    fig = show_misclassified(images, y_true, y_pred, class_names=["zero", "one", "two"], ncols=2)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == ["one -> two", "zero -> one", "one -> zero"]
+    for ax, index in zip(shown, [1, 3, 7]):
+        np.testing.assert_array_equal(ax.images[0].get_array(), images[index])
+    assert fig._suptitle.get_text() == "3 of 3 misclassified images (true -> predicted)"
+    fig = show_misclassified(images, y_true, y_pred, max_images=2, title="errors")
+    assert [ax.get_title() for ax in fig.axes if ax.images] == ["1 -> 2", "0 -> 1"]
+    assert fig._suptitle.get_text() == "errors"
+
+
+def test_show_misclassified_without_errors_says_so():
+    fig = show_misclassified(np.zeros((3, 8, 8)), [0, 1, 2], [0, 1, 2])
+    (ax,) = fig.axes
+    assert not ax.images
+    assert [t.get_text() for t in ax.texts] == ["no misclassified images (0 of 3)"]
+
+
+def test_show_misclassified_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        show_misclassified(np.zeros((3, 8, 8)), [0, 1, 2], [0, 1])
+    with pytest.raises(ValueError, match="`max_images` must be a positive int"):
+        show_misclassified(np.zeros((2, 8, 8)), [0, 1], [1, 0], max_images=0)
+    with pytest.raises(ValueError, match="`images` must have shape"):
+        show_misclassified(np.zeros((2, 8)), [0, 1], [1, 0])
