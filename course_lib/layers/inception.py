@@ -1,0 +1,133 @@
+"""The Inception module of GoogLeNet (Szegedy et al., 2015)."""
+
+import keras
+
+from course_lib.layers._utils import build_chain, check_image_input, check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="course_lib")
+class InceptionModule(keras.layers.Layer):
+    """Parallel 1x1, 3x3 and 5x5 convolutions and 3x3 max pooling, concatenated.
+
+    Four branches see the same input and their outputs are stacked along the
+    depth axis: a 1x1 convolution; a 3x3 convolution; a 5x5 convolution; and
+    a 3x3 max pooling (stride 1). The "reduce" 1x1 convolutions before the
+    3x3 and 5x5 branches and the projection after the pooling are the
+    module's bottlenecks: they shrink the depth that the expensive
+    convolutions see. Set a reduce or projection size to 0 to drop it (the
+    naive module). Every convolution is followed by `activation`.
+
+    Args:
+        filters_1x1: filters of the 1x1 branch (0 drops the branch).
+        filters_3x3_reduce: filters of the 1x1 bottleneck before the 3x3
+            convolution (0: none).
+        filters_3x3: filters of the 3x3 convolution.
+        filters_5x5_reduce: filters of the 1x1 bottleneck before the 5x5
+            convolution (0: none).
+        filters_5x5: filters of the 5x5 convolution.
+        filters_pool_proj: filters of the 1x1 projection after the pooling
+            (0: the pooled input passes through with its own depth).
+        activation: activation after every convolution.
+        **kwargs: base layer keyword arguments.
+
+    Input shape:
+        4-D tensor `(batch, rows, cols, channels)`.
+
+    Output shape:
+        `(batch, rows, cols, depth)` with depth the sum of the branches'
+        depths: `filters_1x1 + filters_3x3 + filters_5x5 + filters_pool_proj`
+        (`channels` in place of the last when it is 0).
+
+    Example:
+
+    >>> module = InceptionModule(64, 96, 128, 16, 32, 32)  # GoogLeNet's 3a
+    >>> module(keras.ops.zeros((1, 28, 28, 192))).shape
+    (1, 28, 28, 256)
+    """
+
+    def __init__(
+        self,
+        filters_1x1,
+        filters_3x3_reduce,
+        filters_3x3,
+        filters_5x5_reduce,
+        filters_5x5,
+        filters_pool_proj,
+        activation="relu",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (
+            ("filters_1x1", filters_1x1),
+            ("filters_3x3_reduce", filters_3x3_reduce),
+            ("filters_5x5_reduce", filters_5x5_reduce),
+            ("filters_pool_proj", filters_pool_proj),
+        ):
+            check_positive_int(value, name, allow_zero=True)
+        check_positive_int(filters_3x3, "filters_3x3")
+        check_positive_int(filters_5x5, "filters_5x5")
+        self.filters_1x1 = filters_1x1
+        self.filters_3x3_reduce = filters_3x3_reduce
+        self.filters_3x3 = filters_3x3
+        self.filters_5x5_reduce = filters_5x5_reduce
+        self.filters_5x5 = filters_5x5
+        self.filters_pool_proj = filters_pool_proj
+        self.activation = activation
+
+        def conv(filters, size, name):
+            return keras.layers.Conv2D(
+                filters, size, padding="same", activation=activation, name=name
+            )
+
+        self.branches = []
+        if filters_1x1:
+            self.branches.append([conv(filters_1x1, 1, "1x1")])
+        self.branches.append(
+            ([conv(filters_3x3_reduce, 1, "3x3_reduce")] if filters_3x3_reduce else [])
+            + [conv(filters_3x3, 3, "3x3")]
+        )
+        self.branches.append(
+            ([conv(filters_5x5_reduce, 1, "5x5_reduce")] if filters_5x5_reduce else [])
+            + [conv(filters_5x5, 5, "5x5")]
+        )
+        self.branches.append(
+            [keras.layers.MaxPooling2D(3, strides=1, padding="same", name="pool")]
+            + ([conv(filters_pool_proj, 1, "pool_proj")] if filters_pool_proj else [])
+        )
+        self.concat = keras.layers.Concatenate(axis=-1)
+
+    def build(self, input_shape):
+        check_image_input(input_shape, "InceptionModule")
+        for branch in self.branches:
+            build_chain(branch, input_shape)
+
+    def call(self, inputs):
+        outputs = []
+        for branch in self.branches:
+            x = inputs
+            for layer in branch:
+                x = layer(x)
+            outputs.append(x)
+        return self.concat(outputs)
+
+    def compute_output_shape(self, input_shape):
+        depth = 0
+        for branch in self.branches:
+            shape = tuple(input_shape)
+            for layer in branch:
+                shape = layer.compute_output_shape(shape)
+            depth += shape[-1]
+        return tuple(input_shape[:-1]) + (depth,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            filters_1x1=self.filters_1x1,
+            filters_3x3_reduce=self.filters_3x3_reduce,
+            filters_3x3=self.filters_3x3,
+            filters_5x5_reduce=self.filters_5x5_reduce,
+            filters_5x5=self.filters_5x5,
+            filters_pool_proj=self.filters_pool_proj,
+            activation=self.activation,
+        )
+        return config

@@ -1,0 +1,66 @@
+"""Local response normalization, as AlexNet used it (Krizhevsky et al., 2012)."""
+
+import keras
+
+from course_lib.layers._utils import check_image_input, check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="course_lib")
+class LocalResponseNormalization(keras.layers.Layer):
+    """Divides each activation by the energy of its neighbours across channels.
+
+    `output[..., c] = x[..., c] / (bias + alpha * sum(x[..., c'] ** 2)) ** beta`
+    where `c'` runs over the `2 * depth_radius + 1` channels around `c` (the
+    same definition as `tf.nn.local_response_normalization`; AlexNet's
+    n = 5, k = 2, alpha = 1e-4, beta = 0.75). It has no weights. It was
+    dropped from later networks: VGG found no gain from it, and
+    BatchNormalization normalises better and trains faster.
+
+    Args:
+        depth_radius: half-width of the channel window.
+        bias: the constant `k` that keeps the denominator away from 0.
+        alpha: scale of the sum of squares.
+        beta: exponent.
+        **kwargs: base layer keyword arguments.
+
+    Input shape:
+        4-D tensor `(batch, rows, cols, channels)`.
+
+    Output shape:
+        Same as the input.
+
+    Example:
+
+    >>> lrn = LocalResponseNormalization()
+    >>> lrn(keras.ops.ones((1, 2, 2, 8))).shape
+    (1, 2, 2, 8)
+    """
+
+    def __init__(self, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, **kwargs):
+        super().__init__(**kwargs)
+        check_positive_int(depth_radius, "depth_radius", allow_zero=True)
+        for name, value in (("bias", bias), ("alpha", alpha), ("beta", beta)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"`{name}` must be a non-negative number; received {name}={value!r}.")
+        self.depth_radius = depth_radius
+        self.bias = bias
+        self.alpha = alpha
+        self.beta = beta
+
+    def build(self, input_shape):
+        check_image_input(input_shape, "LocalResponseNormalization")
+
+    def call(self, inputs):
+        channels = inputs.shape[-1]
+        r = self.depth_radius
+        squares = keras.ops.pad(keras.ops.square(inputs), [[0, 0], [0, 0], [0, 0], [r, r]])
+        energy = sum(squares[..., i : i + channels] for i in range(2 * r + 1))
+        return inputs / keras.ops.power(self.bias + self.alpha * energy, self.beta)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta)
+        return config

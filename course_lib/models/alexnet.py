@@ -1,0 +1,93 @@
+"""AlexNet (Krizhevsky, Sutskever and Hinton, 2012)."""
+
+import keras
+
+from course_lib.layers import LocalResponseNormalization
+from course_lib.models._heads import dense_head
+from course_lib.models._validation import validate_builder_args
+
+
+def alexnet(
+    input_shape=(227, 227, 3),
+    classes=1000,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    groups=2,
+    local_response_norm=True,
+    dropout=0.5,
+    width=1.0,
+    name="alexnet",
+):
+    """Builds AlexNet: five convolutions and three fully connected layers.
+
+    | layer | filters, window, stride | output at 227x227 |
+    | --- | --- | --- |
+    | conv1 | 96, 11x11, 4; LRN; max pool 3x3/2 | 27x27x96 |
+    | conv2 | 256, 5x5, 1, `groups`; LRN; max pool 3x3/2 | 13x13x256 |
+    | conv3 | 384, 3x3, 1 (sees both halves) | 13x13x384 |
+    | conv4 | 384, 3x3, 1, `groups` | 13x13x384 |
+    | conv5 | 256, 3x3, 1, `groups`; max pool 3x3/2 | 6x6x256 |
+    | fc1, fc2 | 4096 each, ReLU, dropout | 4096 |
+    | predictions | `classes` | |
+
+    The paper trained on two GPUs, each holding half of the filters of every
+    layer; conv2, conv4 and conv5 only saw the half on their own GPU. That is
+    a grouped convolution with `groups=2` (`keras.layers.Conv2D(groups=2)`),
+    which halves those layers' weights. With 1000 classes the network has
+    60,965,224 parameters with `groups=2` and 62,378,344 with `groups=1`
+    (weights and biases of every layer; LRN has no weights). Input 227x227
+    (the paper's "224" does not give its 55x55 first map with an 11x11 window
+    and stride 4).
+
+    Args:
+        input_shape: `(rows, cols, channels)`, at least 67x67 (smaller
+            inputs vanish in the three poolings).
+        classes: number of classes.
+        include_top: whether to build the fully connected layers.
+        pooling: global pooling of the features when `include_top=False`:
+            None, "avg" or "max".
+        classifier_activation: activation of the "predictions" layer.
+        groups: 2 for the two-GPU layout, 1 for a single device.
+        local_response_norm: whether to add LRN after conv1 and conv2.
+        dropout: dropout rate of fc1 and fc2 (0.5 in the paper).
+        width: multiplier of every layer's filters and units, to train small
+            AlexNet-style networks on a CPU (1.0: the paper's network).
+        name: name of the model.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> alexnet().count_params()
+    60965224
+    """
+    shape = validate_builder_args(
+        input_shape, classes, include_top, pooling, classifier_activation, min_size=67
+    )
+    if groups not in (1, 2):
+        raise ValueError(f"`groups` must be 1 or 2; received groups={groups!r}.")
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
+        raise ValueError(f"`width` must be a positive number; received width={width!r}.")
+
+    def n(filters):
+        # Keep the filters divisible by the groups.
+        return max(groups, int(round(filters * width / groups)) * groups)
+
+    inputs = keras.Input(shape)
+    x = keras.layers.Conv2D(n(96), 11, strides=4, activation="relu", name="conv1")(inputs)
+    if local_response_norm:
+        x = LocalResponseNormalization(name="lrn1")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = keras.layers.Conv2D(n(256), 5, padding="same", groups=groups, activation="relu", name="conv2")(x)
+    if local_response_norm:
+        x = LocalResponseNormalization(name="lrn2")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool2")(x)
+    x = keras.layers.Conv2D(n(384), 3, padding="same", activation="relu", name="conv3")(x)
+    x = keras.layers.Conv2D(n(384), 3, padding="same", groups=groups, activation="relu", name="conv4")(x)
+    x = keras.layers.Conv2D(n(256), 3, padding="same", groups=groups, activation="relu", name="conv5")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool5")(x)
+    units = (max(1, int(4096 * width)),) * 2
+    x = dense_head(x, include_top, pooling, classes, classifier_activation, units, dropout)
+    return keras.Model(inputs, x, name=name)

@@ -1,0 +1,75 @@
+"""ResNeXt (Xie et al., 2017)."""
+
+import keras
+
+from course_lib.layers import ResNeXtBlock
+from course_lib.models._heads import global_pool_head
+from course_lib.models._validation import validate_builder_args
+from course_lib.models.resnet import resnet_stem
+
+
+def resnext(
+    blocks=(3, 4, 6, 3),
+    cardinality=32,
+    bottleneck_width=4,
+    input_shape=(224, 224, 3),
+    classes=1000,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    name=None,
+):
+    """Builds a ResNeXt: a ResNet whose blocks aggregate `cardinality` paths.
+
+    The ResNet-50 skeleton (stem, four stages) with `ResNeXtBlock`s: in
+    stage s (0-3), the grouped 3x3 convolution is
+    `cardinality * bottleneck_width * 2**s` wide and the block outputs twice
+    that. Conventions of torchvision's `resnext50_32x4d`: no convolution
+    biases, stride on the grouped 3x3 convolution, projection shortcuts with
+    BatchNormalization.
+
+    Args:
+        blocks: blocks per stage ((3, 4, 6, 3) for ResNeXt-50).
+        cardinality: number of paths (groups) per block, C.
+        bottleneck_width: width of one path in the first stage, d.
+        input_shape: `(rows, cols, channels)`, at least 32x32.
+        classes: number of classes.
+        include_top: whether to build the classifier.
+        pooling: None, "avg" or "max" global pooling when `include_top=False`.
+        classifier_activation: activation of the "predictions" layer.
+        name: name of the model.
+
+    Returns:
+        A `keras.Model`.
+    """
+    shape = validate_builder_args(
+        input_shape, classes, include_top, pooling, classifier_activation, min_size=32
+    )
+    for i, count in enumerate(blocks):
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"`blocks` must hold positive ints; received blocks={blocks!r}.")
+    for arg, value in (("cardinality", cardinality), ("bottleneck_width", bottleneck_width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"`{arg}` must be a positive int; received {arg}={value!r}.")
+    inputs = keras.Input(shape)
+    x = resnet_stem(inputs, 64, use_bias=False)
+    for stage, count in enumerate(blocks):
+        filters = cardinality * bottleneck_width * 2**stage
+        for i in range(1, count + 1):
+            strides = 2 if (i == 1 and stage > 0) else 1
+            x = ResNeXtBlock(
+                filters, cardinality=cardinality, strides=strides, name=f"conv{stage + 2}_block{i}"
+            )(x)
+    x = global_pool_head(x, include_top, pooling, classes, classifier_activation)
+    return keras.Model(inputs, x, name=name or f"resnext_{cardinality}x{bottleneck_width}d")
+
+
+def resnext50_32x4d(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
+                    classifier_activation="softmax", name="resnext50_32x4d"):
+    """Builds ResNeXt-50 (32x4d): 25,028,904 trainable parameters at 1000 classes.
+
+    The count equals torchvision's `resnext50_32x4d` (which stores no
+    BatchNormalization statistics among its parameters); see `resnext`.
+    """
+    return resnext((3, 4, 6, 3), 32, 4, input_shape, classes, include_top, pooling,
+                   classifier_activation, name=name)

@@ -1,0 +1,196 @@
+"""Parity and argument tests of the Part III model builders.
+
+The full-size models are built without weights (nothing is downloaded) and
+compared with the published parameter counts and, where Keras has the
+application, with `keras.applications` (counts and output shapes).
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib.analysis import count_macs
+from course_lib.models.alexnet import alexnet
+from course_lib.models.densenet import densenet, densenet121
+from course_lib.models.googlenet import AUX_LOSS_WEIGHTS, googlenet
+from course_lib.models.mobilenet import mobilenet
+from course_lib.models.nin import nin
+from course_lib.models.resnet import resnet, resnet50, wide_resnet
+from course_lib.models.resnext import resnext, resnext50_32x4d
+from course_lib.models.vgg import vgg16
+
+
+def trainable_count(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize(
+    "build, count, counted",
+    [
+        (lambda: alexnet(groups=2), 60_965_224, "all"),
+        (lambda: alexnet(groups=1), 62_378_344, "all"),
+        (vgg16, 138_357_544, "all"),
+        (nin, 966_986, "all"),
+        (resnet50, 25_636_712, "all"),
+        (lambda: resnet(101), 44_707_176, "all"),  # keras.applications.ResNet101
+        (lambda: resnet(152), 60_419_944, "all"),  # keras.applications.ResNet152
+        (lambda: resnet(18), 11_689_512, "trainable"),  # torchvision resnet18
+        (lambda: resnet(34), 21_797_672, "trainable"),  # torchvision resnet34
+        (mobilenet, 4_253_864, "all"),
+        (lambda: wide_resnet(28, 10), 36_479_194, "trainable"),
+        (resnext50_32x4d, 25_028_904, "trainable"),
+        (densenet121, 8_062_504, "all"),
+    ],
+    ids=["alexnet_g2", "alexnet_g1", "vgg16", "nin", "resnet50", "resnet101", "resnet152",
+         "resnet18", "resnet34", "mobilenet", "wrn_28_10", "resnext50", "densenet121"],
+)
+def test_parameter_counts_equal_the_references(build, count, counted):
+    model = build()
+    assert (model.count_params() if counted == "all" else trainable_count(model)) == count
+
+
+def _shapes(model, names):
+    return [tuple(model.get_layer(name).output.shape) for name in names]
+
+
+def test_vgg16_equals_keras_application_layer_by_layer():
+    ours, keras_vgg = vgg16(), keras.applications.VGG16(weights=None)
+    assert [layer.name for layer in ours.layers[1:]] == [layer.name for layer in keras_vgg.layers[1:]]
+    for a, b in zip(ours.layers, keras_vgg.layers):
+        assert a.output.shape == b.output.shape and a.count_params() == b.count_params()
+
+
+def test_resnet50_stage_shapes_equal_keras_application():
+    ours, reference = resnet50(), keras.applications.ResNet50(weights=None)
+    assert ours.count_params() == reference.count_params()
+    blocks = [f"conv{s}_block{b}" for s, n in zip(range(2, 6), (3, 4, 6, 3)) for b in range(1, n + 1)]
+    assert _shapes(ours, blocks) == _shapes(reference, [f"{b}_out" for b in blocks])
+    assert _shapes(ours, ["pool1_pool", "predictions"]) == _shapes(reference, ["pool1_pool", "predictions"])
+
+
+def test_mobilenet_block_shapes_equal_keras_application():
+    ours, reference = mobilenet(), keras.applications.MobileNet(weights=None)
+    assert ours.count_params() == reference.count_params()
+    assert _shapes(ours, [f"conv_dw_{i}" for i in range(1, 14)]) == _shapes(
+        reference, [f"conv_pw_{i}_relu" for i in range(1, 14)]
+    )
+
+
+def test_densenet121_block_shapes_equal_keras_application():
+    ours, reference = densenet121(), keras.applications.DenseNet121(weights=None)
+    assert ours.count_params() == reference.count_params()
+    last = {2: 6, 3: 12, 4: 24, 5: 16}
+    assert _shapes(ours, [f"conv{i}" for i in last]) == _shapes(
+        reference, [f"conv{i}_block{n}_concat" for i, n in last.items()]
+    )
+    assert _shapes(ours, ["pool2", "pool3", "pool4"]) == _shapes(
+        reference, ["pool2_pool", "pool3_pool", "pool4_pool"]
+    )
+
+
+def test_macs_equal_the_references():
+    assert round(count_macs(vgg16()) / 1e9, 2) == 15.47
+    assert round(count_macs(mobilenet()) / 1e6) == 569
+    assert round(count_macs(resnet50()) / 1e9, 2) == 3.86
+    assert round(count_macs(resnet50(stride_on="3x3")) / 1e9, 2) == 4.09
+    assert count_macs(mobilenet()) == count_macs(keras.applications.MobileNet(weights=None))
+
+
+# Szegedy et al. 2015, Table 1, "params" column (thousands, weights only).
+GOOGLENET_TABLE_1 = {
+    "conv1": 2.7, "conv2": 112, "inception_3a": 159, "inception_3b": 380,
+    "inception_4a": 364, "inception_4b": 437, "inception_4c": 463, "inception_4d": 580,
+    "inception_4e": 840, "inception_5a": 1072, "inception_5b": 1388, "predictions": 1000,
+}
+# Rows where Table 1 disagrees with its own layout: conv1 (7*7*3*64 = 9,408
+# weights, not 2.7K) and inception_4c (its filter sizes give 509K, not 463K).
+GOOGLENET_TABLE_ERRORS = {"conv1", "inception_4c"}
+
+
+def test_googlenet_per_layer_counts_against_table_1():
+    model = googlenet()
+
+    def weights(layer):
+        return sum(int(np.prod(w.shape)) for w in layer.weights if len(w.shape) > 1)
+
+    ours = {layer.name: weights(layer) / 1000 for layer in model.layers if layer.weights}
+    ours["conv2"] += ours.pop("conv2_reduce")
+    assert set(ours) == set(GOOGLENET_TABLE_1)
+    for name, paper in GOOGLENET_TABLE_1.items():
+        if name not in GOOGLENET_TABLE_ERRORS:
+            assert abs(ours[name] - paper) / paper < 0.05, (name, ours[name], paper)
+    assert abs(sum(ours.values()) / sum(GOOGLENET_TABLE_1.values()) - 1) < 0.03
+    assert ours["conv1"] == 7 * 7 * 3 * 64 / 1000
+    assert round(ours["inception_4c"]) == 509
+
+
+def test_googlenet_aux_heads_train_and_are_dropped_at_inference():
+    train, infer = googlenet(input_shape=(32, 32, 3), classes=3, aux_heads=True, width=0.125,
+                             local_response_norm=False)
+    assert [out.shape[-1] for out in train.outputs] == [3, 3, 3]
+    assert len(infer.outputs) == 1
+    shared = {id(w) for w in infer.weights}
+    assert shared < {id(w) for w in train.weights}  # inference weights are the training ones
+    train.compile(
+        optimizer="sgd",
+        loss={name: "sparse_categorical_crossentropy" for name in AUX_LOSS_WEIGHTS},
+        loss_weights=AUX_LOSS_WEIGHTS,
+    )
+    x = np.random.default_rng(0).uniform(size=(4, 32, 32, 3)).astype("float32")
+    y = np.array([0, 1, 2, 0])
+    train.fit(x, {name: y for name in AUX_LOSS_WEIGHTS}, epochs=1, verbose=0)
+    assert infer.predict(x, verbose=0).shape == (4, 3)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda **k: alexnet(input_shape=(67, 67, 3), width=0.1, **k),
+        lambda **k: vgg16(input_shape=(32, 32, 3), width=0.1, dense_units=16, **k),
+        lambda **k: nin(width=0.1, **k),
+        lambda **k: googlenet(input_shape=(32, 32, 3), width=0.1, **k),
+        lambda **k: resnet(18, input_shape=(32, 32, 3), width=0.1, **k),
+        lambda **k: mobilenet(input_shape=(32, 32, 3), alpha=0.25, **k),
+        lambda **k: wide_resnet(10, 1, **k),
+        lambda **k: resnext((1, 1, 1, 1), 2, 2, input_shape=(32, 32, 3), **k),
+        lambda **k: densenet((2, 2), 4, input_shape=(32, 32, 3), **k),
+    ],
+    ids=["alexnet", "vgg16", "nin", "googlenet", "resnet18", "mobilenet", "wrn", "resnext", "densenet"],
+)
+def test_small_variants_top_and_feature_extractor(build):
+    model = build(classes=7)
+    assert model.output_shape == (None, 7)
+    x = np.random.default_rng(0).uniform(size=(2,) + model.input_shape[1:]).astype("float32")
+    probabilities = keras.ops.convert_to_numpy(model(x))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    features = build(include_top=False)
+    assert len(features.output_shape) == 4
+    pooled = build(include_top=False, pooling="avg")
+    assert pooled.output_shape == (None, features.output_shape[-1])
+    logits = build(classes=7, classifier_activation=None)
+    assert logits.output_shape == (None, 7)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: resnet(20), "`depth` must be one of"),
+        (lambda: wide_resnet(27, 10), "`depth` must be an int of the form 6n \\+ 4"),
+        (lambda: wide_resnet(28, 0), "`width` must be a positive int"),
+        (lambda: resnext(cardinality=0), "`cardinality` must be a positive int"),
+        (lambda: resnext(blocks=(3, 0, 1)), "`blocks` must hold positive ints"),
+        (lambda: resnet50(input_shape=(16, 16, 3)), "`input_shape` must be at least"),
+        (lambda: vgg16(input_shape=(224, 224)), "`input_shape` must be a tuple of three"),
+        (lambda: alexnet(input_shape=(64, 64, 3)), "`input_shape` must be at least"),
+        (lambda: mobilenet(include_top=True, pooling="avg"), "`pooling` only applies"),
+        (lambda: densenet121(classes=0), "`classes` must be a positive int"),
+        (lambda: alexnet(groups=3), "`groups` must be 1 or 2"),
+        (lambda: vgg16(width=0), "`width` must be a positive number"),
+        (lambda: mobilenet(alpha=-1), "`alpha` must be a positive number"),
+        (lambda: googlenet(include_top=False, aux_heads=True), "`aux_heads=True` needs"),
+        (lambda: densenet(blocks=()), "`blocks` must be a non-empty"),
+    ],
+)
+def test_impossible_configurations_are_rejected(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
