@@ -87,6 +87,14 @@ class DenseBlock(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (input_shape[-1] + self.num_layers * self.growth_rate,)
 
+    def receptive_field_paths(self):
+        """The chains of sub-layers from input to output (see `receptive_field`).
+
+        The input itself is part of the output, and the longest chain runs
+        through every layer of the block.
+        """
+        return [[], [layer for unit in self.units for layer in unit]]
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -147,6 +155,10 @@ class TransitionLayer(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         return apply_chain(self.chain, inputs, training)
+
+    def receptive_field_paths(self):
+        """The chains of sub-layers from input to output (see `receptive_field`)."""
+        return [list(self.chain)]
 
     def compute_output_shape(self, input_shape):
         rows, cols = (None if n is None else n // 2 for n in input_shape[1:3])

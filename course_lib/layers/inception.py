@@ -119,6 +119,10 @@ class InceptionModule(keras.layers.Layer):
             depth += shape[-1]
         return tuple(input_shape[:-1]) + (depth,)
 
+    def receptive_field_paths(self):
+        """The chains of sub-layers from input to output (see `receptive_field`)."""
+        return [list(branch) for branch in self.branches]
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -102,6 +102,10 @@ class DepthwiseSeparableConv(keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
         return shape
 
+    def receptive_field_paths(self):
+        """The chains of sub-layers from input to output (see `receptive_field`)."""
+        return [list(self.chain)]
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -81,6 +81,10 @@ class MLPConv(keras.layers.Layer):
             shape = conv.compute_output_shape(shape)
         return shape
 
+    def receptive_field_paths(self):
+        """The chains of sub-layers from input to output (see `receptive_field`)."""
+        return [list(self.convs)]
+
     def get_config(self):
         config = super().get_config()
         config.update(

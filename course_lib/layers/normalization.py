@@ -60,6 +60,10 @@ class LocalResponseNormalization(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def receptive_field_paths(self):
+        """Mixes channels of one position only: one path that changes nothing."""
+        return [[]]
+
     def get_config(self):
         config = super().get_config()
         config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta)

@@ -69,6 +69,11 @@ class _ShortcutBlock(keras.layers.Layer):
             shape = layer.compute_output_shape(shape)
         return shape
 
+    def receptive_field_paths(self):
+        """The chains of sub-layers from input to output (see `receptive_field`)."""
+        pre = list(self.pre) if self.preactivation else []
+        return [pre + list(self.residual), pre + list(self.shortcut)]
+
     def get_config(self):
         config = super().get_config()
         config.update(strides=self.strides, preactivation=self.preactivation, use_bias=self.use_bias)

@@ -194,3 +194,27 @@ def test_small_variants_top_and_feature_extractor(build):
 def test_impossible_configurations_are_rejected(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+@pytest.mark.parametrize(
+    "ours, reference, pairs",
+    [
+        (resnet50, keras.applications.ResNet50,
+         {"conv2_block3": "conv2_block3_out", "conv4_block6": "conv4_block6_out",
+          "conv5_block3": "conv5_block3_out"}),
+        (densenet121, keras.applications.DenseNet121,
+         {"conv3": "conv3_block12_concat", "pool4": "pool4_pool", "conv5": "conv5_block16_concat"}),
+        (mobilenet, keras.applications.MobileNet,
+         {"conv_dw_6": "conv_pw_6_relu", "conv_dw_13": "conv_pw_13_relu"}),
+    ],
+    ids=["resnet50", "densenet121", "mobilenet"],
+)
+def test_receptive_fields_of_composite_layers_equal_keras_applications(ours, reference, pairs):
+    # Our models are built from composite layers (their paths are followed
+    # through `receptive_field_paths`), Keras's from flat graphs.
+    from course_lib.receptive_field import receptive_field
+
+    columns = ["field_rows", "field_cols", "jump_rows", "start_rows"]
+    a = receptive_field(ours()).loc[list(pairs), columns]
+    b = receptive_field(reference(weights=None)).loc[list(pairs.values()), columns]
+    np.testing.assert_array_equal(a.to_numpy(dtype=float), b.to_numpy(dtype=float))
