@@ -5,8 +5,15 @@ nothing heavy):
 
 - `runtime`: `setup_notebook()`, the first call of every notebook.
 - `data`: the course's datasets, offline first, shaped like `keras.datasets`.
-- `viz`: plotting helpers.
+- `viz`: plotting helpers (image grids, training curves, filters, feature
+  maps, receptive fields, confusion matrices, misclassified examples).
 - `autodiff`: gradients through the Keras backend's automatic differentiation.
+- `ops`: the from-scratch NumPy reference (convolution, pooling, their
+  gradients, parameter counts, the conv layer as a dense layer).
+- `receptive_field`: receptive fields computed layer by layer and measured.
+- `layers`: the architectures' building blocks as Keras layers.
+- `models`: model builders, from LeNet-5 to DenseNet.
+- `analysis`: multiply-adds, parameters per block, measured throughput.
 """
 
 __version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""Model builders of the course, in the style of `keras.applications`.
+
+Each builder takes `input_shape`, `classes`, `include_top`, `pooling` and
+`classifier_activation` (plus the architecture's own knobs: width, depth,
+growth rate, cardinality) and returns an untrained `keras.Model`: the course
+downloads no weights. At full size the parameter counts equal the published
+references (each docstring says which convention gives the count).
+
+- `lenet5`: LeNet-5 (LeCun et al., 1998).
+- `alexnet`: AlexNet (Krizhevsky et al., 2012), with or without the two-GPU split.
+- `vgg16`: VGG16 (Simonyan and Zisserman, 2015).
+- `nin`: Network in Network (Lin et al., 2014), CIFAR-10 layout.
+- `googlenet`: GoogLeNet (Szegedy et al., 2015), optionally with auxiliary heads.
+- `resnet`, `resnet50`: ResNet-18/34/50/101/152 (He et al., 2016).
+- `mobilenet`: MobileNet v1 (Howard et al., 2017).
+- `wide_resnet`: Wide ResNet (Zagoruyko and Komodakis, 2016).
+- `resnext`, `resnext50_32x4d`: ResNeXt (Xie et al., 2017).
+- `densenet`, `densenet121`: DenseNet-BC (Huang et al., 2017).
+"""
+
+from course_lib.models.alexnet import alexnet
+from course_lib.models.densenet import densenet, densenet121
+from course_lib.models.googlenet import googlenet
+from course_lib.models.lenet5 import lenet5
+from course_lib.models.mobilenet import mobilenet
+from course_lib.models.nin import nin
+from course_lib.models.resnet import resnet, resnet50, wide_resnet
+from course_lib.models.resnext import resnext, resnext50_32x4d
+from course_lib.models.vgg import vgg16
+
+__all__ = [
+    "alexnet",
+    "densenet",
+    "densenet121",
+    "googlenet",
+    "lenet5",
+    "mobilenet",
+    "nin",
+    "resnet",
+    "resnet50",
+    "resnext",
+    "resnext50_32x4d",
+    "vgg16",
+    "wide_resnet",
+]

@@ -1,0 +1,365 @@
+# %% [markdown]
+# # 01 · Hand-crafted vs learned features
+#
+# A CNN learns the features it classifies with. Before CNNs, features were designed
+# by hand. This notebook compares the two on the same images, with the same budget,
+# and asks what each approach is good at.
+#
+# **Learning objectives.** After this notebook you can
+#
+# 1. say what a feature extractor and a classifier are, and which of them a CNN
+#    learns;
+# 2. compute histograms of oriented gradients (HOG) with scikit-image and explain
+#    their cells, orientation bins and blocks;
+# 3. train a linear classifier from scikit-learn on pixel intensities and on HOG
+#    features, and a small CNN with Keras, on the same data;
+# 4. compare accuracies across several random subsets, with their spread, before
+#    drawing a conclusion;
+# 5. list the pros and cons of hand-crafted and learned features and relate them
+#    to measured numbers.
+
+# %%
+# Setup: works locally and in Google Colab.
+import importlib.util
+import subprocess
+import sys
+
+COURSE_REPO = ""  # the course's public repository, written by `make set-repo URL=...`
+if importlib.util.find_spec("course_lib") is None:  # e.g. a fresh Colab runtime
+    if not COURSE_REPO:
+        raise RuntimeError("course_lib is missing: run `make lab` in a clone of the course.")
+    # Colab already has TensorFlow and the scientific stack: add the course and Keras 3.15.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", f"git+{COURSE_REPO}", "keras>=3.15,<3.16"],
+        check=True,
+    )
+
+from course_lib.runtime import setup_notebook
+
+info = setup_notebook(seed=42)
+
+# %% [markdown]
+# ## Parameters
+#
+# The settings below keep the notebook within about two minutes on a 2-core CPU.
+# On a GPU, try the larger settings in the comments: more training images per class
+# widen the gap between learned and hand-crafted features.
+
+# %%
+PER_CLASS = 500  # training images per class (GPU: 6000, the full training set)
+SEEDS = (0, 1, 2)  # one stratified subset and one CNN initialisation per seed (GPU: range(10))
+CNN_EPOCHS = 20  # (GPU: 30)
+BATCH_SIZE = 64
+
+# %% [markdown]
+# ## 1. The task and the data
+#
+# An image classifier has two parts: a **feature extractor**, which turns the grid
+# of pixels into a vector of numbers that describe the image, and a **classifier**,
+# which maps that vector to a class. Before deep learning, people designed the
+# feature extractor by hand and learned only the classifier. A convolutional neural
+# network (CNN) learns both, from the data, with the same gradient descent.
+#
+# We compare the two on Fashion-MNIST: 28x28 grey images of ten kinds of clothing.
+# Every method trains on the same stratified subset of the training set and is
+# tested on the full test set of 10,000 images.
+
+# %%
+import time
+import warnings
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from skimage.feature import hog
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from course_lib import data
+from course_lib.viz import plot_filters, show_images
+
+(x_train_full, y_train_full), (x_test, y_test) = data.load_fashion_mnist()
+names = data.class_names("fashion_mnist")
+x_train, y_train = data.subset(x_train_full, y_train_full, per_class=PER_CLASS, seed=SEEDS[0])
+show_images(x_train[:16], y_train[:16], class_names=names, title="Training images (first subset)")
+plt.show()
+
+# %% [markdown]
+# **Check.** The subset holds `PER_CLASS` images of each of the ten classes.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+assert x_train.shape == (10 * PER_CLASS, 28, 28) and x_test.shape == (10000, 28, 28)
+assert (np.bincount(y_train) == PER_CLASS).all()
+print(f"training subset: {len(x_train)} images, test set: {len(x_test)} images")
+
+# %% [markdown]
+# ## 2. A hand-crafted feature: the histogram of oriented gradients (HOG)
+#
+# HOG (Dalal and Triggs, 2005) describes a shape by its edges:
+#
+# 1. compute the image gradient at every pixel (with the fixed filters
+#    `[-1, 0, 1]` and its transpose): its direction says which way an edge runs,
+#    its magnitude how strong it is;
+# 2. cut the image into small **cells** (here 4x4 pixels) and, in each cell, build a
+#    histogram of the gradient directions (9 bins over 0-180 degrees), each pixel
+#    voting with its gradient magnitude;
+# 3. group the cells into overlapping **blocks** of 2x2 cells and normalise each
+#    block's histograms, so that the feature does not depend on the contrast.
+#
+# Every step was designed by people who knew what matters in images (edges, some
+# tolerance to small shifts, invariance to lighting). Nothing is learned. Below,
+# scikit-image draws each cell's histogram as a small star of line segments.
+
+# %%
+HOG_OPTIONS = dict(orientations=9, pixels_per_cell=(4, 4), cells_per_block=(2, 2))
+
+examples = [np.flatnonzero(y_train == label)[0] for label in (0, 1, 7, 9)]
+fig, axes = plt.subplots(2, len(examples), figsize=(2.2 * len(examples), 4.6))
+for column, index in enumerate(examples):
+    features, hog_image = hog(x_train[index], visualize=True, **HOG_OPTIONS)
+    axes[0, column].imshow(x_train[index], vmin=0, vmax=255)
+    axes[0, column].set_title(names[y_train[index]])
+    axes[1, column].imshow(hog_image)
+    axes[1, column].set_title("HOG")
+for ax in axes.flat:
+    ax.axis("off")
+fig.suptitle("Images (top) and their HOG cells (bottom): 9 gradient directions per 4x4 cell")
+plt.show()
+
+# %% [markdown]
+# **Check.** With 4x4-pixel cells a 28x28 image has 7x7 cells, hence 6x6 positions
+# of a 2x2-cell block; each block holds 2x2 histograms of 9 bins. The HOG vector
+# has 6 x 6 x 2 x 2 x 9 = 1,296 numbers, against 784 pixels.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+cells = 28 // HOG_OPTIONS["pixels_per_cell"][0]
+blocks = cells - HOG_OPTIONS["cells_per_block"][0] + 1
+expected_length = blocks**2 * HOG_OPTIONS["cells_per_block"][0] ** 2 * HOG_OPTIONS["orientations"]
+assert features.shape == (expected_length,) == (1296,)
+print(f"{cells}x{cells} cells, {blocks}x{blocks} blocks, HOG length {expected_length}")
+
+# %% [markdown]
+# ## 3. Three classifiers, same data
+#
+# - **Intensities + linear classifier.** The simplest baseline: the 784 pixel values
+#   themselves are the features.
+# - **HOG + linear classifier.** The hand-crafted features of section 2.
+# - **Small CNN.** Two convolutional layers with max pooling, then a dense layer
+#   that classifies. Its features are the activations of the convolutional
+#   layers, learned from the training images.
+#
+# Both feature vectors go through the same classifier, scikit-learn's multinomial
+# logistic regression, after standardising each feature (zero mean, unit variance).
+# `C` is the inverse strength of its L2 penalty: with a few hundred images per
+# class and about a thousand features, a strong penalty avoids overfitting. The
+# solver stops when an iteration improves the loss by less than `tol`.
+#
+# The CNN trains for `CNN_EPOCHS` passes over the same images with Adam; dropout
+# (which zeroes a random half of the values during training) limits its
+# overfitting.
+
+# %%
+def hog_features(images):
+    """One HOG vector per image, as rows of an array."""
+    return np.stack([hog(image, **HOG_OPTIONS) for image in images])
+
+
+def fit_linear_classifier(features, labels):
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(C=0.01, tol=1e-3, max_iter=1000))
+    # One BLAS thread: on a busy 2-core CPU, OpenBLAS's threads wait for each other
+    # and a fit of a few seconds can take a minute.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return classifier.fit(features, labels)
+
+
+def build_cnn():
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Rescaling(1 / 255),
+            keras.layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(10, activation="softmax"),
+        ],
+        name="small_cnn",
+    )
+
+
+hog_test = hog_features(x_test)
+pixels_test = x_test.reshape(len(x_test), -1) / 255
+
+
+def run_all(seed):
+    """Trains the three methods on subset `seed`; returns their accuracies and times."""
+    x, y = data.subset(x_train_full, y_train_full, per_class=PER_CLASS, seed=seed)
+    results = []
+
+    start = time.perf_counter()
+    model = fit_linear_classifier(x.reshape(len(x), -1) / 255, y)
+    results.append(("intensities + linear", model.score(pixels_test, y_test), time.perf_counter() - start))
+
+    start = time.perf_counter()  # the feature extraction counts as training time
+    model = fit_linear_classifier(hog_features(x), y)
+    results.append(("HOG + linear", model.score(hog_test, y_test), time.perf_counter() - start))
+
+    keras.utils.set_random_seed(seed)
+    cnn = build_cnn()
+    cnn.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    start = time.perf_counter()
+    cnn.fit(x[..., None], y, epochs=CNN_EPOCHS, batch_size=BATCH_SIZE, verbose=0)
+    seconds = time.perf_counter() - start
+    accuracy = cnn.evaluate(x_test[..., None], y_test, verbose=0)[1]
+    results.append(("small CNN", accuracy, seconds))
+    return pd.DataFrame(results, columns=["method", "accuracy", "train seconds"]).assign(seed=seed), cnn
+
+
+runs, cnns = zip(*(run_all(seed) for seed in SEEDS))
+runs = pd.concat(runs, ignore_index=True)
+runs.pivot(index="seed", columns="method", values="accuracy").round(4)
+
+# %% [markdown]
+# Each seed draws another subset of training images (and another initialisation of
+# the CNN). The mean and the spread (standard deviation over the seeds), with the
+# training time, which for HOG includes computing the features of the training set:
+
+# %%
+summary = runs.groupby("method", sort=False).agg(
+    accuracy_mean=("accuracy", "mean"),
+    accuracy_std=("accuracy", "std"),
+    accuracy_min=("accuracy", "min"),
+    train_seconds_mean=("train seconds", "mean"),
+)
+summary.round(4)
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.bar(summary.index, summary["accuracy_mean"] * 100, yerr=summary["accuracy_std"] * 100, capsize=6)
+for seed, group in runs.groupby("seed"):
+    ax.plot(group["method"], group["accuracy"] * 100, "k.", alpha=0.6)
+low = runs["accuracy"].min() * 100
+ax.set_ylim(low - 3, runs["accuracy"].max() * 100 + 2)
+ax.set_xlabel("method")
+ax.set_ylabel("test accuracy (%)")
+ax.set_title(f"Fashion-MNIST, {10 * PER_CLASS} training images: mean over {len(SEEDS)} seeds (dots: each seed)")
+plt.show()
+
+# %% [markdown]
+# **Check.** On every seed, the CNN beats the intensity baseline by more than two
+# percentage points, and the HOG features by a smaller margin; HOG beats the raw
+# intensities on average. The lines below give the margins (mean and smallest).
+
+# %%
+by_seed = runs.pivot(index="seed", columns="method", values="accuracy")
+margin_over_intensities = by_seed["small CNN"] - by_seed["intensities + linear"]
+margin_over_hog = by_seed["small CNN"] - by_seed["HOG + linear"]
+assert (margin_over_intensities > 0.02).all(), margin_over_intensities
+assert (margin_over_hog > 0).all() and margin_over_hog.mean() < margin_over_intensities.mean(), margin_over_hog
+assert summary.loc["HOG + linear", "accuracy_mean"] > summary.loc["intensities + linear", "accuracy_mean"]
+print(f"CNN - intensities: {margin_over_intensities.mean():+.1%} (min {margin_over_intensities.min():+.1%})")
+print(f"CNN - HOG:         {margin_over_hog.mean():+.1%} (min {margin_over_hog.min():+.1%})")
+
+# %% [markdown]
+# ## 4. What the CNN learned
+#
+# HOG's first step applies two fixed filters, the horizontal and vertical
+# derivatives `[-1, 0, 1]`. The CNN's first layer applies 32 filters of 3x3 weights
+# too, but it chose them itself, by gradient descent on the training images. Many
+# look like derivative filters in some direction, others like blobs or more
+# specific patterns (each image below is scaled to its own range: dark is the
+# smallest weight, light the largest).
+
+# %%
+kernel, _ = cnns[0].get_layer("conv1").get_weights()
+plot_filters(kernel, title="First-layer filters of the CNN (seed 0), 3x3 weights each")
+plt.show()
+
+# %% [markdown]
+# **Check.** The first layer holds 32 learned filters of 3x3 weights over one input
+# channel. The whole CNN learns more parameters than the logistic regression on HOG
+# features (1,296 x 10 weights + 10 biases) from the same images: that is
+# the price of learning the features too.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+cnn_params = cnns[0].count_params()
+hog_linear_params = 1296 * 10 + 10
+assert kernel.shape == (3, 3, 1, 32)
+assert cnn_params > hog_linear_params
+print(f"CNN parameters: {cnn_params:,}; logistic regression on HOG: {hog_linear_params:,}")
+
+# %% [markdown]
+# ## 5. Hand-crafted or learned?
+#
+# The lecture lists the strengths and weaknesses of each approach. Here is how they
+# show in this notebook.
+#
+# **Hand-crafted features (HOG)**
+#
+# - *Interpretable:* each number is the strength of edges in one direction in one
+#   cell; section 2 drew them.
+# - *Need little data, and no training of the features:* HOG needs no training image
+#   at all; only the linear classifier learns, from a convex problem with a unique
+#   solution.
+# - *But designed by experts,* for pedestrians in photos, and *may not fit the
+#   task:* HOG ignores intensity and texture, which tell a shirt from a T-shirt or a
+#   pullover from a coat; compare its gain over raw pixels with the CNN's.
+#
+# **Learned features (CNN)**
+#
+# - *Adapt to the task:* the filters of section 4 were chosen for Fashion-MNIST,
+#   and the CNN is the most accurate of the three on every subset.
+# - *Hierarchical:* the second layer combines the first layer's maps into larger,
+#   more specific patterns (notebook 03 looks at them).
+# - *But need data and compute:* the CNN fits far more parameters than the linear
+#   classifiers (section 4) from the same images, by gradient descent over many
+#   epochs (the training times are compared below); with fewer images its
+#   advantage may vanish (exercise 2).
+# - *And are less interpretable:* a 3x3 filter is readable, but what the 64 maps of
+#   the second layer respond to is much harder to say.
+
+# %%
+times = summary["train_seconds_mean"]
+print(f"training time, CNN / HOG + linear: {times['small CNN'] / times['HOG + linear']:.1f}x")
+print(f"training time, CNN / intensities + linear: {times['small CNN'] / times['intensities + linear']:.1f}x")
+
+# %% [markdown]
+# ## Summary
+#
+# - A classifier is a feature extractor followed by a classifier. Hand-crafted
+#   features such as HOG are designed; a CNN learns its features and its classifier
+#   together.
+# - HOG describes a shape by histograms of gradient directions in small cells,
+#   normalised in blocks: 1,296 numbers for a 28x28 image with 4x4 cells.
+# - On the same small Fashion-MNIST subset, a small CNN beats a linear classifier
+#   on raw intensities and on HOG features on every seed tried, at a higher training
+#   cost.
+# - The CNN's first layer learns small filters, many of which resemble the
+#   derivative filters that HOG starts from.
+#
+# ## Exercises
+#
+# 1. **Tune HOG.** Try cells of 7x7 pixels and 1x1 blocks. How do the length of the
+#    feature vector and the accuracy change? *Hint:* change `HOG_OPTIONS` and rerun
+#    section 3 with one seed.
+# 2. **Less data.** Rerun section 3 with 50 and 100 images per class. Does the CNN
+#    still win? Which method suffers most? *Hint:* set `PER_CLASS`; keep the test
+#    set.
+# 3. **Combine features.** Concatenate the HOG vector and the pixel intensities
+#    and train the same linear classifier. *Hint:* `np.hstack`.
+# 4. **A non-linear classifier.** Replace the logistic regression on HOG by
+#    `sklearn.svm.SVC(kernel="rbf")`. Does a stronger classifier close the gap to
+#    the CNN, and at what training time? *Hint:* train on one subset only: kernel
+#    SVMs grow slowly with the number of images.
+# 5. **The classes that fail.** Which classes does each method confuse? *Hint:*
+#    `course_lib.viz.plot_confusion_matrix(y_test, model.predict(...))`.

@@ -1,0 +1,500 @@
+# %% [markdown]
+# # 06 · Receptive field
+#
+# A unit of a convolutional layer does not look at the whole image: it looks at a
+# patch of it, its **receptive field**. The deeper the layer, the larger the patch.
+# This notebook computes that patch with two simple rules, checks the rules against
+# published values and against automatic differentiation, and uses them to explain
+# why modern networks stack small 3x3 kernels instead of using large ones.
+#
+# **Learning objectives.** After this notebook you can
+#
+# 1. state the two rules that give the receptive field of any layer of a CNN, and
+#    apply them by hand;
+# 2. read the receptive field, the jump and the start of every layer of LeNet-5 and
+#    VGG16 from `course_lib.receptive_field.receptive_field`;
+# 3. measure a receptive field from the gradient of one unit with respect to the
+#    input, and say why the measured field can be smaller than the theoretical one;
+# 4. explain why three stacked 3x3 convolutions beat one 7x7 convolution: the same
+#    field, fewer parameters, more non-linearities.
+
+# %%
+# Setup: works locally and in Google Colab.
+import importlib.util
+import subprocess
+import sys
+
+COURSE_REPO = ""  # the course's public repository, written by `make set-repo URL=...`
+if importlib.util.find_spec("course_lib") is None:  # e.g. a fresh Colab runtime
+    if not COURSE_REPO:
+        raise RuntimeError("course_lib is missing: run `make lab` in a clone of the course.")
+    # Colab already has TensorFlow and the scientific stack: add the course and Keras 3.15.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", f"git+{COURSE_REPO}", "keras>=3.15,<3.16"],
+        check=True,
+    )
+
+from course_lib.runtime import setup_notebook
+
+info = setup_notebook(seed=42)
+
+# %%
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from course_lib import data
+from course_lib.models import lenet5
+from course_lib.receptive_field import empirical_receptive_field, receptive_field
+from course_lib.viz import show_receptive_field
+
+pd.set_option("display.width", 120)
+L = keras.layers
+
+# %% [markdown]
+# ## 1. Two rules
+#
+# Take one unit of a layer and ask which input pixels its value depends on. Along
+# the rows (the columns work the same way) three numbers describe the answer:
+#
+# - the **field** $r$: how many input pixels the unit sees;
+# - the **jump** $j$: how many input pixels apart the fields of two neighbouring
+#   units are, i.e. the layer's stride measured in input pixels;
+# - the **start**: where, in input pixel coordinates, the field of the first unit
+#   is centred.
+#
+# The input image itself has $r = 1$ (a pixel sees itself) and $j = 1$. Then, layer
+# after layer:
+#
+# 1. **A convolution (or pooling window) of $H \times W$ adds $(H - 1)$ rows and
+#    $(W - 1)$ columns to the field, times the current jump:**
+#    $r_{out} = r_{in} + (H - 1)\, j_{in}$. A unit sees $H$ units of the layer
+#    below, and neighbouring units below are $j_{in}$ pixels apart.
+# 2. **A stride $s$ (of a pooling or of a strided convolution) multiplies the jump
+#    by $s$:** $j_{out} = j_{in}\, s$. Skipping units below means skipping $s$
+#    times as many pixels.
+#
+# A dilated kernel of size $k$ and dilation $d$ spreads over $d(k - 1) + 1$ pixels,
+# which replaces $H$ in rule 1. Padding does not change the field; it only moves
+# the start ($start_{out} = start_{in} + ((H - 1)/2 - pad_{before})\, j_{in}$), so
+# that units near the border see some zeros.
+#
+# The rules fit in a few lines of Python. LeNet-5's feature extractor is a 5x5
+# convolution, a 2x2 pooling of stride 2, another 5x5 convolution and another
+# pooling:
+
+# %%
+def field_by_the_rules(layers):
+    """Receptive field and jump after each (kernel, stride) layer, along one axis."""
+    field, jump, fields, jumps = 1, 1, [], []
+    for kernel, stride in layers:
+        field += (kernel - 1) * jump  # rule 1
+        jump *= stride  # rule 2
+        fields.append(field)
+        jumps.append(jump)
+    return fields, jumps
+
+
+lenet_layers = {"c1_conv": (5, 1), "s2_pool": (2, 2), "c3_conv": (5, 1), "s4_pool": (2, 2)}
+rule_fields, rule_jumps = field_by_the_rules(lenet_layers.values())
+by_hand = pd.DataFrame({"field": rule_fields, "jump": rule_jumps}, index=list(lenet_layers))
+by_hand
+
+# %% [markdown]
+# **Check.** Step by step: $1 + 4 = 5$; $5 + 1 \cdot 1 = 6$ and the jump becomes
+# 2; $6 + 4 \cdot 2 = 14$; $14 + 1 \cdot 2 = 16$ and the jump becomes 4. A unit
+# of the last pooling layer sees a 16x16 patch of the 28x28 digit.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+assert rule_fields == [1 + 4, 1 + 4 + 1, 1 + 4 + 1 + 4 * 2, 1 + 4 + 1 + 4 * 2 + 1 * 2] == [5, 6, 14, 16]
+assert rule_jumps == [1, 2, 2, 4]
+print("LeNet-5 fields:", rule_fields, "| jumps:", rule_jumps)
+
+# %% [markdown]
+# ## 2. The table of a whole network
+#
+# `receptive_field(model)` walks a Keras model's graph and applies the rules to
+# every layer, along rows and columns, with Keras's own padding. It returns a
+# pandas table, one row per layer: kernel and stride of the sliding window, field,
+# jump and start. Here is the course's LeNet-5 (`course_lib.models.lenet5`, 28x28
+# digits, "same" padding in the first convolution):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+lenet = lenet5(input_shape=(28, 28, 1))
+lenet_table = receptive_field(lenet)
+lenet_table
+
+# %% [markdown]
+# The start column says where unit 0 looks: the first convolution pads 2 zeros, so
+# its unit 0 is centred on pixel 0; each 2x2 pooling moves the centre by half a
+# window. Unit $u$ of a layer is centred at $start + u \cdot jump$. Past `flatten`
+# the units no longer sit on a grid and every dense unit sees the whole 28x28
+# image, which the table reports as the field.
+#
+# **Check.** The table agrees with the rules applied by hand.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name, field, jump in zip(lenet_layers, rule_fields, rule_jumps):
+    assert lenet_table.loc[name, "field_rows"] == lenet_table.loc[name, "field_cols"] == field, name
+    assert lenet_table.loc[name, "jump_rows"] == lenet_table.loc[name, "jump_cols"] == jump, name
+assert (lenet_table.loc[["c5_dense", "f6_dense", "predictions"], "field_rows"] == 28).all()
+print("receptive_field(lenet5) == the rules by hand on", list(lenet_layers))
+
+# %% [markdown]
+# On a digit, the fields of the central unit of each layer grow like this:
+
+# %%
+(x_train, y_train), _ = data.load_mnist()
+digit = x_train[0]
+
+fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
+for ax, name in zip(axes, lenet_layers):
+    row = lenet_table.loc[name]
+    rows, cols = row.output_shape[:2]
+    unit = ((rows - 1) // 2, (cols - 1) // 2)
+    centre = (row.start_rows + unit[0] * row.jump_rows, row.start_cols + unit[1] * row.jump_cols)
+    show_receptive_field(
+        digit,
+        (int(row.field_rows), int(row.field_cols)),
+        center=centre,
+        ax=ax,
+        title=f"{name}, unit {unit}: {row.field_rows}x{row.field_cols}",
+    )
+fig.suptitle(f"LeNet-5: receptive field of the central unit of each layer (digit '{y_train[0]}')")
+plt.show()
+
+# %% [markdown]
+# ### VGG16
+#
+# VGG16 (Simonyan and Zisserman, 2015) has 13 convolutions, all 3x3 with "same"
+# padding, in five blocks that each end with a 2x2 pooling of stride 2. Building it
+# without weights (`weights=None`) needs no download.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+vgg = keras.applications.VGG16(weights=None)
+vgg_table = receptive_field(vgg)
+vgg_spatial = vgg_table[vgg_table["type"].isin(["Conv2D", "MaxPooling2D"])]
+vgg_spatial[["output_shape", "kernel", "stride", "field_rows", "jump_rows", "start_rows"]]
+
+# %% [markdown]
+# **Check.** The published values (Araujo, Norris and Sim, *Computing receptive
+# fields of convolutional neural networks*, Distill 2019): a unit of `block5_conv3`
+# sees 196x196 pixels, a unit of `block5_pool` 212x212, nearly the whole 224x224
+# image; their jumps are 16 and 32 pixels. Within a block each 3x3 convolution adds
+# $2j$ (the jump doubles from block to block), and each pooling adds $j$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+vgg_convs = [layer for layer in vgg.layers if isinstance(layer, L.Conv2D)]
+vgg_pools = [layer for layer in vgg.layers if isinstance(layer, L.MaxPooling2D)]
+assert len(vgg_convs) == 13 and len(vgg_pools) == 5
+assert all(layer.kernel_size == (3, 3) and layer.padding == "same" and layer.strides == (1, 1) for layer in vgg_convs)
+assert all(layer.pool_size == layer.strides == (2, 2) for layer in vgg_pools)
+assert vgg_table.loc["block5_conv3", "field_rows"] == 196
+assert vgg_table.loc["block5_pool", "field_rows"] == 212
+assert vgg_table.loc["block5_conv3", "jump_rows"] == 16 and vgg_table.loc["block5_pool", "jump_rows"] == 32
+assert (vgg_spatial["field_rows"] == vgg_spatial["field_cols"]).all()
+steps = vgg_spatial["field_rows"].diff().iloc[1:]
+previous_jumps = vgg_spatial["jump_rows"].shift().iloc[1:]
+is_conv = vgg_spatial["type"].iloc[1:] == "Conv2D"
+assert (steps[is_conv] == 2 * previous_jumps[is_conv]).all()
+assert (steps[~is_conv] == previous_jumps[~is_conv]).all()
+print("block5_conv3:", vgg_table.loc["block5_conv3", "field_rows"], "pixels, jump", vgg_table.loc["block5_conv3", "jump_rows"])
+print("block5_pool: ", vgg_table.loc["block5_pool", "field_rows"], "pixels, jump", vgg_table.loc["block5_pool", "jump_rows"])
+
+# %%
+fig, ax = plt.subplots(figsize=(9, 3.6))
+positions = np.arange(len(vgg_spatial))
+ax.bar(positions, vgg_spatial["field_rows"], color=np.where(vgg_spatial["type"] == "Conv2D", "tab:blue", "tab:orange"))
+ax.axhline(224, color="black", linestyle="--", linewidth=1, label="input size (224 pixels)")
+ax.set_xticks(positions, vgg_spatial.index, rotation=70, fontsize="small")
+ax.set_ylabel("receptive field (pixels)")
+ax.set_title("VGG16: receptive field per layer (blue: 3x3 convolution, orange: 2x2 pooling)")
+ax.legend(loc="upper left")
+plt.show()
+
+# %% [markdown]
+# ## 3. Measuring the field with a gradient
+#
+# If a pixel lies outside a unit's receptive field, changing it does not change the
+# unit: the gradient of the unit with respect to that pixel is exactly zero.
+# `empirical_receptive_field(model, layer_name)` takes that gradient with the
+# backend's automatic differentiation, for the central unit of the layer (summed
+# over its channels) at a random input image, and returns the box of pixels where
+# it is not zero.
+#
+# The measurement can find *less* than the theory: a ReLU that is off passes no
+# gradient, a max-pooling window passes it to its largest entry only, and weights
+# can cancel. To see the whole theoretical field we use a network where none of this
+# happens: LeNet-5's geometry with **positive weights, no activation and average
+# pooling**.
+
+# %%
+positive = keras.initializers.RandomUniform(0.5, 1.5, seed=0)
+linear_lenet = keras.Sequential(
+    [
+        keras.Input((28, 28, 1)),
+        L.Conv2D(6, 5, padding="same", kernel_initializer=positive, name="c1_conv"),
+        L.AveragePooling2D(2, name="s2_pool"),
+        L.Conv2D(16, 5, kernel_initializer=positive, name="c3_conv"),
+        L.AveragePooling2D(2, name="s4_pool"),
+    ],
+    name="linear_lenet",
+)
+linear_table = receptive_field(linear_lenet)
+measured = {name: empirical_receptive_field(linear_lenet, name) for name in lenet_layers}
+comparison = pd.DataFrame(
+    {
+        "theory": [int(linear_table.loc[n, "field_rows"]) for n in lenet_layers],
+        "measured": [measured[n].size[0] for n in lenet_layers],
+        "unit": [measured[n].unit for n in lenet_layers],
+        "measured box (top, left, bottom, right)": [measured[n].bounds for n in lenet_layers],
+    },
+    index=list(lenet_layers),
+)
+comparison
+
+# %% [markdown]
+# **Check.** Layer by layer, the measured box has the theoretical size (rows and
+# columns), and it is centred where the start and the jump say: at
+# $start + u \cdot jump$ for the unit $u$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name in lenet_layers:
+    row, result = linear_table.loc[name], measured[name]
+    assert result.size == (row.field_rows, row.field_cols), name
+    top, left, bottom, right = result.bounds
+    assert (top + bottom) / 2 == row.start_rows + result.unit[0] * row.jump_rows, name
+    assert (left + right) / 2 == row.start_cols + result.unit[1] * row.jump_cols, name
+print("theory == measurement for", list(lenet_layers))
+
+# %%
+result = measured["s4_pool"]
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+top, left, bottom, right = result.bounds
+show_receptive_field(
+    digit,
+    result.size,
+    center=((top + bottom) / 2, (left + right) / 2),
+    ax=axes[0],
+    title=f"s4_pool unit {result.unit}: field {result.size[0]}x{result.size[1]} on a digit",
+)
+image = axes[1].imshow(result.gradient, cmap="viridis")
+axes[1].set_title("|d unit / d pixel| (linear LeNet-5)")
+axes[1].set_xlabel("column (pixels)")
+axes[1].set_ylabel("row (pixels)")
+fig.colorbar(image, ax=axes[1], label="absolute gradient")
+plt.show()
+
+# %% [markdown]
+# The gradient is not flat: pixels in the middle of the field reach the unit
+# through many more paths than pixels at its border, so they weigh more.
+#
+# ### The real networks: the *effective* receptive field
+#
+# Now the course's LeNet-5 as it is built for training (ReLU, max pooling, random
+# initial weights) and VGG16 (the same, 224x224 input). The box of non-zero
+# gradients can only be as large as the theory or smaller; how the gradient
+# spreads inside it is what Luo et al. (2016) call the *effective receptive field*.
+# We measure LeNet-5 at a real digit and VGG16 at random noise.
+
+# %%
+lenet_measured = empirical_receptive_field(lenet, "s4_pool", inputs=digit[..., None] / 255.0)
+vgg_measured = empirical_receptive_field(vgg, "block5_pool")
+effective = pd.DataFrame(
+    {
+        "theory": [lenet_table.loc["s4_pool", "field_rows"], vgg_table.loc["block5_pool", "field_rows"]],
+        "measured box": [lenet_measured.size, vgg_measured.size],
+    },
+    index=["LeNet-5 s4_pool (a digit)", "VGG16 block5_pool (noise)"],
+)
+effective
+
+
+# %%
+def central_share(gradient, bounds):
+    """Share of the gradient inside the central half (rows and columns) of the box."""
+    top, left, bottom, right = bounds
+    rows, cols = bottom - top + 1, right - left + 1
+    inner = gradient[top + rows // 4 : top + rows // 4 + rows // 2, left + cols // 4 : left + cols // 4 + cols // 2]
+    return inner.sum() / gradient.sum(), (rows // 2) * (cols // 2) / (rows * cols)
+
+
+vgg_share, vgg_area = central_share(vgg_measured.gradient, vgg_measured.bounds)
+fig, ax = plt.subplots(figsize=(5.2, 4.4))
+image = ax.imshow(vgg_measured.gradient, cmap="viridis")
+ax.set_title(f"VGG16 block5_pool, unit {vgg_measured.unit}: |gradient|")
+ax.set_xlabel("column (pixels)")
+ax.set_ylabel("row (pixels)")
+fig.colorbar(image, ax=ax, label="absolute gradient")
+plt.show()
+print(f"the central {vgg_area:.0%} of the box holds {vgg_share:.0%} of VGG16's gradient")
+
+# %% [markdown]
+# **Check.** The measured boxes are not larger than the theory (here enough paths
+# stay open that they are exactly as large), and in VGG16 the
+# gradient concentrates in the middle: the central quarter of the box holds more
+# than a quarter of it (the exact share depends on the weights and the input).
+
+# %%
+for result, name, layer in ((lenet_measured, "LeNet-5", "s4_pool"), (vgg_measured, "VGG16", "block5_pool")):
+    table = lenet_table if name == "LeNet-5" else vgg_table
+    assert result.size[0] <= table.loc[layer, "field_rows"] and result.size[1] <= table.loc[layer, "field_cols"]
+    assert result.size == (table.loc[layer, "field_rows"], table.loc[layer, "field_cols"])
+assert vgg_share > vgg_area
+print(f"LeNet-5 box {lenet_measured.size}, VGG16 box {vgg_measured.size}; VGG16 central share {vgg_share:.2f} > {vgg_area:.2f}")
+
+# %% [markdown]
+# With a single channel, the box itself shrinks. A 3x3 convolution followed by a
+# 2x2 max pooling sees 3 + 1 = 4 pixels in theory, but the pooling passes the
+# gradient to the largest of its four inputs only, so the measured box is one 3x3
+# patch, wherever that maximum lies.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+conv_max = keras.Sequential(
+    [keras.Input((16, 16, 1)), L.Conv2D(1, 3, kernel_initializer=positive, name="conv"), L.MaxPooling2D(2, name="pool")],
+    name="conv_max",
+)
+theory_box = tuple(int(v) for v in receptive_field(conv_max).loc["pool", ["field_rows", "field_cols"]])
+max_box = empirical_receptive_field(conv_max, "pool").size
+assert theory_box == (4, 4) and max_box == (3, 3)
+print(f"conv 3x3 + max pooling 2x2: theory {theory_box}, measured {max_box}")
+
+# %% [markdown]
+# ## 4. Three 3x3 convolutions or one 7x7?
+#
+# VGG16 uses only 3x3 kernels. Why not fewer layers with larger kernels? By rule 1,
+# three stacked 3x3 convolutions (stride 1) see $1 + 2 + 2 + 2 = 7$ pixels, as much
+# as one 7x7 convolution. With $C$ channels in and out, their weights cost
+# $3 \cdot (3 \cdot 3 \cdot C \cdot C) = 27C^2$ against $7 \cdot 7 \cdot C \cdot C
+# = 49C^2$ (plus $3C$ and $C$ biases), 45% fewer, and a stack of three layers
+# applies three non-linearities instead of one.
+
+# %%
+def three_3x3(channels, size=32, activation="relu", kernel_initializer="glorot_uniform"):
+    convs = [
+        L.Conv2D(channels, 3, activation=activation, kernel_initializer=kernel_initializer, name=f"conv3x3_{i}")
+        for i in range(1, 4)
+    ]
+    return keras.Sequential([keras.Input((size, size, channels))] + convs, name="three_3x3")
+
+
+def one_7x7(channels, size=32, activation="relu", kernel_initializer="glorot_uniform"):
+    conv = L.Conv2D(channels, 7, activation=activation, kernel_initializer=kernel_initializer, name="conv7x7")
+    return keras.Sequential([keras.Input((size, size, channels)), conv], name="one_7x7")
+
+
+stack, single = three_3x3(4), one_7x7(4)
+fields = {m.name: receptive_field(m).iloc[-1] for m in (stack, single)}
+pd.DataFrame(fields).T[["output_shape", "field_rows", "field_cols", "jump_rows"]]
+
+# %% [markdown]
+# **Check.** The same 7x7 field from the tables, and the same 7x7 box measured from
+# the gradient (with positive weights and the ReLUs replaced by the identity, so
+# that nothing hides a pixel). Both produce 26x26 outputs from 32x32 inputs.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for model in (stack, single):
+    row = fields[model.name]
+    assert (row.field_rows, row.field_cols) == (7, 7), model.name
+    assert row.output_shape == (26, 26, 4), model.name
+    build = three_3x3 if model.name == "three_3x3" else one_7x7
+    linear_copy = build(4, activation=None, kernel_initializer=positive)
+    measured_box = empirical_receptive_field(linear_copy, model.layers[-1].name).size
+    assert measured_box == (7, 7), model.name
+    print(f"{model.name}: theory {row.field_rows}x{row.field_cols}, measured {measured_box[0]}x{measured_box[1]}")
+
+# %% [markdown]
+# Now the parameters, counted by Keras for several numbers of channels $C$:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rows = []
+for channels in (1, 3, 16, 64, 256):
+    rows.append(
+        {
+            "C": channels,
+            "three 3x3": three_3x3(channels).count_params(),
+            "one 7x7": one_7x7(channels).count_params(),
+            "27 C^2 + 3 C": 27 * channels**2 + 3 * channels,
+            "49 C^2 + C": 49 * channels**2 + channels,
+        }
+    )
+params = pd.DataFrame(rows).set_index("C")
+params["ratio"] = (params["three 3x3"] / params["one 7x7"]).round(3)
+params
+
+# %% [markdown]
+# **Check.** Keras's counts equal the formulas, biases included; without the
+# biases the ratio is exactly $27/49$; and the stack has three ReLUs where the
+# single layer has one.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+assert (params["three 3x3"] == params["27 C^2 + 3 C"]).all()
+assert (params["one 7x7"] == params["49 C^2 + C"]).all()
+assert (params["three 3x3"] < params["one 7x7"]).all()
+for channels in params.index:
+    weights_only = [
+        sum(int(np.prod(layer.kernel.shape)) for layer in model.layers)
+        for model in (three_3x3(channels), one_7x7(channels))
+    ]
+    assert weights_only == [27 * channels**2, 49 * channels**2]
+    assert weights_only[0] / weights_only[1] == 27 / 49
+
+
+def count_relus(model):
+    return sum(layer.get_config().get("activation") == "relu" for layer in model.layers)
+
+
+relus = {model.name: count_relus(model) for model in (stack, single)}
+assert relus == {"three_3x3": 3, "one_7x7": 1}
+assert round(1 - 27 / 49, 2) == 0.45
+print(f"weights: 27/49 = {27 / 49:.3f} ({1 - 27 / 49:.0%} fewer); non-linearities: {relus}")
+
+# %% [markdown]
+# ## Summary
+#
+# - The receptive field of a unit is the patch of input pixels it depends on. Two
+#   rules give it for any stack of layers: a kernel of $H \times W$ adds
+#   $(H - 1)$ rows and $(W - 1)$ columns times the current jump, and a stride
+#   multiplies the jump.
+# - `receptive_field(model)` applies them to a whole Keras model: LeNet-5's last
+#   pooling sees 16x16 pixels, VGG16's `block5_pool` 212x212, as published.
+# - The gradient of a unit with respect to the input is zero outside its field:
+#   with positive weights and linear layers the measured box equals the theory;
+#   in a real network with ReLUs and max pooling it can be smaller, and the
+#   gradient concentrates in the middle (the *effective* receptive field).
+# - Three 3x3 convolutions see as much as one 7x7 with $27C^2$ instead of $49C^2$
+#   weights and three non-linearities instead of one, which is why VGG and its
+#   successors stack small kernels.
+#
+# ## Exercises
+#
+# 1. **Dilated convolutions.** Stack three 3x3 convolutions with dilation rates 1,
+#    2 and 4. What is the receptive field, by hand and with `receptive_field`? How
+#    many weights does it take to reach it without dilation? *Hint:* a dilated
+#    kernel spans $d(k - 1) + 1$ pixels.
+# 2. **Stride instead of pooling.** Replace each 2x2 pooling of LeNet-5 by a stride
+#    of 2 in the convolution before it. Which fields and jumps change? *Hint:*
+#    build the model with `keras.Sequential` and compare the two tables row by row.
+# 3. **Small images.** Build VGG16 for 32x32 CIFAR-10 images
+#    (`include_top=False, input_shape=(32, 32, 3)`). At which layer does the field
+#    exceed the image, and what does a unit of `block5_pool` see then? *Hint:* the
+#    field does not depend on the input size; the padding does the rest.
+# 4. **The effective field of a trained network.** Train LeNet-5 for one epoch on
+#    MNIST and measure `empirical_receptive_field` of `s4_pool` on a few digits.
+#    How does the gradient map compare with the untrained network's? *Hint:* pass
+#    the digit with `inputs=`, and plot `result.gradient`.
+# 5. **Where does the centre lie?** For a 3x3 convolution with stride 2 and "same"
+#    padding, compute the start on a 9x9 and on a 10x10 input, and check both with
+#    `empirical_receptive_field(..., unit=(0, 0))`. *Hint:* Keras puts the odd
+#    padding zero after the input.
