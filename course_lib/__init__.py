@@ -14,6 +14,12 @@ nothing heavy):
 - `layers`: the architectures' building blocks as Keras layers.
 - `models`: model builders, from LeNet-5 to DenseNet.
 - `analysis`: multiply-adds, parameters per block, measured throughput.
+- `augment`: augmentation pipelines from Keras's preprocessing layers, MixUp,
+  class balancing and class-specific augmentation.
+- `tta`: test-time augmentation (`TTAModel`, `predict_tta`).
+- `transfer`: new heads on frozen feature extractors, fine-tuning.
+- `retrieval`: nearest-neighbour image search in a latent space.
+- `pretrained`: the small backbone the course trains itself.
 """
 
 __version__ = "0.1.0"

@@ -1,0 +1,358 @@
+# %% [markdown]
+# # 13 · AlexNet
+#
+# AlexNet (Krizhevsky, Sutskever and Hinton, 2012) won the ImageNet challenge of
+# 2012 with a top-5 error of 15.3%, against 26.2% for the best entry without a
+# CNN, and started the deep learning era of computer vision. Most of its
+# ingredients are still in use: ReLU, dropout, weight decay, data augmentation,
+# training on GPUs. One is not: local response normalisation.
+#
+# **Learning objectives.** After this notebook you can
+#
+# 1. read AlexNet's architecture (5 convolutions, 3 dense layers, an 11x11 first
+#    window with stride 4) from a per-layer table of output shapes and parameters;
+# 2. explain its two-GPU layout as a grouped convolution and compute what it
+#    saves;
+# 3. say what local response normalisation computes and why later networks
+#    dropped it;
+# 4. train a small AlexNet-style network on CIFAR-10, and an ensemble of them as
+#    the paper did, and measure what averaging the predictions gains.
+
+# %%
+# Setup: works locally and in Google Colab.
+import importlib.util
+import subprocess
+import sys
+
+COURSE_REPO = ""  # the course's public repository, written by `make set-repo URL=...`
+if importlib.util.find_spec("course_lib") is None:  # e.g. a fresh Colab runtime
+    if not COURSE_REPO:
+        raise RuntimeError("course_lib is missing: run `make lab` in a clone of the course.")
+    # Colab already has TensorFlow and the scientific stack: add the course and Keras 3.15.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", f"git+{COURSE_REPO}", "keras>=3.15,<3.16"],
+        check=True,
+    )
+
+from course_lib.runtime import setup_notebook
+
+info = setup_notebook(seed=42)
+
+# %% [markdown]
+# ## Parameters
+#
+# CPU settings, used by the tests: four AlexNet-style networks at 1/8 width,
+# trained on 2,000 CIFAR-10 images upsampled to 67x67, about a minute of training
+# on an idle 2-core CPU. On a GPU, try the larger settings in the comments.
+
+# %%
+WIDTH = 0.125  # multiplier of every layer's filters and units (GPU: 0.5)
+INPUT_SIZE = 67  # the smallest input AlexNet's layers accept (GPU: 131)
+PER_CLASS = 200  # training images per class (GPU: 5000, the whole training set)
+EPOCHS = 12  # (GPU: 40)
+BATCH_SIZE = 64  # (GPU: 128)
+LEARNING_RATE = 5e-4  # AdamW
+WEIGHT_DECAY = 5e-4  # the paper's value (decoupled from the gradient in AdamW)
+N_MODELS = 4  # members of the ensemble (GPU: 7, as in the paper's best entry)
+N_TEST = 2000  # test images used for the accuracies
+
+# %% [markdown]
+# ## 1. The architecture
+#
+# AlexNet has eight weight layers: five convolutions and three dense layers.
+#
+# - **conv1**: 96 filters of 11x11 with **stride 4** on the 227x227x3 image: a
+#   large window and a large stride shrink the image to 55x55 at once, which
+#   made the network affordable in 2012;
+# - **conv2**: 256 filters of 5x5; **conv3-conv5**: 384, 384 and 256 filters of
+#   3x3; overlapping 3x3 max poolings with stride 2 after conv1, conv2 and conv5;
+# - **fc1, fc2**: 4096 units each, with **dropout** 0.5; **predictions**: 1000
+#   classes with a softmax.
+#
+# Every layer uses **ReLU**, which the paper found to train several times faster
+# than tanh. Training used SGD with momentum 0.9 and **weight decay** 5e-4 (a
+# penalty on large weights) and heavy data augmentation (random crops and
+# flips, colour changes). After conv1 and conv2 the paper applied **local
+# response normalisation** (section 3). The paper says 224x224 inputs, but an
+# 11x11 window with stride 4 gives its 55x55 first map only from 227x227:
+# `course_lib.models.alexnet.alexnet` uses 227.
+
+# %%
+import time
+
+import keras
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from course_lib import data
+from course_lib.analysis import layer_macs
+from course_lib.layers import LocalResponseNormalization
+from course_lib.models.alexnet import alexnet
+
+
+def layer_table(model):
+    """One row per layer: type, window and stride, output shape, parameters, multiply-adds."""
+    rows = []
+    for layer in model.layers[1:]:
+        window = getattr(layer, "kernel_size", getattr(layer, "pool_size", None))
+        rows.append(
+            {
+                "layer": layer.name,
+                "type": type(layer).__name__,
+                "window / stride": f"{window[0]}x{window[1]} / {layer.strides[0]}" if window else "",
+                "output shape": tuple(layer.output.shape[1:]),
+                "parameters": layer.count_params(),
+                "multiply-adds": layer_macs(layer),
+            }
+        )
+    return pd.DataFrame(rows).set_index("layer")
+
+
+model = alexnet()  # groups=2: the two-GPU layout
+table = layer_table(model)
+table
+
+# %% [markdown]
+# **Check.** conv1 maps 227x227 to (227 - 11) / 4 + 1 = 55 positions per side;
+# after the three poolings, 6x6x256 values enter fc1. Each parameter count follows
+# from the layer's shape; 96% of the parameters sit in the three dense layers,
+# while the convolutions do more than 90% of the multiply-adds.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+assert table.loc["conv1", "output shape"] == ((227 - 11) // 4 + 1,) * 2 + (96,) == (55, 55, 96)
+assert table.loc["pool5", "output shape"] == (6, 6, 256)
+assert table.loc["conv1", "parameters"] == 11 * 11 * 3 * 96 + 96
+assert table.loc["fc1", "parameters"] == (6 * 6 * 256 + 1) * 4096
+dense_share = table.loc[["fc1", "fc2", "predictions"], "parameters"].sum() / table["parameters"].sum()
+conv_mac_share = table.loc[[f"conv{i}" for i in range(1, 6)], "multiply-adds"].sum() / table["multiply-adds"].sum()
+assert dense_share > 0.95 and conv_mac_share > 0.9
+assert table["parameters"].sum() == model.count_params() == 60_965_224
+print(f"{model.count_params():,} parameters, {dense_share:.1%} in the dense layers; "
+      f"{conv_mac_share:.1%} of {table['multiply-adds'].sum() / 1e6:.0f} M multiply-adds in the convolutions")
+
+# %% [markdown]
+# ## 2. Two GPUs: a grouped convolution
+#
+# The network did not fit in the 3 GB of one GTX 580, so each of two GPUs held half
+# of the filters of every layer. conv2, conv4 and conv5 only read the maps of
+# their own GPU: each half of their filters sees half of the input channels.
+# conv3 and the dense layers read both halves (the GPUs communicated there).
+#
+# Reading only half of the input channels is a **grouped convolution** with two
+# groups, `keras.layers.Conv2D(groups=2)`: the channels are split into two groups
+# and each group of filters convolves its own group of channels. A k x k
+# convolution from C to F channels has k·k·C·F weights; with g groups,
+# k·k·(C/g)·F. First we check that a grouped convolution is two convolutions side
+# by side.
+
+# %%
+rng = np.random.default_rng(0)
+x = rng.normal(size=(1, 9, 9, 8)).astype("float32")
+grouped = keras.layers.Conv2D(6, 3, groups=2)
+y_grouped = keras.ops.convert_to_numpy(grouped(x))
+kernel, bias = grouped.get_weights()  # kernel: (3, 3, 8 / 2, 6)
+halves = []
+for g in range(2):  # group g: input channels 4g..4g+3, filters 3g..3g+2
+    conv = keras.layers.Conv2D(3, 3)
+    conv.build((None, 9, 9, 4))
+    conv.set_weights([kernel[..., 3 * g : 3 * g + 3], bias[3 * g : 3 * g + 3]])
+    halves.append(keras.ops.convert_to_numpy(conv(x[..., 4 * g : 4 * g + 4])))
+print("grouped kernel", kernel.shape, "| output", y_grouped.shape)
+
+# %% [markdown]
+# Now the whole network: `alexnet(groups=2)` against `alexnet(groups=1)`, and the
+# saving by the formula: half the weights of conv2 (5x5, 96 -> 256), conv4 (3x3,
+# 384 -> 384) and conv5 (3x3, 384 -> 256).
+
+# %%
+single_device = alexnet(groups=1)
+per_layer = pd.DataFrame(
+    {
+        "groups=1": [single_device.get_layer(f"conv{i}").count_params() for i in range(1, 6)],
+        "groups=2": [model.get_layer(f"conv{i}").count_params() for i in range(1, 6)],
+    },
+    index=[f"conv{i}" for i in range(1, 6)],
+)
+per_layer["saved"] = per_layer["groups=1"] - per_layer["groups=2"]
+per_layer
+
+# %% [markdown]
+# **Check.** The grouped convolution equals its two halves side by side. The two
+# builders differ by 1,413,120 parameters (62,378,344 - 60,965,224), exactly half
+# the weights of conv2, conv4 and conv5 by the formula (biases do not change).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+np.testing.assert_allclose(y_grouped, np.concatenate(halves, axis=-1), rtol=1e-5, atol=1e-5)
+saving_formula = (5 * 5 * 96 * 256 + 3 * 3 * 384 * 384 + 3 * 3 * 384 * 256) // 2
+assert single_device.count_params() == 62_378_344 and model.count_params() == 60_965_224
+assert single_device.count_params() - model.count_params() == saving_formula == per_layer["saved"].sum()
+assert list(per_layer.index[per_layer["saved"] > 0]) == ["conv2", "conv4", "conv5"]
+print(f"groups=1: {single_device.count_params():,}; groups=2: {model.count_params():,}; "
+      f"saved {saving_formula:,} = half of conv2, conv4 and conv5's weights")
+
+# %% [markdown]
+# The split saves only 2.3% of the parameters (the dense layers hold most of
+# them), but it halves the work of three convolutions. Grouped convolutions came
+# back later for their own sake: ResNeXt (notebook 19) uses 32 groups, and
+# MobileNet's depthwise convolution (notebook 18) is the extreme case, one group
+# per channel.
+#
+# ## 3. Local response normalisation, and why it went away
+#
+# After conv1 and conv2, AlexNet divided each activation by the "energy" of the
+# same position in the n = 5 neighbouring channels:
+#
+# $$b_c = a_c \Big/ \Big(k + \alpha \sum_{c' = c - n/2}^{c + n/2} a_{c'}^2\Big)^{\beta},
+# \qquad k = 2,\ \alpha = 10^{-4},\ \beta = 0.75,$$
+#
+# an imitation of "lateral inhibition" in real neurons: a strongly active channel
+# damps its neighbours. The paper reported 1.2 to 1.4 points less top-5 error
+# with it. It has no weights, but it costs time and memory. VGG (2015) found that
+# it did not help its deeper networks, and batch normalisation (2015), which
+# normalises each channel with statistics of the batch and learns a scale and a
+# shift, worked much better. We check `LocalResponseNormalization` against
+# TensorFlow's own implementation of the same formula.
+
+# %%
+activations = rng.uniform(0, 30, size=(2, 5, 5, 16)).astype("float32")
+ours = keras.ops.convert_to_numpy(LocalResponseNormalization()(activations))
+reference = tf.nn.local_response_normalization(activations, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75).numpy()
+damping = ours / activations
+print(f"output / input: from {damping.min():.3f} to {damping.max():.3f}")
+
+# %% [markdown]
+# **Check.** The course's layer equals `tf.nn.local_response_normalization`; with
+# activations of this size (up to 30), it divides every value by at least
+# 2^0.75 ≈ 1.68 (the constant k alone), more where the neighbours are strong.
+
+# %%
+np.testing.assert_allclose(ours, reference, rtol=1e-5)
+assert damping.max() <= 2.0**-0.75 + 1e-6 and damping.min() < damping.max()
+print(f"LRN == tf.nn.local_response_normalization; damping in [{damping.min():.3f}, {damping.max():.3f}]")
+
+# %% [markdown]
+# ## 4. A small AlexNet-style network on CIFAR-10
+#
+# We train the same architecture, scaled down: `alexnet(width=0.125)` has one
+# eighth of the filters and units in every layer (12 to 48 filters, 512 units),
+# two groups, dropout 0.5, and no LRN (later networks did without it). Its input must
+# be at least 67x67: the 11x11 window with stride 4 and three 3x3/2 poolings leave
+# nothing of a smaller image. So we upsample the 32x32 CIFAR-10 images to 67x67
+# (bilinear): the network sees no more detail than the 32x32 image holds, but it
+# runs unchanged. At this size pool5 is 1x1x32, so fc1 has only 32 inputs: the
+# parameters now sit in fc2 (the table below). Weight decay enters through `AdamW` (decoupled from the
+# gradient) instead of the paper's SGD with momentum, which needs more epochs.
+
+# %%
+(x_train_full, y_train_full), (x_test_full, y_test_full) = data.load_cifar10()
+x_train, y_train = data.subset(x_train_full, y_train_full, per_class=PER_CLASS, seed=0)
+y_train, y_test = y_train.ravel(), y_test_full[:N_TEST].ravel()
+
+
+def upsample(images):
+    return keras.ops.convert_to_numpy(keras.ops.image.resize(images.astype("float32") / 255.0, (INPUT_SIZE, INPUT_SIZE)))
+
+
+x_train, x_test = upsample(x_train), upsample(x_test_full[:N_TEST])
+
+
+def train_small_alexnet(seed):
+    """Trains one small AlexNet from the initial weights drawn with `seed`."""
+    keras.utils.set_random_seed(seed)
+    small = alexnet(input_shape=(INPUT_SIZE, INPUT_SIZE, 3), classes=10, width=WIDTH, local_response_norm=False)
+    small.compile(
+        optimizer=keras.optimizers.AdamW(LEARNING_RATE, weight_decay=WEIGHT_DECAY),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    small.fit(x_train, y_train, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0)
+    return small
+
+
+start = time.perf_counter()
+members = [train_small_alexnet(seed) for seed in range(N_MODELS)]
+print(f"{N_MODELS} models, {members[0].count_params():,} parameters each, trained in {time.perf_counter() - start:.0f} s")
+layer_table(members[0])
+
+# %% [markdown]
+# ## 5. Ensembles, as in the paper
+#
+# The paper's best ImageNet entry averaged the predictions of seven CNNs (top-5
+# error 15.3% against 16.4% for one). Each member makes different mistakes,
+# because it starts from different initial weights and sees the batches in a
+# different order; averaging their class probabilities (the posteriors) cancels
+# part of those mistakes. We average the posteriors of our four members, which
+# differ only by their seed.
+
+# %%
+posteriors = np.stack([member.predict(x_test, batch_size=500, verbose=0) for member in members])
+single_accuracy = (posteriors.argmax(axis=-1) == y_test).mean(axis=1)
+ensemble_accuracy = float(np.mean(posteriors.mean(axis=0).argmax(axis=-1) == y_test))
+results = pd.Series(
+    {**{f"model {seed}": acc for seed, acc in enumerate(single_accuracy)},
+     "mean single": single_accuracy.mean(), "ensemble": ensemble_accuracy},
+    name="test accuracy",
+)
+print(results.map("{:.1%}".format).to_string())
+
+fig, ax = plt.subplots(figsize=(7, 3.5))
+colors = ["tab:blue"] * N_MODELS + ["tab:grey", "tab:orange"]
+bars = ax.bar(results.index, 100 * results.values, color=colors)
+ax.bar_label(bars, fmt="%.1f")
+ax.axhline(10, color="grey", linestyle=":", label="chance")
+ax.set(title=f"Small AlexNets on CIFAR-10 ({N_TEST} test images)", ylabel="test accuracy (%)", xlabel="model")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# **Check.** Every member is above chance (10%), and the ensemble beats the mean
+# of its members. In the runs we made while preparing the notebook (seeds 0 to 3,
+# with Adam and with AdamW), averaging gained 4.6 and 5.2 points over the mean
+# member. The ensemble is not guaranteed to beat the *best* member, so we do not
+# assert that.
+
+# %%
+assert (single_accuracy > 0.15).all(), single_accuracy
+assert single_accuracy.mean() > 0.2
+assert ensemble_accuracy > single_accuracy.mean(), (ensemble_accuracy, single_accuracy)
+print(f"ensemble {ensemble_accuracy:.1%} vs mean single {single_accuracy.mean():.1%} "
+      f"(gain {ensemble_accuracy - single_accuracy.mean():+.1%}); best single {single_accuracy.max():.1%}")
+
+# %% [markdown]
+# These accuracies are low: 2,000 training images, no data augmentation, a
+# network shrunk to 1/8 width and a dozen epochs. AlexNet needed 1.2 million images
+# and about a week on two GPUs. The ensemble's gain is the point here, and it
+# costs N times the training and N times the inference.
+#
+# ## Summary
+#
+# - AlexNet: five convolutions (11x11 with stride 4 first) and three dense layers,
+#   ReLU, overlapping max pooling, dropout 0.5 and weight decay; 60,965,224
+#   parameters, 96% of them in the dense layers.
+# - Its two-GPU layout is a grouped convolution with two groups in conv2, conv4 and
+#   conv5, which saves 1,413,120 parameters (62,378,344 without it).
+# - Local response normalisation divides each activation by the energy of its
+#   neighbouring channels; VGG found it useless and batch normalisation replaced it.
+# - Averaging the posteriors of a few networks trained from different seeds gives
+#   a better classifier than the average member.
+#
+# ## Exercises
+#
+# 1. **ReLU against tanh.** The paper trained a small CNN on CIFAR-10 six times
+#    faster with ReLU than with tanh. Compare the training losses of two small
+#    networks that differ only in their activation. *Hint:* copy `alexnet`'s
+#    layers into a `keras.Sequential` with `activation="tanh"`.
+# 2. **With LRN.** Train the members with `local_response_norm=True`. Does the
+#    accuracy change? *Hint:* use the same seeds, so that only LRN differs.
+# 3. **Ensemble size.** Plot the ensemble's accuracy against the number of
+#    members averaged (1, 2, 3, 4). *Hint:* `posteriors[:n].mean(axis=0)`.
+# 4. **Majority vote.** Instead of averaging probabilities, let each member vote for
+#    its top class. Which is better here? *Hint:* `scipy.stats.mode` on
+#    `posteriors.argmax(axis=-1)`.
+# 5. **Data augmentation.** Add `keras.layers.RandomFlip("horizontal")` and
+#    `keras.layers.RandomTranslation(0.1, 0.1)` in front of a member and train it
+#    longer. *Hint:* build `keras.Sequential([augmentation, small])`.
