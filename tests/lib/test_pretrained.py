@@ -1,9 +1,5 @@
-"""Tests of course_lib.pretrained (the backbone's architecture and its checks).
-
-The trained weights are not committed yet (see issue 5's note); these tests
-cover the builder, the task split and the integrity checks of `load_backbone`
-with weights trained here for one step.
-"""
+"""Tests of course_lib.pretrained: the builder, the task split, the integrity
+checks of `load_backbone`, and the committed weights' source-task accuracy."""
 
 import json
 
@@ -63,3 +59,19 @@ def test_missing_weights_say_how_to_recreate_them(tmp_path, monkeypatch):
         pretrained.load_backbone()
     with pytest.raises(TypeError, match="include_top"):
         pretrained.load_backbone(include_top="yes")
+
+
+@pytest.mark.data
+def test_committed_backbone_reaches_its_recorded_source_accuracy():
+    if data.find_mirror("cifar10") is None:
+        pytest.skip("no offline copy of cifar10: set COURSE_DATA_DIR to the course's data mirror")
+    record = pretrained.metadata()
+    model = pretrained.load_backbone(include_top=True)  # also checks the SHA-256
+    _, (x_test, y_test) = data.load_cifar10()
+    (x_source, y_source), _ = pretrained.split_source_target(x_test, y_test)
+    assert len(x_source) == record["source_test_images"] == 5000
+    probabilities = model.predict(x_source.astype("float32"), batch_size=500, verbose=0)
+    accuracy = float(np.mean(np.argmax(probabilities, axis=1) == y_source))
+    # Backends round differently: allow 25 of the 5,000 borderline images to flip.
+    assert abs(accuracy - record["source_test_accuracy"]) <= 0.005, (accuracy, record)
+    assert accuracy > 0.8  # five classes: chance is 0.2
