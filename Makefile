@@ -1,7 +1,7 @@
 # The course's two commands:
 #   make lab    create the environment if needed and open the course in JupyterLab
 #   make test   create the environment if needed and run every test
-# Other targets: notebooks (execute sources), bench, lock, set-repo, clean.
+# Other targets: notebooks (execute sources), bench, assignments, grade, lock, set-repo, clean.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -11,7 +11,8 @@ BACKENDS := tensorflow jax torch
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
                --nbval-cell-timeout=600 -p no:cacheprovider
 
-.PHONY: lab test test-repo test-lib test-notebooks notebooks bench lock set-repo course-map clean
+.PHONY: lab test test-repo test-lib test-notebooks test-assignments notebooks bench assignments grade \
+        lock set-repo course-map clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else \
@@ -32,7 +33,7 @@ lab: $(VENV)/.lab
 	$(PY) -m ipykernel install --user --name cnn-course --display-name "CNN course (Python 3.11)"
 	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: test-repo test-lib test-notebooks
+test: test-repo test-lib test-notebooks test-assignments
 
 # Repository checks: lock files, notebook sources vs executed copies, hygiene.
 test-repo: $(VENV)/.test
@@ -47,7 +48,12 @@ test-lib: $(VENV)/.test
 
 # nbval re-executes every committed notebook (TensorFlow backend).
 test-notebooks: $(VENV)/.test
-	KERAS_BACKEND=tensorflow $(PYTEST) $(NBVAL_FLAGS) notebooks/
+	KERAS_BACKEND=tensorflow $(PYTEST) $(NBVAL_FLAGS) --ignore=notebooks/assignments notebooks/
+
+# The graded assignments: student versions current, solutions full marks, untouched
+# student notebooks zero, planted wrong submissions caught (tests/assignments).
+test-assignments: $(VENV)/.test
+	KERAS_BACKEND=tensorflow $(PYTEST) tests/assignments
 
 # Execute the jupytext sources into the committed .ipynb files, recording timings.
 notebooks: $(VENV)/.test
@@ -56,6 +62,16 @@ notebooks: $(VENV)/.test
 # Execute every notebook and write benchmarks/notebooks.{csv,md} and the README's runtimes.
 bench: $(VENV)/.test
 	KERAS_BACKEND=tensorflow $(PY) scripts/notebooks.py build
+
+# Regenerate the assignments' student versions (committed) and autograders (build/).
+assignments: $(VENV)/.test
+	KERAS_BACKEND=tensorflow $(PY) scripts/assignments.py build $(A)
+
+# Grade a folder of submissions: make grade A=A1_convolution_and_pooling SUBMISSIONS=dir [OUT=scores.csv]
+grade: $(VENV)/.lab
+	@test -n "$(A)" -a -n "$(SUBMISSIONS)" || \
+	  (echo "usage: make grade A=A1_convolution_and_pooling SUBMISSIONS=folder [OUT=scores.csv]" && exit 2)
+	KERAS_BACKEND=tensorflow $(PY) scripts/assignments.py grade $(A) $(SUBMISSIONS) -o $(or $(OUT),scores-$(A).csv)
 
 lock:
 	$(PYTHON) scripts/lock.py
@@ -68,4 +84,4 @@ course-map: $(VENV)/.test
 	$(PY) scripts/notebooks.py course-map
 
 clean:
-	rm -rf $(VENV) data/cache .pytest_cache
+	rm -rf $(VENV) data/cache build .pytest_cache

@@ -1,6 +1,7 @@
 """Re-creates the lock files from pyproject.toml (`make lock`).
 
-requirements/lab.lock pins what `make lab` installs (the course and Jupyter);
+requirements/lab.lock pins what `make lab` installs (the course, Jupyter and
+otter-grader for the assignments);
 requirements/test.lock adds what `make test` needs (test runners, JAX, PyTorch)
 on top of it, without moving any lab pin. Each is the `pip freeze` of a fresh
 virtual environment, so it pins every package exactly.
@@ -56,11 +57,11 @@ def main():
         subprocess.run([sys.executable, "-m", "venv", tmp], check=True)
         python = str(Path(tmp) / "bin" / "python")
         pip = [python, "-m", "pip", "install", "-q"]
-        subprocess.run(pip + ["-e", f"{ROOT}[lab]"], check=True)
+        subprocess.run(pip + ["-e", f"{ROOT}[lab,grading]"], check=True)
         lab = freeze(python)
         LOCKS.mkdir(exist_ok=True)
         (LOCKS / "lab.lock").write_text(HEADER + render(lab))
-        subprocess.run(pip + ["-c", str(LOCKS / "lab.lock"), "-e", f"{ROOT}[lab,dev]"], check=True)
+        subprocess.run(pip + ["-c", str(LOCKS / "lab.lock"), "-e", f"{ROOT}[lab,grading,dev]"], check=True)
         test = freeze(python)
         moved = {n for n in lab if test.get(n) != lab[n]}
         if moved:

@@ -41,6 +41,7 @@ CELL_TIMEOUT_S = 600
 MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
 REPO_LINE = re.compile(r'^COURSE_REPO = ".*"(.*)$', re.MULTILINE)
+JSON_REPO_LINE = re.compile(r'COURSE_REPO = \\"[^"\\]*\\"')
 REPO_URL = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+$")
 
 
@@ -329,6 +330,15 @@ def set_repo(url):
                 if cell.cell_type == "code":
                     cell.source = REPO_LINE.sub(f'COURSE_REPO = "{url}"\\1', cell.source)
             nbformat.write(nb, target)
+    # The assignments: instructor sources and the student versions generated from
+    # them get the same `COURSE_REPO` line, so the student versions stay current.
+    assignments = NOTEBOOKS / "assignments"
+    for source in sorted(assignments.glob("source/A*.py")):
+        source.write_text(REPO_LINE.sub(f'COURSE_REPO = "{url}"\\1', source.read_text()))
+    for student in sorted(assignments.glob("student/*/A*.ipynb")):
+        # The line inside the notebook's JSON, where its quotes are escaped.
+        text = JSON_REPO_LINE.sub(lambda _: f'COURSE_REPO = \\"{url}\\"', student.read_text())
+        student.write_text(text)
     write_course_map()
     print(f"repository set to {url}")
 

@@ -15,7 +15,7 @@ def _key(requirement):
     return (r.name.lower(), tuple(sorted(r.extras)), str(r.specifier), str(r.marker or ""))
 
 
-def _pyproject_requirements(extras=("lab", "dev")):
+def _pyproject_requirements(extras=("lab", "grading", "dev")):
     with open(ROOT / "pyproject.toml", "rb") as f:
         project = tomllib.load(f)["project"]
     requirements = list(project["dependencies"])

@@ -111,3 +111,8 @@ def test_set_repo_writes_badges_and_keeps_sources_in_sync(tmp_path, monkeypatch)
         assert tool.code_cells(committed) == tool.code_cells(tool.read_source(source))
         assert committed.cells[0].source.count(colab) == 1
         assert f'COURSE_REPO = "{url}"' in committed.cells[1].source
+    assignments = tmp_path / "notebooks" / "assignments"
+    for source in sorted(assignments.glob("source/A*.py")):
+        assert source.read_text().count(f'COURSE_REPO = "{url}"') == 1
+        student = nbformat.read(assignments / "student" / source.stem / f"{source.stem}.ipynb", as_version=4)
+        assert sum(c.source.count(f'COURSE_REPO = "{url}"') for c in student.cells) == 1

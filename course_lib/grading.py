@@ -1,0 +1,240 @@
+"""Checks for the graded assignments' tests, with messages a student can act on.
+
+The assignments in `notebooks/assignments` are graded by otter-grader, which
+runs each test case and shows the student the exception it raises. A bare
+`assert np.allclose(a, b)` says nothing useful when it fails, and a student
+function that raises, returns `None`, the wrong shape or NaNs must fail its
+test with a message, not crash the grader. So the tests call the student's
+code through `call` and compare with `assert_same_array` / `assert_equal`,
+which raise `AssertionError`s that say what was expected and what came back.
+
+Example:
+
+>>> import numpy as np
+>>> from course_lib.grading import assert_same_array, call
+>>> result = call(np.add, np.ones(2), np.ones(2), name="add")
+>>> assert_same_array(result, np.full(2, 2.0), name="add(ones, ones)")
+"""
+
+import numpy as np
+
+__all__ = [
+    "call",
+    "assert_equal",
+    "unpack",
+    "assert_same_array",
+    "numerical_gradient",
+    "relative_error",
+    "layer_output",
+    "randomize_weights",
+]
+
+
+def _describe(value):
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r:.60}"
+
+
+def call(function, *args, name=None, **kwargs):
+    """Calls a student's function, turning any exception into a readable failure.
+
+    Args:
+        function: the student's function (a missing definition arrives as `None`).
+        *args, **kwargs: passed to `function`.
+        name: how the call reads in messages, e.g. `"output_size(7, 3, 'same', 2)"`
+            (default: the function's `__name__`).
+
+    Returns:
+        What `function` returns.
+
+    Raises:
+        AssertionError: if `function` is not callable or raises; the message
+            names the function, the exception and its text.
+    """
+    name = name or getattr(function, "__name__", "the function")
+    if not callable(function):
+        defined = name.split("(")[0]
+        raise AssertionError(
+            f"`{defined}` is not defined as a function (got {_describe(function)}): run its cell, and fix any error it shows."
+        )
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:  # the student's bug, reported instead of crashing the grader
+        raise AssertionError(f"{name} raised {type(error).__name__}: {error}") from None
+
+
+def assert_equal(actual, expected, name):
+    """Asserts `actual == expected` for ints, tuples and other exact values.
+
+    Args:
+        actual: what the student's code returned.
+        expected: the right value.
+        name: what was computed, e.g. `"output_size(7, 3, 'same', 2)"`.
+    """
+    if actual is None and expected is not None:
+        raise AssertionError(f"{name} returned None: is a `return` missing, or the `...` still there?")
+    if isinstance(expected, (int, np.integer)) and not isinstance(expected, bool):
+        if isinstance(actual, bool) or not isinstance(actual, (int, np.integer)):
+            raise AssertionError(f"{name} should return an int, got {_describe(actual)}.")
+    if actual != expected:
+        raise AssertionError(f"{name} returned {actual!r}; expected {expected!r}.")
+
+
+def assert_same_array(actual, expected, name, rtol=1e-5, atol=1e-6):
+    """Asserts that `actual` is an array of `expected`'s shape with close, finite values.
+
+    Args:
+        actual: what the student's code returned (an array, or anything
+            `np.asarray` turns into a numeric array).
+        expected: the reference array.
+        name: what was computed, used in the messages.
+        rtol, atol: tolerances of `np.allclose`, relative to the values and absolute.
+
+    Raises:
+        AssertionError: naming the first problem found: not an array, wrong
+            shape, NaN or infinite values, or the number of wrong entries with
+            the largest error and where it is.
+    """
+    expected = np.asarray(expected)
+    if actual is None:
+        raise AssertionError(f"{name} returned None: is a `return` missing, or the `...` still there?")
+    try:
+        values = np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{name} should return a numeric array, got {_describe(actual)}.") from None
+    if values.shape != expected.shape:
+        raise AssertionError(f"{name} returned shape {values.shape}; expected shape {expected.shape}.")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise AssertionError(f"{name} returned NaN or infinite values at {int(bad.sum())} of {values.size} positions.")
+    wrong = ~np.isclose(values, expected, rtol=rtol, atol=atol)
+    if wrong.any():
+        error = np.abs(values - expected)
+        where = np.unravel_index(np.argmax(error), error.shape)
+        raise AssertionError(
+            f"{name} is wrong at {int(wrong.sum())} of {values.size} positions; the largest error is "
+            f"{error[where]:.3g} at index {tuple(int(i) for i in where)} (got {values[where]:.6g}, "
+            f"expected {expected[where]:.6g})."
+        )
+
+
+def unpack(result, parts, name):
+    """Checks that a student's function returned a tuple of `parts`, and returns it.
+
+    Args:
+        result: what the function returned.
+        parts: the names of the expected items, e.g. `("dx", "dkernel", "dbias")`.
+        name: what was computed, used in the messages.
+
+    Returns:
+        `result` as a tuple of `len(parts)` items.
+    """
+    expected = f"a tuple ({', '.join(parts)})"
+    if result is None:
+        raise AssertionError(f"{name} returned None: is a `return` missing, or the `...` still there? It should return {expected}.")
+    if not isinstance(result, (tuple, list)) or len(result) != len(parts):
+        raise AssertionError(f"{name} should return {expected}, got {_describe(result)}.")
+    return tuple(result)
+
+
+def relative_error(a, b, eps=1e-12):
+    """The largest relative error `|a - b| / max(|a| + |b|, eps)` (CS231n's measure)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps)))
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Centred-difference gradient of a scalar function `f` at the array `x`.
+
+    Args:
+        f: a function of one array returning a float.
+        x: float64 array; perturbed in place one entry at a time and restored.
+        h: the step.
+
+    Returns:
+        An array of `x`'s shape: `(f(x + h e_i) - f(x - h e_i)) / (2 h)` at entry i.
+    """
+    x = np.asarray(x)
+    if x.dtype != np.float64:
+        raise ValueError(f"`x` must be a float64 array; received dtype {x.dtype}.")
+    gradient = np.zeros_like(x)
+    for index in np.ndindex(*x.shape):
+        saved = x[index]
+        x[index] = saved + h
+        above = f(x)
+        x[index] = saved - h
+        below = f(x)
+        x[index] = saved
+        gradient[index] = (above - below) / (2 * h)
+    return gradient
+
+
+def layer_output(layer, inputs, name, **kwargs):
+    """Calls a student's Keras layer (or model) on `inputs`, failing readably.
+
+    Args:
+        layer: a Keras layer or model (or any callable).
+        inputs: a NumPy array or tensor, or a symbolic `keras.Input`.
+        name: how the call reads in messages, e.g. `"ResidualBlock(8, strides=2)(x)"`.
+        **kwargs: passed to the call, e.g. `training=False`.
+
+    Returns:
+        The output as a NumPy array; for a symbolic input, the symbolic output.
+
+    Raises:
+        AssertionError: if the call raises, returns None (a `call()` that
+            still ends in `...`) or returns something that is not a tensor.
+    """
+    import keras
+
+    result = call(layer, inputs, name=name, **kwargs)
+    if result is None:
+        raise AssertionError(f"{name} returned None: does `call()` return its result, or is the `...` still there?")
+    if isinstance(result, keras.KerasTensor):
+        return result
+    try:
+        return np.asarray(keras.ops.convert_to_numpy(result))
+    except Exception:
+        raise AssertionError(f"{name} should return a tensor, got {_describe(result)}.") from None
+
+
+def _random_value(name, shape, rng):
+    if name in ("gamma", "moving_variance"):  # scales and variances: positive
+        return rng.uniform(0.5, 2.0, size=shape)
+    if name in ("kernel", "depthwise_kernel", "pointwise_kernel") and len(shape) > 1:
+        fan_in = int(np.prod(shape[:-1])) or 1
+        return rng.normal(size=shape) / np.sqrt(fan_in)
+    return rng.normal(scale=0.5, size=shape)
+
+
+def randomize_weights(layer, rng):
+    """Gives every float variable of a Keras layer a random value; returns the values.
+
+    Variables with the same name and shape get the same value. A test can so
+    compare a student's layer with a reference computed from those values
+    without knowing how the student named or ordered the sublayers: the
+    reference looks its weights up by `(name, shape)`, e.g.
+    `values["kernel", (3, 3, 8, 16)]` or `values["moving_variance", (16,)]`.
+    Kernels are normal with variance 1 / fan-in, BatchNormalization's `gamma`
+    and `moving_variance` uniform in [0.5, 2], everything else normal with
+    standard deviation 0.5.
+
+    Args:
+        layer: a built Keras layer or model.
+        rng: a `np.random.Generator`.
+
+    Returns:
+        `{(variable name, shape): float64 array}`, one entry per distinct key.
+    """
+    values = {}
+    for variable in layer.weights:
+        if not np.issubdtype(np.dtype(variable.dtype), np.floating):
+            continue
+        key = (variable.name, tuple(int(n) for n in variable.shape))
+        if key not in values:
+            values[key] = _random_value(*key, rng)
+        variable.assign(values[key].astype(variable.dtype))
+    return values

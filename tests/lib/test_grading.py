@@ -1,0 +1,84 @@
+"""course_lib.grading: the checks behind the assignments' tests fail with readable messages."""
+
+import numpy as np
+import pytest
+
+from course_lib.grading import assert_equal, assert_same_array, call, numerical_gradient, relative_error, unpack
+
+
+def test_call_returns_the_result_and_reports_exceptions_and_missing_functions():
+    assert call(np.add, 1, 2) == 3
+
+    def broken(x):
+        return [1, 2][x]
+
+    with pytest.raises(AssertionError, match=r"broken\(5\) raised IndexError: list index out of range"):
+        call(broken, 5, name="broken(5)")
+    with pytest.raises(AssertionError, match=r"`conv2d_forward` is not defined as a function \(got None\)"):
+        call(None, 1, name="conv2d_forward(x (2, 3))")
+
+
+def test_assert_equal_names_the_value_and_the_expectation():
+    assert_equal(3, 3, "f()")
+    assert_equal(np.int64(3), 3, "f()")
+    with pytest.raises(AssertionError, match=r"f\(\) returned 4; expected 3\."):
+        assert_equal(4, 3, "f()")
+    with pytest.raises(AssertionError, match="returned None: is a `return` missing"):
+        assert_equal(None, 3, "f()")
+    with pytest.raises(AssertionError, match="should return an int, got float 3.0"):
+        assert_equal(3.0, 3, "f()")
+    with pytest.raises(AssertionError, match="should return an int"):
+        assert_equal(True, 1, "f()")
+
+
+@pytest.mark.parametrize(
+    ("actual", "message"),
+    [
+        (None, "returned None"),
+        ("text", "should return a numeric array, got str 'text'"),
+        (np.zeros((3, 2)), r"returned shape \(3, 2\); expected shape \(2, 3\)"),
+        (np.full((2, 3), np.nan), "NaN or infinite values at 6 of 6 positions"),
+        (np.arange(6.0).reshape(2, 3) + np.eye(2, 3), r"wrong at 2 of 6 positions; the largest error is 1 at index \(0, 0\)"),
+    ],
+)
+def test_assert_same_array_reports_the_first_problem(actual, message):
+    expected = np.arange(6.0).reshape(2, 3)
+    assert_same_array(expected.tolist(), expected, "f(x)")  # lists of numbers are arrays too
+    with pytest.raises(AssertionError, match=message):
+        assert_same_array(actual, expected, "f(x)")
+
+
+def test_assert_same_array_uses_the_tolerances():
+    assert_same_array(np.array([1.0 + 1e-7]), np.array([1.0]), "f")
+    with pytest.raises(AssertionError):
+        assert_same_array(np.array([1.001]), np.array([1.0]), "f", rtol=1e-5, atol=0)
+
+
+def test_unpack_checks_the_tuple():
+    assert unpack([1, 2], ("a", "b"), "f()") == (1, 2)
+    with pytest.raises(AssertionError, match=r"f\(\) returned None.*a tuple \(a, b\)"):
+        unpack(None, ("a", "b"), "f()")
+    with pytest.raises(AssertionError, match=r"should return a tuple \(a, b\), got int 3"):
+        unpack(3, ("a", "b"), "f()")
+    with pytest.raises(AssertionError, match="should return a tuple"):
+        unpack((1, 2, 3), ("a", "b"), "f()")
+
+
+def test_numerical_gradient_matches_the_analytic_gradient():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 4))
+    weights = rng.normal(size=(3, 4))
+    gradient = numerical_gradient(lambda v: float(np.sum(np.sin(v) * weights)), x.copy())
+    error = relative_error(gradient, np.cos(x) * weights)
+    print(f"relative error of the numerical gradient: {error:.2e}")
+    assert error < 1e-8
+    before = x.copy()
+    numerical_gradient(lambda v: float(v.sum()), x)
+    np.testing.assert_array_equal(x, before)  # restored after each perturbation
+    with pytest.raises(ValueError, match="float64"):
+        numerical_gradient(lambda v: 0.0, np.zeros(3, dtype="float32"))
+
+
+def test_relative_error():
+    assert relative_error([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert relative_error([1.0], [3.0]) == pytest.approx(0.5)
