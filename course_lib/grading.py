@@ -16,6 +16,8 @@ Example:
 >>> assert_same_array(result, np.full(2, 2.0), name="add(ones, ones)")
 """
 
+import re
+
 import numpy as np
 
 __all__ = [
@@ -63,7 +65,9 @@ def call(function, *args, name=None, **kwargs):
     try:
         return function(*args, **kwargs)
     except Exception as error:  # the student's bug, reported instead of crashing the grader
-        raise AssertionError(f"{name} raised {type(error).__name__}: {error}") from None
+        # Keras decorates errors raised in `call` with terminal colour codes: drop them.
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+        raise AssertionError(f"{name} raised {type(error).__name__}: {message}") from None
 
 
 def assert_equal(actual, expected, name):

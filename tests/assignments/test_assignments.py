@@ -153,3 +153,11 @@ def test_student_notebook_runs_all_and_reports_the_first_failure(name, tmp_path)
         o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in first_check.outputs
     )
     assert "Test case failed" in shown and "returned None" in shown, shown
+
+
+def test_readme_states_each_assignments_points():
+    readme = (ROOT / "README.md").read_text()
+    for name in NAMES:
+        row = re.search(rf"^\| {name[:2]} · [^|]+\| [^|]+\| (\d+) \| [^|]+ \|$", readme, flags=re.MULTILINE)
+        assert row, f"README.md's table of assignments has no row for {name[:2]} with its points"
+        assert int(row.group(1)) == sum(questions(name).values()), name

@@ -1,9 +1,19 @@
 """course_lib.grading: the checks behind the assignments' tests fail with readable messages."""
 
+import keras
 import numpy as np
 import pytest
 
-from course_lib.grading import assert_equal, assert_same_array, call, numerical_gradient, relative_error, unpack
+from course_lib.grading import (
+    assert_equal,
+    assert_same_array,
+    call,
+    layer_output,
+    numerical_gradient,
+    randomize_weights,
+    relative_error,
+    unpack,
+)
 
 
 def test_call_returns_the_result_and_reports_exceptions_and_missing_functions():
@@ -82,3 +92,45 @@ def test_numerical_gradient_matches_the_analytic_gradient():
 def test_relative_error():
     assert relative_error([1.0, 2.0], [1.0, 2.0]) == 0.0
     assert relative_error([1.0], [3.0]) == pytest.approx(0.5)
+
+
+class _Unanswered(keras.layers.Layer):
+    def call(self, inputs):
+        ...
+
+
+class _Raising(keras.layers.Layer):
+    def call(self, inputs):
+        raise ValueError("x")
+
+
+def test_layer_output_returns_arrays_or_symbolic_tensors_and_fails_readably():
+    output = layer_output(keras.layers.Dense(2), np.ones((1, 3), "float32"), "d")
+    assert isinstance(output, np.ndarray) and output.shape == (1, 2)
+    assert isinstance(layer_output(keras.layers.Dense(2), keras.Input((3,)), "d"), keras.KerasTensor)
+    with pytest.raises(AssertionError, match="returned None"):
+        layer_output(_Unanswered(), np.ones((1, 3), "float32"), "Unanswered()(x)")
+    with pytest.raises(AssertionError, match=r"(?s)raised ValueError: .*\bx\b") as error:
+        layer_output(_Raising(), np.ones((1, 3), "float32"), "Raising()(x)")
+    assert "\x1b[" not in str(error.value)  # no terminal colour codes in the grader's report
+
+
+def test_randomize_weights_gives_equal_keys_equal_values():
+    inputs = keras.Input((5, 5, 3))
+    first, second = keras.layers.Conv2D(4, 1), keras.layers.Conv2D(4, 1)
+    keras.Model(inputs, [first(inputs), second(inputs)])
+    values = randomize_weights(first, np.random.default_rng(0))
+    randomize_weights(second, np.random.default_rng(1))
+    assert set(values) == {("kernel", (1, 1, 3, 4)), ("bias", (4,))}
+    both = keras.Model(inputs, [first(inputs), second(inputs)])
+    values = randomize_weights(both, np.random.default_rng(2))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(first.kernel), keras.ops.convert_to_numpy(second.kernel))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(first.kernel), values["kernel", (1, 1, 3, 4)], rtol=1e-6)
+
+
+def test_randomize_weights_keeps_scales_and_variances_positive():
+    norm = keras.layers.BatchNormalization()
+    norm.build((None, 6))
+    randomize_weights(norm, np.random.default_rng(0))
+    assert (keras.ops.convert_to_numpy(norm.gamma) > 0).all()
+    assert (keras.ops.convert_to_numpy(norm.moving_variance) > 0).all()

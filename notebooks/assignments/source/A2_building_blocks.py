@@ -1,0 +1,1024 @@
+# %% [raw]
+# # ASSIGNMENT CONFIG
+# name: A2_building_blocks
+# init_cell: false
+# check_all_cell: true
+# export_cell:
+#   pdf: false
+#   instructions: "Locally: save the notebook, then run the cell below; it writes a zip next to the notebook. Submit that zip. In Colab: File > Download > Download .ipynb, and submit the .ipynb."
+# tests:
+#   files: true
+#   ok_format: false
+# generate: true
+
+# %% [markdown]
+# # A2 · Building blocks
+#
+# In this assignment you count the parameters of convolutional layers and
+# blocks by hand, write three building blocks of modern CNNs as Keras layers
+# (ResNet's residual block, GoogLeNet's Inception module and MobileNet's
+# depthwise separable convolution), and compute receptive fields by hand.
+# Each answer is checked on random sizes and random weights against Keras
+# (`count_params()`, a reference computed with `keras.ops`) or against
+# `course_lib.receptive_field`.
+#
+# **Time budget:** about 3 hours. **Material:** notebooks 06 (receptive
+# field), 14 (VGG), 16 (Inception / GoogLeNet), 17 (ResNet) and 18 (MobileNet).
+#
+# | question | topic | points |
+# | --- | --- | ---: |
+# | q1 | parameter counts by hand | 3 |
+# | q2 | `ResidualBlock`, with a projection shortcut | 4 |
+# | q3 | `InceptionModule`, with bottlenecks | 4 |
+# | q4 | `DepthwiseSeparableConv` | 3 |
+# | q5 | receptive fields by hand | 3 |
+# | total | | 17 |
+#
+# **How to work.** Run the setup cell, then answer each question by replacing
+# the `...` in its cell. Run the `grader.check("qN")` cell below it to run the
+# question's public tests; they show what is wrong when they fail. Your grade
+# also uses hidden tests of the same kind, on other random sizes and weights,
+# so make your code correct in general, not just for the public tests.
+#
+# - **Local Jupyter:** open this notebook from `notebooks/assignments/student/`
+#   in a clone of the course after `make lab`; the `tests/` folder next to it
+#   holds the public tests.
+# - **Google Colab:** open the notebook in Colab; the setup cell installs the
+#   course and fetches the public tests.
+#
+# **Rules.** The layers (q2-q4) subclass `keras.layers.Layer` and use only
+# `keras.layers` and `keras.ops`, so they run on every Keras backend. Do not
+# import the course's own versions (`course_lib.layers`,
+# `course_lib.receptive_field`) nor `keras.applications` in your answers: the
+# point is to write them (the tests use them to check you). Each question is
+# graded on its own, so a later question should not depend on an earlier one
+# being right: do not call one question's answer from another's.
+#
+# **Keras layers in three methods.** A layer made of other layers creates
+# them in `__init__` (or in `build(input_shape)` when they depend on the input
+# shape, which `__init__` does not know), applies them in `call`, and returns
+# its constructor's arguments from `get_config`, on top of the base class's
+# config, so that `Layer.from_config(layer.get_config())` makes an equal layer
+# (this is how `model.save` and `keras.models.clone_model` rebuild it):
+#
+# ```python
+# class Scale(keras.layers.Layer):
+#     def __init__(self, units, **kwargs):
+#         super().__init__(**kwargs)
+#         self.units = units
+#         self.dense = keras.layers.Dense(units)
+#
+#     def call(self, inputs):
+#         return 2 * self.dense(inputs)
+#
+#     def get_config(self):
+#         config = super().get_config()
+#         config.update(units=self.units)
+#         return config
+# ```
+
+# %%
+# Setup: works locally and in Google Colab.
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+ASSIGNMENT = "A2_building_blocks"
+COURSE_REPO = ""  # the course's public repository, written by `make set-repo URL=...`
+if "google.colab" in sys.modules and not os.path.isdir("tests"):
+    if not COURSE_REPO:
+        raise RuntimeError("This copy of the course does not say where it is published: use a clone and `make lab`.")
+    # Colab: fetch the course for course_lib and this assignment's public tests.
+    subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, "course"], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "./course", "keras>=3.15,<3.16"],
+        check=True,
+    )
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "otter-grader>=7.0,<7.1"], check=True)
+    shutil.copytree(f"course/notebooks/assignments/student/{ASSIGNMENT}/tests", "tests")
+elif importlib.util.find_spec("course_lib") is None:
+    raise RuntimeError("course_lib is missing: run `make lab` in a clone of the course.")
+
+import otter
+
+from course_lib.runtime import setup_notebook
+
+info = setup_notebook(seed=0)
+grader = otter.Notebook(f"{ASSIGNMENT}.ipynb")
+
+# %%
+import keras
+import numpy as np
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q1
+# points: 3
+
+# %% [markdown]
+# ## q1 · Parameter counts by hand (3 points)
+#
+# Write three functions that return, as an `int`, the number that Keras's
+# `count_params()` reports (every weight, trained or not), from the sizes alone:
+#
+# - `conv_params(kernel_size, c_in, c_out, bias=True)`: a
+#   `keras.layers.Conv2D(c_out, kernel_size, use_bias=bias)` with a square
+#   `kernel_size` x `kernel_size` kernel, on an input with `c_in` channels;
+# - `batch_norm_params(channels)`: a `keras.layers.BatchNormalization()` on
+#   `channels` channels. Careful: besides its scale $\gamma$ and offset
+#   $\beta$, it stores the moving mean and variance it uses at inference; they
+#   are not trained but they are weights, and `count_params()` counts them;
+# - `bottleneck_block_params(c_in, c_mid)`: ResNet-50's bottleneck block on an
+#   input with `c_in` channels: a 1x1 convolution to `c_mid` channels, a 3x3
+#   convolution with `c_mid` filters and a 1x1 convolution to `4 * c_mid`
+#   channels, each without bias and followed by `BatchNormalization` (ReLUs in
+#   between); the shortcut is the identity when `c_in == 4 * c_mid`, and a 1x1
+#   convolution to `4 * c_mid` channels (no bias) followed by
+#   `BatchNormalization` otherwise. ReLU and addition have no parameters.
+#
+# *Hint:* a convolution has one $k \times k \times c_\text{in}$ kernel per
+# output channel, and one bias per output channel. Why can a convolution
+# followed by `BatchNormalization` do without a bias?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def conv_params(kernel_size, c_in, c_out, bias=True):
+    # BEGIN SOLUTION
+    return kernel_size * kernel_size * c_in * c_out + (c_out if bias else 0)
+    # END SOLUTION
+
+
+def batch_norm_params(channels):
+    # BEGIN SOLUTION
+    return 4 * channels
+    # END SOLUTION
+
+
+def bottleneck_block_params(c_in, c_mid):
+    # BEGIN SOLUTION
+    c_out = 4 * c_mid
+    total = c_in * c_mid + 9 * c_mid * c_mid + c_mid * c_out  # the three convolutions
+    total += 4 * (c_mid + c_mid + c_out)  # their BatchNormalizations
+    if c_in != c_out:
+        total += c_in * c_out + 4 * c_out  # projection shortcut
+    return total
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_parameter_counts_against_keras(conv_params, batch_norm_params, bottleneck_block_params):
+    # Every test case checks all three functions, each on random sizes.
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, call
+
+    def keras_bottleneck(c_in, c_mid):
+        inputs = keras.Input((8, 8, c_in))
+        x = inputs
+        for filters, size in ((c_mid, 1), (c_mid, 3), (4 * c_mid, 1)):
+            x = keras.layers.Conv2D(filters, size, padding="same", use_bias=False)(x)
+            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.ReLU()(x)
+        shortcut = inputs
+        if c_in != 4 * c_mid:
+            shortcut = keras.layers.Conv2D(4 * c_mid, 1, use_bias=False)(inputs)
+            shortcut = keras.layers.BatchNormalization()(shortcut)
+        return keras.Model(inputs, keras.layers.Add()([x, shortcut])).count_params()
+
+    rng = np.random.default_rng(111)
+    for _ in range(3):
+        k, c_in, c_out = int(rng.choice([1, 3, 5, 7])), int(rng.integers(1, 65)), int(rng.integers(1, 65))
+        for bias in (True, False):
+            layer = keras.layers.Conv2D(c_out, k, use_bias=bias)
+            layer.build((None, None, None, c_in))
+            name = f"conv_params({k}, {c_in}, {c_out}, bias={bias})"
+            assert_equal(call(conv_params, k, c_in, c_out, bias=bias, name=name), layer.count_params(), name)
+        channels = int(rng.integers(1, 257))
+        layer = keras.layers.BatchNormalization()
+        layer.build((None, 4, 4, channels))
+        name = f"batch_norm_params({channels})"
+        assert_equal(call(batch_norm_params, channels, name=name), layer.count_params(), name)
+    for identity in (True, False, True, False):
+        c_mid = int(rng.integers(1, 33))
+        c_in = 4 * c_mid if identity else int(rng.integers(1, 129))
+        name = f"bottleneck_block_params({c_in}, {c_mid})"
+        expected = keras_bottleneck(c_in, c_mid)
+        assert_equal(call(bottleneck_block_params, c_in, c_mid, name=name), expected, name)
+
+
+# %%
+# HIDDEN
+def test_parameter_counts_hidden(conv_params, batch_norm_params, bottleneck_block_params):
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, call
+
+    def keras_bottleneck(c_in, c_mid):
+        inputs = keras.Input((8, 8, c_in))
+        x = inputs
+        for filters, size in ((c_mid, 1), (c_mid, 3), (4 * c_mid, 1)):
+            x = keras.layers.Conv2D(filters, size, padding="same", use_bias=False)(x)
+            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.ReLU()(x)
+        shortcut = inputs
+        if c_in != 4 * c_mid:
+            shortcut = keras.layers.Conv2D(4 * c_mid, 1, use_bias=False)(inputs)
+            shortcut = keras.layers.BatchNormalization()(shortcut)
+        return keras.Model(inputs, keras.layers.Add()([x, shortcut])).count_params()
+
+    rng = np.random.default_rng(9111)
+    for _ in range(4):
+        k, c_in, c_out = int(rng.choice([1, 2, 3, 5, 7])), int(rng.integers(1, 97)), int(rng.integers(1, 97))
+        for bias in (False, True):
+            layer = keras.layers.Conv2D(c_out, k, use_bias=bias)
+            layer.build((None, None, None, c_in))
+            name = f"conv_params({k}, {c_in}, {c_out}, bias={bias})"
+            assert_equal(call(conv_params, k, c_in, c_out, bias=bias, name=name), layer.count_params(), name)
+        channels = int(rng.integers(1, 513))
+        layer = keras.layers.BatchNormalization()
+        layer.build((None, 4, 4, channels))
+        name = f"batch_norm_params({channels})"
+        assert_equal(call(batch_norm_params, channels, name=name), layer.count_params(), name)
+    for identity in (False, True, False, True, False):
+        c_mid = int(rng.integers(1, 49))
+        c_in = 4 * c_mid if identity else int(rng.integers(1, 193))
+        name = f"bottleneck_block_params({c_in}, {c_mid})"
+        expected = keras_bottleneck(c_in, c_mid)
+        assert_equal(call(bottleneck_block_params, c_in, c_mid, name=name), expected, name)
+
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q2
+# points: 4
+
+# %% [markdown]
+# ## q2 · A residual block with a projection shortcut (4 points)
+#
+# Write `ResidualBlock(filters, strides=1)`, the basic block of ResNet-18/34
+# (He et al., 2016), as a Keras layer. On an input `x` with $C$ channels it computes
+#
+# $$\text{ReLU}\big(F(x) + \text{shortcut}(x)\big)$$
+#
+# - the residual branch $F$: `Conv2D(filters, 3, strides=strides)` -
+#   `BatchNormalization` - ReLU - `Conv2D(filters, 3)` - `BatchNormalization`;
+# - the shortcut: the identity `x` when the branch keeps the shape
+#   (`strides == 1` and $C$ = `filters`); otherwise a projection,
+#   `Conv2D(filters, 1, strides=strides)` - `BatchNormalization`, so that the
+#   two terms have the same shape.
+#
+# Every convolution has `padding="same"` and `use_bias=False` (the
+# `BatchNormalization` after it has an offset $\beta$ that does a bias's job);
+# every `BatchNormalization()` has Keras's default settings. The output has
+# shape `(batch, ceil(H / strides), ceil(W / strides), filters)`.
+#
+# The shortcut depends on $C$, which `__init__` does not know: decide in
+# `build(input_shape)` (where `input_shape[-1]` is $C$), and create the
+# projection's layers there. Pass `training` on to the `BatchNormalization`
+# layers. Implement `get_config` as in the example above.
+#
+# The tests check the output shape for strides 1 and 2 and for changes of
+# depth, the parameter count, the output against a reference on random
+# weights, the block inside a `keras.Model`, and a `get_config` /
+# `from_config` round trip. *Try it:* `ResidualBlock(16, strides=2)(np.zeros((1, 9, 9, 8), "float32")).shape`
+# should be `(1, 5, 5, 16)`.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+class ResidualBlock(keras.layers.Layer):
+    def __init__(self, filters, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.strides = strides
+        # BEGIN SOLUTION
+        self.conv1 = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)
+        self.bn1 = keras.layers.BatchNormalization()
+        self.conv2 = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)
+        self.bn2 = keras.layers.BatchNormalization()
+        self.merge = keras.layers.Add()
+        # END SOLUTION
+
+    def build(self, input_shape):
+        # BEGIN SOLUTION
+        self.projection = self.strides != 1 or input_shape[-1] != self.filters
+        if self.projection:
+            self.shortcut_conv = keras.layers.Conv2D(self.filters, 1, strides=self.strides, use_bias=False)
+            self.shortcut_bn = keras.layers.BatchNormalization()
+        # END SOLUTION
+
+    def call(self, inputs, training=None):
+        # BEGIN SOLUTION
+        y = keras.ops.relu(self.bn1(self.conv1(inputs), training=training))
+        y = self.bn2(self.conv2(y), training=training)
+        shortcut = inputs
+        if self.projection:
+            shortcut = self.shortcut_bn(self.shortcut_conv(inputs), training=training)
+        return keras.ops.relu(self.merge([y, shortcut]))
+        # END SOLUTION
+
+    def get_config(self):
+        # BEGIN SOLUTION
+        config = super().get_config()
+        config.update(filters=self.filters, strides=self.strides)
+        return config
+        # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_residual_block(ResidualBlock):
+    # Each block drawn is checked in full: shape, parameters, values on random weights,
+    # inside a keras.Model, and after a get_config / from_config round trip.
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+
+    def reference(x, filters, strides, weights):
+        def get(name, shape):
+            if (name, shape) not in weights:
+                raise AssertionError(f"the block has no weight `{name}` of shape {shape}; see the layers it needs.")
+            return weights[name, shape]
+
+        def conv(x, size, strides):
+            kernel = get("kernel", (size, size, x.shape[-1], filters)).astype("float32")
+            return keras.ops.convert_to_numpy(keras.ops.conv(x.astype("float32"), kernel, strides, "same"))
+
+        def bn(x):
+            mean, variance = get("moving_mean", (filters,)), get("moving_variance", (filters,))
+            return (x - mean) / np.sqrt(variance + 1e-3) * get("gamma", (filters,)) + get("beta", (filters,))
+
+        y = bn(conv(np.maximum(bn(conv(x, 3, strides)), 0), 3, 1))
+        identity = strides == 1 and x.shape[-1] == filters
+        return np.maximum(y + (x if identity else bn(conv(x, 1, strides))), 0)
+
+    rng = np.random.default_rng(222)
+    same = int(rng.integers(2, 7))
+    configs = [(same, same, 1), (int(rng.integers(2, 5)), int(rng.integers(5, 8)), 1), (same, same, 2)]
+    for c_in, filters, strides in configs:
+        h, w = (int(n) for n in rng.integers(5, 10, size=2))
+        x = rng.normal(size=(2, h, w, c_in)).astype("float32")
+        name = f"ResidualBlock({filters}, strides={strides})"
+        on_x = f"{name}(x) for x of shape {x.shape}"
+        block = call(ResidualBlock, filters, strides=strides, name=name)
+        if not isinstance(block, keras.layers.Layer):
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(block).__name__}.")
+        out = layer_output(block, x, on_x, training=False)
+        assert_equal(out.shape, (2, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
+        params = 9 * c_in * filters + 9 * filters * filters + 8 * filters
+        if strides != 1 or c_in != filters:
+            params += c_in * filters + 4 * filters
+        assert_equal(call(block.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+
+        expected = reference(x, filters, strides, randomize_weights(block, rng))
+        assert_same_array(layer_output(block, x, on_x, training=False), expected, f"{on_x} with random weights", 1e-4, 1e-4)
+
+        inputs = keras.Input(x.shape[1:])
+        model = call(keras.Model, inputs, layer_output(block, inputs, f"{name} on a keras.Input"), name="keras.Model")
+        assert_same_array(layer_output(model, x, "model(x)", training=False), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+
+        config = call(block.get_config, name=f"{name}.get_config()")
+        if not isinstance(config, dict):
+            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
+        clone = call(type(block).from_config, config, name=f"ResidualBlock.from_config({name}.get_config())")
+        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", training=False)
+        call(clone.set_weights, block.get_weights(), name=f"setting the clone's weights to {name}'s")
+        result = layer_output(clone, x, "clone(x)", training=False)
+        assert_same_array(result, expected, f"a ResidualBlock.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+
+
+# %%
+# HIDDEN
+def test_residual_block_hidden(ResidualBlock):
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+
+    def reference(x, filters, strides, weights):
+        def get(name, shape):
+            if (name, shape) not in weights:
+                raise AssertionError(f"the block has no weight `{name}` of shape {shape}; see the layers it needs.")
+            return weights[name, shape]
+
+        def conv(x, size, strides):
+            kernel = get("kernel", (size, size, x.shape[-1], filters)).astype("float32")
+            return keras.ops.convert_to_numpy(keras.ops.conv(x.astype("float32"), kernel, strides, "same"))
+
+        def bn(x):
+            mean, variance = get("moving_mean", (filters,)), get("moving_variance", (filters,))
+            return (x - mean) / np.sqrt(variance + 1e-3) * get("gamma", (filters,)) + get("beta", (filters,))
+
+        y = bn(conv(np.maximum(bn(conv(x, 3, strides)), 0), 3, 1))
+        identity = strides == 1 and x.shape[-1] == filters
+        return np.maximum(y + (x if identity else bn(conv(x, 1, strides))), 0)
+
+    rng = np.random.default_rng(9222)
+    same = int(rng.integers(3, 9))
+    configs = [
+        (same, same, 1),
+        (int(rng.integers(5, 9)), int(rng.integers(2, 5)), 2),
+        (int(rng.integers(2, 6)), int(rng.integers(6, 10)), 1),
+        (same, same, 2),
+    ]
+    for c_in, filters, strides in configs:
+        h, w = (int(n) for n in rng.integers(4, 12, size=2))
+        x = rng.normal(size=(3, h, w, c_in)).astype("float32")
+        name = f"ResidualBlock({filters}, strides={strides})"
+        on_x = f"{name}(x) for x of shape {x.shape}"
+        block = call(ResidualBlock, filters, strides=strides, name=name)
+        if not isinstance(block, keras.layers.Layer):
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(block).__name__}.")
+        out = layer_output(block, x, on_x, training=False)
+        assert_equal(out.shape, (3, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
+        params = 9 * c_in * filters + 9 * filters * filters + 8 * filters
+        if strides != 1 or c_in != filters:
+            params += c_in * filters + 4 * filters
+        assert_equal(call(block.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+
+        expected = reference(x, filters, strides, randomize_weights(block, rng))
+        assert_same_array(layer_output(block, x, on_x, training=False), expected, f"{on_x} with random weights", 1e-4, 1e-4)
+
+        inputs = keras.Input(x.shape[1:])
+        model = call(keras.Model, inputs, layer_output(block, inputs, f"{name} on a keras.Input"), name="keras.Model")
+        assert_same_array(layer_output(model, x, "model(x)", training=False), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+
+        config = call(block.get_config, name=f"{name}.get_config()")
+        if not isinstance(config, dict):
+            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
+        clone = call(type(block).from_config, config, name=f"ResidualBlock.from_config({name}.get_config())")
+        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", training=False)
+        call(clone.set_weights, block.get_weights(), name=f"setting the clone's weights to {name}'s")
+        result = layer_output(clone, x, "clone(x)", training=False)
+        assert_same_array(result, expected, f"a ResidualBlock.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q3
+# points: 4
+
+# %% [markdown]
+# ## q3 · An Inception module with bottlenecks (4 points)
+#
+# Write `InceptionModule(f1, f3_reduce, f3, f5_reduce, f5, pool_proj)`, the
+# module of GoogLeNet (Szegedy et al., 2015), as a Keras layer. Four branches
+# see the same input, and their outputs are concatenated along the channel
+# axis, **in this order**:
+#
+# 1. a 1x1 convolution with `f1` filters;
+# 2. a 1x1 convolution with `f3_reduce` filters (the bottleneck), then a 3x3
+#    convolution with `f3` filters;
+# 3. a 1x1 convolution with `f5_reduce` filters, then a 5x5 convolution with
+#    `f5` filters;
+# 4. a 3x3 max pooling with stride 1 (`padding="same"`), then a 1x1
+#    convolution with `pool_proj` filters (the pool projection).
+#
+# Every convolution has `padding="same"`, a bias and a ReLU
+# (`activation="relu"`); there is no `BatchNormalization`. So the output
+# keeps the input's height and width and has `f1 + f3 + f5 + pool_proj`
+# channels. Implement `get_config`.
+#
+# The tests check the output shape, the parameter count, each branch's
+# channels of the output against a reference on random weights, the module
+# inside a `keras.Model`, and a `get_config` / `from_config` round trip.
+# *Try it:* GoogLeNet's module 3a, `InceptionModule(64, 96, 128, 16, 32, 32)`,
+# maps a `(1, 28, 28, 192)` input to `(1, 28, 28, 256)`. How many parameters
+# would it have without the two reduce convolutions and the pool projection?
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+class InceptionModule(keras.layers.Layer):
+    def __init__(self, f1, f3_reduce, f3, f5_reduce, f5, pool_proj, **kwargs):
+        super().__init__(**kwargs)
+        self.f1, self.f3_reduce, self.f3 = f1, f3_reduce, f3
+        self.f5_reduce, self.f5, self.pool_proj = f5_reduce, f5, pool_proj
+        # BEGIN SOLUTION
+        def conv(filters, size):
+            return keras.layers.Conv2D(filters, size, padding="same", activation="relu")
+
+        self.branch_1x1 = [conv(f1, 1)]
+        self.branch_3x3 = [conv(f3_reduce, 1), conv(f3, 3)]
+        self.branch_5x5 = [conv(f5_reduce, 1), conv(f5, 5)]
+        self.branch_pool = [keras.layers.MaxPooling2D(3, strides=1, padding="same"), conv(pool_proj, 1)]
+        self.concat = keras.layers.Concatenate(axis=-1)
+        # END SOLUTION
+
+    def call(self, inputs):
+        # BEGIN SOLUTION
+        outputs = []
+        for branch in (self.branch_1x1, self.branch_3x3, self.branch_5x5, self.branch_pool):
+            x = inputs
+            for layer in branch:
+                x = layer(x)
+            outputs.append(x)
+        return self.concat(outputs)
+        # END SOLUTION
+
+    def get_config(self):
+        # BEGIN SOLUTION
+        config = super().get_config()
+        config.update(
+            f1=self.f1,
+            f3_reduce=self.f3_reduce,
+            f3=self.f3,
+            f5_reduce=self.f5_reduce,
+            f5=self.f5,
+            pool_proj=self.pool_proj,
+        )
+        return config
+        # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_inception_module(InceptionModule):
+    # The sizes of the four 1x1 convolutions differ, so each branch has its own weights.
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+
+    def reference_branches(x, sizes, weights):
+        f1, f3_reduce, f3, f5_reduce, f5, pool_proj = sizes
+
+        def conv(x, size, filters):
+            shape = (size, size, x.shape[-1], filters)
+            if ("kernel", shape) not in weights or ("bias", (filters,)) not in weights:
+                raise AssertionError(f"the module has no convolution with a kernel of shape {shape} and a bias.")
+            kernel = weights["kernel", shape].astype("float32")
+            y = keras.ops.convert_to_numpy(keras.ops.conv(x.astype("float32"), kernel, 1, "same"))
+            return np.maximum(y + weights["bias", (filters,)], 0)
+
+        pooled = keras.ops.convert_to_numpy(keras.ops.max_pool(x, 3, 1, "same"))
+        return [
+            ("1x1", conv(x, 1, f1)),
+            ("3x3", conv(conv(x, 1, f3_reduce), 3, f3)),
+            ("5x5", conv(conv(x, 1, f5_reduce), 5, f5)),
+            ("pool", conv(pooled, 1, pool_proj)),
+        ]
+
+    rng = np.random.default_rng(333)
+    for _ in range(2):
+        f1, f3_reduce, f5_reduce, pool_proj = (int(n) for n in rng.choice(np.arange(2, 10), 4, replace=False))
+        f3, f5 = (int(n) for n in rng.integers(2, 10, size=2))
+        sizes = (f1, f3_reduce, f3, f5_reduce, f5, pool_proj)
+        c_in, h, w = int(rng.integers(2, 7)), int(rng.integers(5, 10)), int(rng.integers(5, 10))
+        x = rng.normal(size=(2, h, w, c_in)).astype("float32")
+        name = f"InceptionModule{sizes}"
+        on_x = f"{name}(x) for x of shape {x.shape}"
+        module = call(InceptionModule, *sizes, name=name)
+        if not isinstance(module, keras.layers.Layer):
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(module).__name__}.")
+        out = layer_output(module, x, on_x)
+        assert_equal(out.shape, (2, h, w, f1 + f3 + f5 + pool_proj), f"the shape of {on_x}")
+        params = c_in * (f1 + f3_reduce + f5_reduce + pool_proj) + 9 * f3_reduce * f3 + 25 * f5_reduce * f5
+        params += f1 + f3_reduce + f3 + f5_reduce + f5 + pool_proj
+        assert_equal(call(module.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+
+        branches = reference_branches(x, sizes, randomize_weights(module, rng))
+        expected = np.concatenate([y for _, y in branches], axis=-1)
+        out = layer_output(module, x, on_x)
+        start = 0
+        for branch, y in branches:
+            stop = start + y.shape[-1]
+            where = f"channels {start}:{stop} (the {branch} branch) of {on_x} with random weights"
+            assert_same_array(out[..., start:stop], y, where, 1e-4, 1e-4)
+            start = stop
+
+        inputs = keras.Input(x.shape[1:])
+        model = call(keras.Model, inputs, layer_output(module, inputs, f"{name} on a keras.Input"), name="keras.Model")
+        assert_same_array(layer_output(model, x, "model(x)"), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+
+        config = call(module.get_config, name=f"{name}.get_config()")
+        if not isinstance(config, dict):
+            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
+        clone = call(type(module).from_config, config, name=f"InceptionModule.from_config({name}.get_config())")
+        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x")
+        call(clone.set_weights, module.get_weights(), name=f"setting the clone's weights to {name}'s")
+        result = layer_output(clone, x, "clone(x)")
+        assert_same_array(result, expected, f"an InceptionModule.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+
+
+# %%
+# HIDDEN
+def test_inception_module_hidden(InceptionModule):
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+
+    def reference_branches(x, sizes, weights):
+        f1, f3_reduce, f3, f5_reduce, f5, pool_proj = sizes
+
+        def conv(x, size, filters):
+            shape = (size, size, x.shape[-1], filters)
+            if ("kernel", shape) not in weights or ("bias", (filters,)) not in weights:
+                raise AssertionError(f"the module has no convolution with a kernel of shape {shape} and a bias.")
+            kernel = weights["kernel", shape].astype("float32")
+            y = keras.ops.convert_to_numpy(keras.ops.conv(x.astype("float32"), kernel, 1, "same"))
+            return np.maximum(y + weights["bias", (filters,)], 0)
+
+        pooled = keras.ops.convert_to_numpy(keras.ops.max_pool(x, 3, 1, "same"))
+        return [
+            ("1x1", conv(x, 1, f1)),
+            ("3x3", conv(conv(x, 1, f3_reduce), 3, f3)),
+            ("5x5", conv(conv(x, 1, f5_reduce), 5, f5)),
+            ("pool", conv(pooled, 1, pool_proj)),
+        ]
+
+    rng = np.random.default_rng(9333)
+    for _ in range(3):
+        f1, f3_reduce, f5_reduce, pool_proj = (int(n) for n in rng.choice(np.arange(1, 12), 4, replace=False))
+        f3, f5 = (int(n) for n in rng.integers(1, 12, size=2))
+        sizes = (f1, f3_reduce, f3, f5_reduce, f5, pool_proj)
+        c_in, h, w = int(rng.integers(1, 9)), int(rng.integers(4, 12)), int(rng.integers(4, 12))
+        x = rng.normal(size=(3, h, w, c_in)).astype("float32")
+        name = f"InceptionModule{sizes}"
+        on_x = f"{name}(x) for x of shape {x.shape}"
+        module = call(InceptionModule, *sizes, name=name)
+        if not isinstance(module, keras.layers.Layer):
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(module).__name__}.")
+        out = layer_output(module, x, on_x)
+        assert_equal(out.shape, (3, h, w, f1 + f3 + f5 + pool_proj), f"the shape of {on_x}")
+        params = c_in * (f1 + f3_reduce + f5_reduce + pool_proj) + 9 * f3_reduce * f3 + 25 * f5_reduce * f5
+        params += f1 + f3_reduce + f3 + f5_reduce + f5 + pool_proj
+        assert_equal(call(module.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+
+        branches = reference_branches(x, sizes, randomize_weights(module, rng))
+        expected = np.concatenate([y for _, y in branches], axis=-1)
+        out = layer_output(module, x, on_x)
+        start = 0
+        for branch, y in branches:
+            stop = start + y.shape[-1]
+            where = f"channels {start}:{stop} (the {branch} branch) of {on_x} with random weights"
+            assert_same_array(out[..., start:stop], y, where, 1e-4, 1e-4)
+            start = stop
+
+        inputs = keras.Input(x.shape[1:])
+        model = call(keras.Model, inputs, layer_output(module, inputs, f"{name} on a keras.Input"), name="keras.Model")
+        assert_same_array(layer_output(model, x, "model(x)"), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+
+        config = call(module.get_config, name=f"{name}.get_config()")
+        if not isinstance(config, dict):
+            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
+        clone = call(type(module).from_config, config, name=f"InceptionModule.from_config({name}.get_config())")
+        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x")
+        call(clone.set_weights, module.get_weights(), name=f"setting the clone's weights to {name}'s")
+        result = layer_output(clone, x, "clone(x)")
+        assert_same_array(result, expected, f"an InceptionModule.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q4
+# points: 3
+
+# %% [markdown]
+# ## q4 · A depthwise separable convolution (3 points)
+#
+# Write `DepthwiseSeparableConv(filters, strides=1)`, the block MobileNet
+# (Howard et al., 2017) stacks in place of standard convolutions, as a Keras
+# layer:
+#
+# `DepthwiseConv2D(3, strides=strides)` - `BatchNormalization` - ReLU -
+# `Conv2D(filters, 1)` - `BatchNormalization` - ReLU
+#
+# The depthwise convolution filters each input channel with its own 3x3
+# kernel (it does not mix channels); the pointwise 1x1 convolution mixes the
+# channels. Both convolutions have `use_bias=False`, the depthwise one
+# `padding="same"`; every `BatchNormalization()` has Keras's default
+# settings, and the ReLU is the plain one (MobileNet's ReLU6, which clips at
+# 6, would fail the tests). The output has shape
+# `(batch, ceil(H / strides), ceil(W / strides), filters)`. Pass `training`
+# on to the `BatchNormalization` layers and implement `get_config`.
+#
+# The tests check the output shape, the parameter count, the output against a
+# reference on random weights, the block inside a `keras.Model`, and a
+# `get_config` / `from_config` round trip. Afterwards, compare the parameter
+# count with that of a `Conv2D(filters, 3)` on the same input.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+class DepthwiseSeparableConv(keras.layers.Layer):
+    def __init__(self, filters, strides=1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.strides = strides
+        # BEGIN SOLUTION
+        self.depthwise = keras.layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False)
+        self.bn1 = keras.layers.BatchNormalization()
+        self.pointwise = keras.layers.Conv2D(filters, 1, use_bias=False)
+        self.bn2 = keras.layers.BatchNormalization()
+        # END SOLUTION
+
+    def call(self, inputs, training=None):
+        # BEGIN SOLUTION
+        x = keras.ops.relu(self.bn1(self.depthwise(inputs), training=training))
+        return keras.ops.relu(self.bn2(self.pointwise(x), training=training))
+        # END SOLUTION
+
+    def get_config(self):
+        # BEGIN SOLUTION
+        config = super().get_config()
+        config.update(filters=self.filters, strides=self.strides)
+        return config
+        # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_depthwise_separable_conv(DepthwiseSeparableConv):
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+
+    def reference(x, filters, strides, weights):
+        def get(name, shape):
+            if (name, shape) not in weights:
+                raise AssertionError(f"the block has no weight `{name}` of shape {shape}; see the layers it needs.")
+            return weights[name, shape]
+
+        def bn_relu(x):
+            shape = (x.shape[-1],)
+            mean, variance = get("moving_mean", shape), get("moving_variance", shape)
+            return np.maximum((x - mean) / np.sqrt(variance + 1e-3) * get("gamma", shape) + get("beta", shape), 0)
+
+        c_in = x.shape[-1]
+        depthwise = get("kernel", (3, 3, c_in, 1)).astype("float32")
+        y = bn_relu(keras.ops.convert_to_numpy(keras.ops.depthwise_conv(x, depthwise, strides, "same")))
+        pointwise = get("kernel", (1, 1, c_in, filters)).astype("float32")
+        return bn_relu(keras.ops.convert_to_numpy(keras.ops.conv(y.astype("float32"), pointwise, 1, "valid")))
+
+    rng = np.random.default_rng(444)
+    configs = [(int(rng.integers(2, 6)), int(rng.integers(6, 10)), 1), (int(rng.integers(2, 8)), int(rng.integers(2, 8)), 2)]
+    for c_in, filters, strides in configs:
+        h, w = (int(n) for n in rng.integers(5, 10, size=2))
+        x = rng.normal(scale=5.0, size=(2, h, w, c_in)).astype("float32")  # large enough that ReLU6 would clip
+        name = f"DepthwiseSeparableConv({filters}, strides={strides})"
+        on_x = f"{name}(x) for x of shape {x.shape}"
+        block = call(DepthwiseSeparableConv, filters, strides=strides, name=name)
+        if not isinstance(block, keras.layers.Layer):
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(block).__name__}.")
+        out = layer_output(block, x, on_x, training=False)
+        assert_equal(out.shape, (2, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
+        params = 9 * c_in + 4 * c_in + c_in * filters + 4 * filters
+        assert_equal(call(block.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+
+        expected = reference(x, filters, strides, randomize_weights(block, rng))
+        assert_same_array(layer_output(block, x, on_x, training=False), expected, f"{on_x} with random weights", 1e-4, 1e-4)
+
+        inputs = keras.Input(x.shape[1:])
+        model = call(keras.Model, inputs, layer_output(block, inputs, f"{name} on a keras.Input"), name="keras.Model")
+        assert_same_array(layer_output(model, x, "model(x)", training=False), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+
+        config = call(block.get_config, name=f"{name}.get_config()")
+        if not isinstance(config, dict):
+            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
+        clone = call(type(block).from_config, config, name=f"DepthwiseSeparableConv.from_config({name}.get_config())")
+        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", training=False)
+        call(clone.set_weights, block.get_weights(), name=f"setting the clone's weights to {name}'s")
+        result = layer_output(clone, x, "clone(x)", training=False)
+        assert_same_array(result, expected, f"a DepthwiseSeparableConv.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+
+
+# %%
+# HIDDEN
+def test_depthwise_separable_conv_hidden(DepthwiseSeparableConv):
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+
+    def reference(x, filters, strides, weights):
+        def get(name, shape):
+            if (name, shape) not in weights:
+                raise AssertionError(f"the block has no weight `{name}` of shape {shape}; see the layers it needs.")
+            return weights[name, shape]
+
+        def bn_relu(x):
+            shape = (x.shape[-1],)
+            mean, variance = get("moving_mean", shape), get("moving_variance", shape)
+            return np.maximum((x - mean) / np.sqrt(variance + 1e-3) * get("gamma", shape) + get("beta", shape), 0)
+
+        c_in = x.shape[-1]
+        depthwise = get("kernel", (3, 3, c_in, 1)).astype("float32")
+        y = bn_relu(keras.ops.convert_to_numpy(keras.ops.depthwise_conv(x, depthwise, strides, "same")))
+        pointwise = get("kernel", (1, 1, c_in, filters)).astype("float32")
+        return bn_relu(keras.ops.convert_to_numpy(keras.ops.conv(y.astype("float32"), pointwise, 1, "valid")))
+
+    rng = np.random.default_rng(9444)
+    configs = [
+        (int(rng.integers(2, 9)), int(rng.integers(2, 9)), 2),
+        (int(rng.integers(6, 10)), int(rng.integers(2, 6)), 1),
+        (int(rng.integers(2, 9)), int(rng.integers(2, 9)), 1),
+    ]
+    for c_in, filters, strides in configs:
+        h, w = (int(n) for n in rng.integers(4, 12, size=2))
+        x = rng.normal(scale=5.0, size=(3, h, w, c_in)).astype("float32")
+        name = f"DepthwiseSeparableConv({filters}, strides={strides})"
+        on_x = f"{name}(x) for x of shape {x.shape}"
+        block = call(DepthwiseSeparableConv, filters, strides=strides, name=name)
+        if not isinstance(block, keras.layers.Layer):
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(block).__name__}.")
+        out = layer_output(block, x, on_x, training=False)
+        assert_equal(out.shape, (3, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
+        params = 9 * c_in + 4 * c_in + c_in * filters + 4 * filters
+        assert_equal(call(block.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+
+        expected = reference(x, filters, strides, randomize_weights(block, rng))
+        assert_same_array(layer_output(block, x, on_x, training=False), expected, f"{on_x} with random weights", 1e-4, 1e-4)
+
+        inputs = keras.Input(x.shape[1:])
+        model = call(keras.Model, inputs, layer_output(block, inputs, f"{name} on a keras.Input"), name="keras.Model")
+        assert_same_array(layer_output(model, x, "model(x)", training=False), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+
+        config = call(block.get_config, name=f"{name}.get_config()")
+        if not isinstance(config, dict):
+            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
+        clone = call(type(block).from_config, config, name=f"DepthwiseSeparableConv.from_config({name}.get_config())")
+        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", training=False)
+        call(clone.set_weights, block.get_weights(), name=f"setting the clone's weights to {name}'s")
+        result = layer_output(clone, x, "clone(x)", training=False)
+        assert_same_array(result, expected, f"a DepthwiseSeparableConv.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: q5
+# points: 3
+
+# %% [markdown]
+# ## q5 · Receptive fields by hand (3 points)
+#
+# A stack of sliding-window layers (convolutions or poolings, any padding,
+# no dilation) is given as a list of `(kernel_size, stride)` pairs, from the
+# input up. Write `receptive_field(layers)` returning, as an `int`, how many
+# input pixels along one axis a unit of the last layer sees (1 for an empty
+# list: a pixel sees itself).
+#
+# *Hint:* walk the layers from the input up, keeping the field $r$ and the
+# *jump* $j$, the distance in input pixels between two neighbouring units of
+# the current layer (both 1 at the input). A layer with kernel $k$ and stride
+# $s$ widens the field by $k - 1$ of its input's units, that is by
+# $(k - 1)\,j$ pixels, and multiplies the jump by $s$.
+#
+# Then set `vgg16_conv5_3_field` to the receptive field of VGG16's last
+# convolutional layer, `block5_conv3` (conv5_3 in the paper): VGG16 stacks five
+# blocks of 3x3 convolutions with stride 1 (2, 2, 3, 3 and 3 of them), each
+# block but the last followed by a 2x2 max pooling with stride 2.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+def receptive_field(layers):
+    # BEGIN SOLUTION
+    field, jump = 1, 1
+    for kernel_size, stride in layers:
+        field += (kernel_size - 1) * jump
+        jump *= stride
+    return field
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+# %%
+VGG16_CONV5_3 = [(3, 1)] * 2 + [(2, 2)] + [(3, 1)] * 2 + [(2, 2)] + ([(3, 1)] * 3 + [(2, 2)]) * 2 + [(3, 1)] * 3  # SOLUTION NO PROMPT
+vgg16_conv5_3_field = receptive_field(VGG16_CONV5_3)  # SOLUTION
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+# %%
+def test_receptive_field_against_course_lib(receptive_field, vgg16_conv5_3_field):
+    # Random stacks of convolutions and poolings, measured by course_lib.receptive_field.
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, call
+    from course_lib.receptive_field import receptive_field as field_table
+
+    rng = np.random.default_rng(555)
+    for length in (3, 4, 5, 6, 7):
+        layers, pairs = [keras.Input((64, 64, 1))], []
+        for _ in range(length):
+            k, s = int(rng.choice([1, 2, 3, 5, 7])), int(rng.choice([1, 2, 3]))
+            if rng.random() < 0.3:
+                layers.append(keras.layers.MaxPooling2D(k, s, padding="same"))
+            else:
+                layers.append(keras.layers.Conv2D(1, k, strides=s, padding="same"))
+            pairs.append((k, s))
+        expected = int(field_table(keras.Sequential(layers))["field_rows"].iloc[-1])
+        name = f"receptive_field({pairs})"
+        assert_equal(call(receptive_field, list(pairs), name=name), expected, name)
+    assert_equal(call(receptive_field, [], name="receptive_field([])"), 1, "receptive_field([])")
+    if isinstance(vgg16_conv5_3_field, bool) or not isinstance(vgg16_conv5_3_field, (int, np.integer)):
+        raise AssertionError(f"`vgg16_conv5_3_field` should be an int, got {vgg16_conv5_3_field!r:.60}.")
+
+
+# %%
+# HIDDEN
+def test_receptive_field_hidden(receptive_field, vgg16_conv5_3_field):
+    import keras
+    import numpy as np
+
+    from course_lib.grading import assert_equal, call
+    from course_lib.receptive_field import receptive_field as field_table
+
+    rng = np.random.default_rng(9555)
+    for length in (2, 8, 5, 6, 4, 7):
+        layers, pairs = [keras.Input((96, 96, 1))], []
+        for _ in range(length):
+            k, s = int(rng.choice([1, 2, 3, 4, 5, 7])), int(rng.choice([1, 2, 3, 4]))
+            if rng.random() < 0.3:
+                layers.append(keras.layers.MaxPooling2D(k, s, padding="same"))
+            else:
+                layers.append(keras.layers.Conv2D(1, k, strides=s, padding="same"))
+            pairs.append((k, s))
+        expected = int(field_table(keras.Sequential(layers))["field_rows"].iloc[-1])
+        name = f"receptive_field({pairs})"
+        assert_equal(call(receptive_field, list(pairs), name=name), expected, name)
+    vgg16 = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    expected = int(field_table(vgg16).loc["block5_conv3", "field_rows"])
+    assert_equal(vgg16_conv5_3_field, expected, "vgg16_conv5_3_field")
+
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %% [markdown]
+# ## Before you submit
+#
+# Restart the kernel and run all cells (Kernel > Restart Kernel and Run All
+# Cells): the grader runs your notebook from the top, so a layer that only
+# works because of a cell you ran earlier and then deleted will fail there.
