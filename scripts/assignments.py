@@ -216,8 +216,8 @@ def grade(name, paths, output):
         try:
             scores, _ = grade_one(submission, zip_path)
         except (RuntimeError, subprocess.TimeoutExpired) as error:
-            print(f"  could not grade: {error}", file=sys.stderr)
-            rows.append({"submission": str(submission), "error": str(error).splitlines()[0]})
+            print(f"  could not grade it: {error}", file=sys.stderr)
+            rows.append({"submission": str(submission), "error": "otter run could not grade it (see the log)"})
             continue
         row = {"submission": str(submission)}
         row.update({question: score for question, (score, _) in scores.items()})

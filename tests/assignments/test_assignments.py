@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 import yaml
 from nbclient import NotebookClient
@@ -161,3 +162,24 @@ def test_readme_states_each_assignments_points():
         row = re.search(rf"^\| {name[:2]} · [^|]+\| [^|]+\| (\d+) \| [^|]+ \|$", readme, flags=re.MULTILINE)
         assert row, f"README.md's table of assignments has no row for {name[:2]} with its points"
         assert int(row.group(1)) == sum(questions(name).values()), name
+
+
+def test_grade_command_writes_one_table_for_a_folder(generated, tmp_path, monkeypatch):
+    # The instructor's command on a folder: the solution, an unreadable file; one row each.
+    name = NAMES[0]
+    monkeypatch.setattr(assignments, "BUILD", tmp_path / "build")
+    (tmp_path / "build" / name).mkdir(parents=True)
+    shutil.copytree(generated(name) / "autograder", tmp_path / "build" / name / "autograder")
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    shutil.copy(generated(name) / "autograder" / f"{name}.ipynb", submissions / "alice.ipynb")
+    (submissions / "bob.ipynb").write_text("not a notebook")
+    (submissions / "notes.txt").write_text("ignored")
+    table = assignments.grade(name, [str(submissions)], str(tmp_path / "scores.csv"))
+    written = pd.read_csv(tmp_path / "scores.csv")
+    assert list(written["submission"].map(lambda p: Path(p).name)) == ["alice.ipynb", "bob.ipynb"]
+    alice, bob = written.iloc[0], written.iloc[1]
+    assert alice["total"] == alice["possible"] == sum(questions(name).values())
+    assert [alice[q] for q in questions(name)] == list(questions(name).values())
+    assert pd.isna(bob["total"]) and "could not grade" in bob["error"]
+    assert len(table) == 2
