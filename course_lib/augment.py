@@ -299,6 +299,12 @@ def _check_mixup_inputs(images, labels):
             "`labels` must be 2-D, shape (batch, classes) (one-hot or soft labels); "
             f"received labels of shape {tuple(labels.shape)}."
         )
+    if labels.shape[-1] is not None and labels.shape[-1] < 2:
+        # A single column is class indices stored as floats, not a distribution over classes.
+        raise ValueError(
+            "`labels` must have one column per class (at least 2), one-hot or soft; received labels of "
+            f"shape {tuple(labels.shape)}. Convert class indices with keras.utils.to_categorical."
+        )
     if len(images.shape) < 2:
         raise ValueError(f"`images` must have a batch axis; received images of shape {tuple(images.shape)}.")
     if images.shape[0] is not None and labels.shape[0] is not None and images.shape[0] != labels.shape[0]:

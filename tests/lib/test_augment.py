@@ -215,6 +215,7 @@ def test_mixup_layer_config_round_trip():
     [
         (_images(3), np.array([[0], [1], [2]]), 0.2, TypeError, "`labels` must be one-hot or soft labels of a float"),
         (_images(3), np.array([0.0, 1.0, 1.0]), 0.2, ValueError, "`labels` must be 2-D"),
+        (_images(3), np.array([[0.0], [1.0], [2.0]]), 0.2, ValueError, "one column per class"),
         (_images(3), np.eye(4, dtype="float32"), 0.2, ValueError, "same batch size"),
         (_images(3), np.eye(3, dtype="float32"), 0.0, ValueError, "`alpha` must be a positive float"),
     ],
