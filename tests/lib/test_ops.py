@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from course_lib import ops
 from course_lib.autodiff import value_and_gradient
+from course_lib.grading import numerical_gradient
 
 # Keras's torch backend converts tensors with a NumPy 1 style `__array__`.
 pytestmark = pytest.mark.filterwarnings(
@@ -79,20 +80,6 @@ def _hits_onednn_bug(channels, strides, out_width):
 
 def _numpy(tensor):
     return keras.ops.convert_to_numpy(tensor)
-
-
-def _numerical_gradient(f, x, eps=1e-6):
-    """Central differences of the scalar function `f` at the float64 array `x`."""
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        saved = x[index]
-        x[index] = saved + eps
-        plus = f(x)
-        x[index] = saved - eps
-        minus = f(x)
-        x[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
 
 
 # ---------------------------------------------------------------------------
@@ -323,9 +310,9 @@ def test_conv2d_backward_matches_numerical_gradient(x_shape, kernel_shape, paddi
     dx, dkernel, dbias = ops.conv2d_backward(dout, x, kernel, padding, strides)
     assert dx.dtype == dkernel.dtype == dbias.dtype == np.float64
     tight = dict(rtol=1e-6, atol=1e-8)  # float64 central differences
-    np.testing.assert_allclose(dx, _numerical_gradient(lambda t: loss(t, kernel, bias), x), **tight)
-    np.testing.assert_allclose(dkernel, _numerical_gradient(lambda k: loss(x, k, bias), kernel), **tight)
-    np.testing.assert_allclose(dbias, _numerical_gradient(lambda b: loss(x, kernel, b), bias), **tight)
+    np.testing.assert_allclose(dx, numerical_gradient(lambda t: loss(t, kernel, bias), x, h=1e-6), **tight)
+    np.testing.assert_allclose(dkernel, numerical_gradient(lambda k: loss(x, k, bias), kernel, h=1e-6), **tight)
+    np.testing.assert_allclose(dbias, numerical_gradient(lambda b: loss(x, kernel, b), bias, h=1e-6), **tight)
 
 
 # ---------------------------------------------------------------------------
@@ -368,8 +355,8 @@ def test_max_pool2d_backward_matches_numerical_gradient(pool_size, strides):
     rng = np.random.default_rng(3)
     x = rng.permutation(2 * 7 * 6 * 2).reshape(2, 7, 6, 2).astype("float64")
     dout = rng.normal(size=ops.max_pool2d_forward(x, pool_size, strides).shape)
-    numerical = _numerical_gradient(
-        lambda t: np.sum(ops.max_pool2d_forward(t, pool_size, strides) * dout), x, eps=1e-3
+    numerical = numerical_gradient(
+        lambda t: np.sum(ops.max_pool2d_forward(t, pool_size, strides) * dout), x, h=1e-3
     )
     np.testing.assert_allclose(ops.max_pool2d_backward(dout, x, pool_size, strides), numerical, atol=1e-9)
 
