@@ -11,8 +11,8 @@ BACKENDS := tensorflow jax torch
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
                --nbval-cell-timeout=600 -p no:cacheprovider
 
-.PHONY: lab test test-repo test-lib test-notebooks test-assignments notebooks bench assignments grade \
-        lock set-repo course-map clean
+.PHONY: lab test test-repo test-lib test-zoo test-notebooks test-assignments notebooks bench assignments \
+        grade zoo lock set-repo course-map clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else \
@@ -33,7 +33,7 @@ lab: $(VENV)/.lab
 	$(PY) -m ipykernel install --user --name cnn-course --display-name "CNN course (Python 3.11)"
 	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: test-repo test-lib test-notebooks test-assignments
+test: test-repo test-lib test-zoo test-notebooks test-assignments
 
 # Repository checks: lock files, notebook sources vs executed copies, hygiene.
 test-repo: $(VENV)/.test
@@ -45,6 +45,12 @@ test-lib: $(VENV)/.test
 	  echo "=== course_lib tests on KERAS_BACKEND=$$backend"; \
 	  KERAS_BACKEND=$$backend $(PYTEST) tests/lib; \
 	done
+
+# The recorded CIFAR-10 models (course_lib.zoo, data/zoo/): re-evaluated on the test set, their
+# targets met, and the first steps of a recorded run re-run from its seed (TensorFlow, which
+# trained them).
+test-zoo: $(VENV)/.test
+	KERAS_BACKEND=tensorflow $(PYTEST) tests/zoo
 
 # nbval re-executes every committed notebook (TensorFlow backend).
 test-notebooks: $(VENV)/.test
@@ -72,6 +78,10 @@ grade: $(VENV)/.lab
 	@test -n "$(A)" -a -n "$(SUBMISSIONS)" || \
 	  (echo "usage: make grade A=A1_convolution_and_pooling SUBMISSIONS=folder [OUT=scores.csv]" && exit 2)
 	KERAS_BACKEND=tensorflow $(PY) scripts/assignments.py grade $(A) $(SUBMISSIONS) -o $(or $(OUT),scores-$(A).csv)
+
+# Train (or resume) recorded CIFAR-10 models: make zoo [NAMES="resnet20 vgg16"] (default: all).
+zoo: $(VENV)/.test
+	KERAS_BACKEND=tensorflow $(PY) scripts/train_zoo.py $(or $(NAMES),all)
 
 lock:
 	$(PYTHON) scripts/lock.py

@@ -20,6 +20,11 @@ nothing heavy):
 - `transfer`: new heads on frozen feature extractors, fine-tuning.
 - `retrieval`: nearest-neighbour image search in a latent space.
 - `pretrained`: the small backbone the course trains itself.
+- `experiment`: the experiment harness (splits, the training recipe, runs over
+  seeds, paired comparisons) that the training notebooks share.
+- `batchnorm`: BatchNormalization's moving statistics (momentum for a run's
+  length, re-estimation after training).
+- `zoo`: the recorded CIFAR-10 runs of every Part III architecture.
 """
 
 __version__ = "0.1.0"

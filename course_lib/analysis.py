@@ -7,16 +7,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-
-def _leaf_layers(layer):
-    """Every layer inside `layer` that has no sub-layers, in build order."""
-    # Keras has no public API to walk nested layers; `_flatten_layers` is the
-    # one Keras itself uses (for weights, summaries and saving).
-    leaves = []
-    for sub in layer._flatten_layers(include_self=False, recursive=True):
-        if not list(sub._flatten_layers(include_self=False, recursive=False)):
-            leaves.append(sub)
-    return leaves
+from course_lib._keras_compat import leaf_layers
 
 
 def _input_shape(layer):
@@ -92,7 +83,7 @@ def count_macs(model):
             f"`model` must have one input of fixed size to count its cost; received input "
             f"shape {shape}."
         )
-    return sum(layer_macs(layer) for layer in _leaf_layers(model))
+    return sum(layer_macs(layer) for layer in leaf_layers(model))
 
 
 def _default_block(name):
@@ -128,7 +119,7 @@ def parameter_table(model, block_of=_default_block):
     for layer in model.layers:
         parameters = layer.count_params() if layer.built else 0
         trainable = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
-        macs = sum(layer_macs(leaf) for leaf in _leaf_layers(layer)) + layer_macs(layer)
+        macs = sum(layer_macs(leaf) for leaf in leaf_layers(layer)) + layer_macs(layer)
         if not parameters and not macs:
             continue
         row = rows.setdefault(

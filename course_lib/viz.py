@@ -190,6 +190,69 @@ def plot_history(history, metrics=("loss", "accuracy"), title=None):
     return fig
 
 
+def plot_learning_curves(history, metric="accuracy", ax=None, title=None, test=None,
+                         error=False):
+    """Training and validation curves of a run, or their mean and spread over seeds.
+
+    Args:
+        history: a per-epoch DataFrame with columns `metric` and
+            `"val_" + metric`: one run (indexed by epoch, as
+            `course_lib.zoo.history` returns it) or several (with "seed" and
+            "epoch" columns, as `course_lib.experiment.Runs.histories`),
+            drawn as the mean over seeds with a band of one standard
+            deviation.
+        metric: the metric to draw ("accuracy", "crossentropy", "loss").
+        ax: the matplotlib axes to draw on (default: a new figure).
+        title: the axes' title.
+        test: optional test score, drawn as a dashed horizontal line.
+        error: with `metric="accuracy"`, draw the error `1 - accuracy`.
+
+    Returns:
+        The matplotlib `Axes`.
+
+    Example:
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"accuracy": [0.5, 0.7], "val_accuracy": [0.4, 0.6]}, index=[1, 2])
+    >>> ax = plot_learning_curves(table, title="a run")
+    """
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    if not isinstance(history, pd.DataFrame):
+        raise TypeError(f"`history` must be a pandas DataFrame; received {type(history).__name__}.")
+    for column in (metric, f"val_{metric}"):
+        if column not in history:
+            raise ValueError(
+                f"`metric` must name a column of `history` (with its 'val_' twin); received "
+                f"metric={metric!r}, columns {sorted(history.columns)}."
+            )
+    if error and metric != "accuracy":
+        raise ValueError(f"`error=True` needs metric='accuracy'; received metric={metric!r}.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.4))
+    table = history.set_index("epoch") if "epoch" in history.columns else history
+    seeds = history["seed"].nunique() if "seed" in history.columns else 1
+    for column, label, style in ((metric, "training", "-o"), (f"val_{metric}", "validation", "-s")):
+        values = 1 - table[column] if error else table[column]
+        grouped = values.groupby(level=0)
+        mean, std = grouped.mean(), grouped.std()
+        line, = ax.plot(mean.index, mean.values, style, markersize=3,
+                        label=label + (f" (mean of {seeds} seeds)" if seeds > 1 else ""))
+        if seeds > 1:
+            ax.fill_between(mean.index, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    if test is not None:
+        test = 1 - test if error else test
+        ax.axhline(test, color="black", linestyle="--", linewidth=1, label=f"test: {test:.3f}")
+    name = "error" if error else metric
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{name} (fraction)" if metric == "accuracy" else name)
+    ax.set_title(title or name)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
 # ---------------------------------------------------------------------------
 # Convolutional layers
 

@@ -7,6 +7,7 @@ under the package name "course_lib" (`model.save("m.keras")` and
 """
 
 from course_lib.layers.densenet import DenseBlock, TransitionLayer
+from course_lib.layers.grouped import GroupedConv2D
 from course_lib.layers.inception import InceptionModule
 from course_lib.layers.mobilenet import DepthwiseSeparableConv
 from course_lib.layers.nin import MLPConv
@@ -18,6 +19,7 @@ __all__ = [
     "BottleneckBlock",
     "DenseBlock",
     "DepthwiseSeparableConv",
+    "GroupedConv2D",
     "InceptionModule",
     "LocalResponseNormalization",
     "MLPConv",

@@ -1,5 +1,7 @@
 """Shared helpers of the course's composite layers."""
 
+import keras
+
 
 def build_chain(layers, input_shape):
     """Builds `layers` one after the other and returns the final output shape.
@@ -50,3 +52,21 @@ def check_image_input(input_shape, layer_name):
             f"{layer_name} expects inputs of shape (batch, height, width, channels) "
             f"with a known number of channels; received input_shape={tuple(input_shape)}."
         )
+
+
+def conv_unit(filters, kernel_size, name, activation="relu", batch_norm=False, **conv_kwargs):
+    """A convolution and its activation, with BatchNormalization between them if asked.
+
+    Without `batch_norm`: `[Conv2D(activation=activation)]`, as the 2012-2014
+    papers built their layers. With it: `[Conv2D(use_bias=False),
+    BatchNormalization, Activation]` (the bias would be cancelled by BN's
+    mean subtraction), the form BN-Inception (Ioffe and Szegedy, 2015)
+    introduced.
+    """
+    if not batch_norm:
+        return [keras.layers.Conv2D(filters, kernel_size, activation=activation, name=name, **conv_kwargs)]
+    return [
+        keras.layers.Conv2D(filters, kernel_size, use_bias=False, name=name, **conv_kwargs),
+        keras.layers.BatchNormalization(name=f"{name}_bn"),
+        keras.layers.Activation(activation, name=f"{name}_{activation}"),
+    ]

@@ -2,7 +2,13 @@
 
 import keras
 
-from course_lib.layers._utils import build_chain, check_image_input, check_positive_int
+from course_lib.layers._utils import (
+    apply_chain,
+    build_chain,
+    check_image_input,
+    check_positive_int,
+    conv_unit,
+)
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -28,6 +34,10 @@ class InceptionModule(keras.layers.Layer):
         filters_pool_proj: filters of the 1x1 projection after the pooling
             (0: the pooled input passes through with its own depth).
         activation: activation after every convolution.
+        batch_norm: whether to put BatchNormalization between each
+            convolution and its activation: the module of BN-Inception (Ioffe
+            and Szegedy, 2015), the paper that introduced BatchNormalization
+            on this very network.
         **kwargs: base layer keyword arguments.
 
     Input shape:
@@ -54,6 +64,7 @@ class InceptionModule(keras.layers.Layer):
         filters_5x5,
         filters_pool_proj,
         activation="relu",
+        batch_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,26 +84,25 @@ class InceptionModule(keras.layers.Layer):
         self.filters_5x5 = filters_5x5
         self.filters_pool_proj = filters_pool_proj
         self.activation = activation
+        self.batch_norm = batch_norm
 
         def conv(filters, size, name):
-            return keras.layers.Conv2D(
-                filters, size, padding="same", activation=activation, name=name
-            )
+            return conv_unit(filters, size, name, activation, batch_norm, padding="same")
 
         self.branches = []
         if filters_1x1:
-            self.branches.append([conv(filters_1x1, 1, "1x1")])
+            self.branches.append(conv(filters_1x1, 1, "1x1"))
         self.branches.append(
-            ([conv(filters_3x3_reduce, 1, "3x3_reduce")] if filters_3x3_reduce else [])
-            + [conv(filters_3x3, 3, "3x3")]
+            (conv(filters_3x3_reduce, 1, "3x3_reduce") if filters_3x3_reduce else [])
+            + conv(filters_3x3, 3, "3x3")
         )
         self.branches.append(
-            ([conv(filters_5x5_reduce, 1, "5x5_reduce")] if filters_5x5_reduce else [])
-            + [conv(filters_5x5, 5, "5x5")]
+            (conv(filters_5x5_reduce, 1, "5x5_reduce") if filters_5x5_reduce else [])
+            + conv(filters_5x5, 5, "5x5")
         )
         self.branches.append(
             [keras.layers.MaxPooling2D(3, strides=1, padding="same", name="pool")]
-            + ([conv(filters_pool_proj, 1, "pool_proj")] if filters_pool_proj else [])
+            + (conv(filters_pool_proj, 1, "pool_proj") if filters_pool_proj else [])
         )
         self.concat = keras.layers.Concatenate(axis=-1)
 
@@ -101,14 +111,8 @@ class InceptionModule(keras.layers.Layer):
         for branch in self.branches:
             build_chain(branch, input_shape)
 
-    def call(self, inputs):
-        outputs = []
-        for branch in self.branches:
-            x = inputs
-            for layer in branch:
-                x = layer(x)
-            outputs.append(x)
-        return self.concat(outputs)
+    def call(self, inputs, training=None):
+        return self.concat([apply_chain(branch, inputs, training) for branch in self.branches])
 
     def compute_output_shape(self, input_shape):
         depth = 0
@@ -133,5 +137,6 @@ class InceptionModule(keras.layers.Layer):
             filters_5x5=self.filters_5x5,
             filters_pool_proj=self.filters_pool_proj,
             activation=self.activation,
+            batch_norm=self.batch_norm,
         )
         return config

@@ -2,7 +2,13 @@
 
 import keras
 
-from course_lib.layers._utils import apply_chain, build_chain, check_image_input, check_positive_int
+from course_lib.layers._utils import (
+    apply_chain,
+    build_chain,
+    check_image_input,
+    check_positive_int,
+    conv_unit,
+)
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -22,6 +28,9 @@ class MLPConv(keras.layers.Layer):
         strides: strides of the first convolution.
         padding: `"same"` or `"valid"`, padding of the first convolution.
         activation: activation after every convolution.
+        batch_norm: whether to put BatchNormalization between each
+            convolution and its activation (not in the paper, which predates
+            it; the course's CIFAR-10 recipe uses it, see `nin`).
         **kwargs: base layer keyword arguments (`name`, `dtype`, ...).
 
     Input shape:
@@ -45,6 +54,7 @@ class MLPConv(keras.layers.Layer):
         strides=1,
         padding="same",
         activation="relu",
+        batch_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -58,22 +68,19 @@ class MLPConv(keras.layers.Layer):
         self.strides = strides
         self.padding = padding
         self.activation = activation
-        self.convs = [
-            keras.layers.Conv2D(
-                filters, kernel_size, strides=strides, padding=padding,
-                activation=activation, name="conv",
-            )
-        ] + [
-            keras.layers.Conv2D(units, 1, activation=activation, name=f"mlp_{i}")
-            for i, units in enumerate(mlp_filters)
-        ]
+        self.batch_norm = batch_norm
+        self.convs = conv_unit(
+            filters, kernel_size, "conv", activation, batch_norm, strides=strides, padding=padding
+        )
+        for i, units in enumerate(mlp_filters):
+            self.convs += conv_unit(units, 1, f"mlp_{i}", activation, batch_norm)
 
     def build(self, input_shape):
         check_image_input(input_shape, "MLPConv")
         build_chain(self.convs, input_shape)
 
-    def call(self, inputs):
-        return apply_chain(self.convs, inputs)
+    def call(self, inputs, training=None):
+        return apply_chain(self.convs, inputs, training)
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
@@ -94,5 +101,6 @@ class MLPConv(keras.layers.Layer):
             strides=self.strides,
             padding=self.padding,
             activation=self.activation,
+            batch_norm=self.batch_norm,
         )
         return config

@@ -70,3 +70,68 @@ def densenet121(input_shape=(224, 224, 3), classes=1000, include_top=True, pooli
     """
     return densenet((6, 12, 24, 16), 32, 0.5, input_shape, classes, include_top, pooling,
                     classifier_activation, name=name)
+
+
+def densenet_cifar(
+    depth=40,
+    growth_rate=12,
+    compression=0.5,
+    input_shape=(32, 32, 3),
+    classes=10,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    name=None,
+):
+    """Builds the CIFAR DenseNet-BC of Huang et al. (2017, section 3): depth 6n + 4.
+
+    A 3x3 convolution with `2 * growth_rate` filters, three dense blocks of n
+    bottleneck layers (BN-ReLU-conv1x1 to 4k maps, BN-ReLU-conv3x3 to k
+    maps) at 32x32, 16x16 and 8x8, joined by `TransitionLayer`s that keep
+    `compression` of the maps and halve the resolution, then BN, ReLU,
+    global average pooling and the classifier. The depth counts the
+    convolutions and the classifier: 6n + 4 (two convolutions per layer, the
+    first convolution, two transitions and the classifier). DenseNet-BC-100
+    with k = 12 (n = 16) is the paper's smallest BC network (0.8M
+    parameters).
+
+    Args:
+        depth: 6n + 4 with n >= 1 (22, 28, 40, 100, ...).
+        growth_rate: maps added by each layer, k.
+        compression: fraction of maps kept by each transition, theta.
+        input_shape: `(rows, cols, channels)`, at least 8x8.
+        classes: number of classes.
+        include_top: whether to build the classifier.
+        pooling: None, "avg" or "max" global pooling when `include_top=False`.
+        classifier_activation: activation of the "predictions" layer.
+        name: name of the model (default "densenet_bc_{depth}_{k}").
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> densenet_cifar(28).output_shape
+    (None, 10)
+    """
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(
+            f"`depth` must be an int of the form 6n + 4 with n >= 1 (22, 28, 40, 100, ...); "
+            f"received depth={depth!r}."
+        )
+    if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
+        raise ValueError(f"`growth_rate` must be a positive int; received growth_rate={growth_rate!r}.")
+    shape = validate_builder_args(
+        input_shape, classes, include_top, pooling, classifier_activation, min_size=8
+    )
+    layers = (depth - 4) // 6
+    inputs = keras.Input(shape)
+    x = keras.layers.Conv2D(2 * growth_rate, 3, padding="same", use_bias=False, name="conv1")(inputs)
+    for i in range(1, 4):
+        x = DenseBlock(layers, growth_rate, name=f"dense{i}")(x)
+        if i < 3:
+            x = TransitionLayer(compression, name=f"transition{i}")(x)
+    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="bn")(x)
+    x = keras.layers.ReLU(name="relu")(x)
+    x = global_pool_head(x, include_top, pooling, classes, classifier_activation)
+    return keras.Model(inputs, x, name=name or f"densenet_bc_{depth}_{growth_rate}")

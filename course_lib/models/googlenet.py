@@ -3,6 +3,7 @@
 import keras
 
 from course_lib.layers import InceptionModule, LocalResponseNormalization
+from course_lib.layers._utils import conv_unit
 from course_lib.models._heads import global_pool_head
 from course_lib.models._validation import validate_builder_args
 
@@ -121,6 +122,95 @@ def googlenet(
             continue
         module_name, *filters = entry
         x = InceptionModule(*(n(f) for f in filters), name=module_name)(x)
+        if aux_heads and module_name in AUX_AFTER:
+            aux_outputs.append(
+                _aux_head(x, len(aux_outputs) + 1, classes, classifier_activation, width)
+            )
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = global_pool_head(x, False, pooling, classes, classifier_activation)
+    inference = keras.Model(inputs, x, name=name)
+    if not aux_heads:
+        return inference
+    training = keras.Model(inputs, [x, *aux_outputs], name=f"{name}_training")
+    return training, inference
+
+
+def googlenet_cifar(
+    input_shape=(32, 32, 3),
+    classes=10,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    aux_heads=False,
+    batch_norm=True,
+    dropout=0.4,
+    width=0.5,
+    name="googlenet_cifar",
+):
+    """Builds GoogLeNet for 32x32 images: the nine Inception modules of Table 1.
+
+    The ImageNet stem shrinks 224x224 to 28x28 (8x) before module 3a; at
+    32x32 that would leave 4x4. This variant's stem is two 3x3 convolutions
+    (64 and 192 filters at width 1.0) and one 3x3/2 max pooling, so that
+    modules 3a-3b run at 16x16, 4a-4e at 8x8 and 5a-5b at 4x4; then global
+    average pooling, dropout and the classifier, as in the paper. With
+    `batch_norm=True` (the default) every convolution is followed by
+    BatchNormalization: BN-Inception (Ioffe and Szegedy, 2015), the network
+    on which BatchNormalization was introduced; it replaces the LRN layers.
+    Filters are scaled by `width` (the course's recorded model: 0.5).
+
+    Args:
+        input_shape: `(rows, cols, channels)`, at least 8x8.
+        classes: number of classes.
+        include_top: whether to build the classifier.
+        pooling: None, "avg" or "max" global pooling when `include_top=False`.
+        classifier_activation: activation of the classifiers.
+        aux_heads: whether to also return a training model with the two
+            auxiliary classifiers on 4a and 4d (see `googlenet`).
+        batch_norm: whether to put BatchNormalization after every convolution.
+        dropout: dropout rate before the classifier.
+        width: multiplier of every module's filters.
+        name: name of the model.
+
+    Returns:
+        A `keras.Model`, or with `aux_heads=True` the pair
+        `(training_model, inference_model)` as `googlenet` returns it.
+
+    Example:
+
+    >>> googlenet_cifar().output_shape
+    (None, 10)
+    """
+    shape = validate_builder_args(
+        input_shape, classes, include_top, pooling, classifier_activation, min_size=8
+    )
+    if aux_heads and not include_top:
+        raise ValueError("`aux_heads=True` needs `include_top=True`: the heads are classifiers.")
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
+        raise ValueError(f"`width` must be a positive number; received width={width!r}.")
+
+    def n(filters):
+        return max(1, int(filters * width)) if filters else 0
+
+    inputs = keras.Input(shape)
+    x = inputs
+    for filters, layer_name in ((64, "conv1"), (192, "conv2")):
+        for layer in conv_unit(n(filters), 3, layer_name, batch_norm=batch_norm, padding="same"):
+            x = layer(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
+    aux_outputs = []
+    pools = 2
+    for entry in GOOGLENET_LAYOUT:
+        if entry == "pool":
+            pools += 1
+            x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{pools}")(x)
+            continue
+        module_name, *filters = entry
+        x = InceptionModule(*(n(f) for f in filters), batch_norm=batch_norm, name=module_name)(x)
         if aux_heads and module_name in AUX_AFTER:
             aux_outputs.append(
                 _aux_head(x, len(aux_outputs) + 1, classes, classifier_activation, width)

@@ -22,6 +22,7 @@ def mobilenet(
     alpha=1.0,
     depth_multiplier=1,
     dropout=1e-3,
+    stem_strides=2,
     name=None,
 ):
     """Builds MobileNet (v1): a 3x3 convolution and 13 depthwise separable blocks.
@@ -45,6 +46,8 @@ def mobilenet(
         depth_multiplier: depthwise channels per input channel of each
             block (1 in the paper).
         dropout: dropout rate before the classifier.
+        stem_strides: stride of the first convolution (2 in the paper; 1
+            for 32x32 images, see `mobilenet_cifar`).
         name: name of the model (default "mobilenet_{alpha}").
 
     Returns:
@@ -60,9 +63,11 @@ def mobilenet(
     )
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
         raise ValueError(f"`alpha` must be a positive number; received alpha={alpha!r}.")
+    if stem_strides not in (1, 2):
+        raise ValueError(f"`stem_strides` must be 1 or 2; received stem_strides={stem_strides!r}.")
     inputs = keras.Input(shape)
     x = keras.layers.Conv2D(
-        int(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="conv1"
+        int(32 * alpha), 3, strides=stem_strides, padding="same", use_bias=False, name="conv1"
     )(inputs)
     x = keras.layers.BatchNormalization(name="conv1_bn")(x)
     x = keras.layers.ReLU(6.0, name="conv1_relu")(x)
@@ -80,3 +85,47 @@ def mobilenet(
     else:
         x = pool_features(x, pooling)
     return keras.Model(inputs, x, name=name or f"mobilenet_{alpha:g}")
+
+
+def mobilenet_cifar(
+    input_shape=(32, 32, 3),
+    classes=10,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    alpha=0.5,
+    depth_multiplier=1,
+    dropout=1e-3,
+    name=None,
+):
+    """Builds MobileNet for 32x32 images: stride 1 in the first convolution.
+
+    `mobilenet` with `stem_strides=1`: the 13 depthwise separable blocks and
+    their four stride-2 steps are kept, so a 32x32 image ends at 2x2 (a
+    224x224 one ends at 7x7 after five halvings). The course's recorded
+    CIFAR-10 model uses `alpha=0.5`.
+
+    Args:
+        input_shape: `(rows, cols, channels)`, at least 16x16.
+        classes: number of classes.
+        include_top: whether to build the classifier.
+        pooling: None, "avg" or "max" global pooling when `include_top=False`.
+        classifier_activation: activation of the "predictions" layer.
+        alpha: width multiplier.
+        depth_multiplier: depthwise channels per input channel.
+        dropout: dropout rate before the classifier.
+        name: name of the model (default "mobilenet_cifar_{alpha}").
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> mobilenet_cifar().output_shape
+    (None, 10)
+    """
+    validate_builder_args(input_shape, classes, include_top, pooling, classifier_activation, min_size=16)
+    return mobilenet(
+        input_shape, classes, include_top, pooling, classifier_activation, alpha,
+        depth_multiplier, dropout, stem_strides=1, name=name or f"mobilenet_cifar_{alpha:g}",
+    )

@@ -15,6 +15,7 @@ def nin(
     classifier_activation="softmax",
     width=1.0,
     dropout=0.5,
+    batch_norm=False,
     name="nin",
 ):
     """Builds Network in Network: three MLPConv blocks and global average pooling.
@@ -40,6 +41,9 @@ def nin(
         classifier_activation: activation applied to the pooled class scores.
         width: multiplier of the hidden filters (1.0: the paper's 192-160-96).
         dropout: dropout rate after blocks 1 and 2.
+        batch_norm: whether to put BatchNormalization between every
+            convolution and its ReLU (the paper predates it; the course's
+            recorded CIFAR-10 model uses it, with `width=0.5`).
         name: name of the model.
 
     Returns:
@@ -58,18 +62,18 @@ def nin(
         return max(1, int(filters * width))
 
     inputs = keras.Input(shape)
-    x = MLPConv(n(192), 5, mlp_filters=(n(160), n(96)), name="block1")(inputs)
+    x = MLPConv(n(192), 5, mlp_filters=(n(160), n(96)), batch_norm=batch_norm, name="block1")(inputs)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
     x = keras.layers.Dropout(dropout, name="dropout1")(x)
-    x = MLPConv(n(192), 5, mlp_filters=(n(192), n(192)), name="block2")(x)
+    x = MLPConv(n(192), 5, mlp_filters=(n(192), n(192)), batch_norm=batch_norm, name="block2")(x)
     x = keras.layers.AveragePooling2D(3, strides=2, padding="same", name="pool2")(x)
     x = keras.layers.Dropout(dropout, name="dropout2")(x)
     if include_top:
         # Block 3 ends with one ReLU feature map per class (as in Caffe).
-        x = MLPConv(n(192), 3, mlp_filters=(n(192), classes), name="block3")(x)
+        x = MLPConv(n(192), 3, mlp_filters=(n(192), classes), batch_norm=batch_norm, name="block3")(x)
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = keras.layers.Activation(classifier_activation, name="predictions")(x)
     else:
-        x = MLPConv(n(192), 3, mlp_filters=(n(192),), name="block3")(x)
+        x = MLPConv(n(192), 3, mlp_filters=(n(192),), batch_norm=batch_norm, name="block3")(x)
         x = pool_features(x, pooling)
     return keras.Model(inputs, x, name=name)

@@ -107,6 +107,134 @@ def resnet(
     return keras.Model(inputs, x, name=name or f"resnet{depth}")
 
 
+def resnet_cifar(
+    depth=20,
+    input_shape=(32, 32, 3),
+    classes=10,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    filters=16,
+    name=None,
+):
+    """Builds the CIFAR-10 ResNet of He et al. (2016, section 4.2): 6n + 2 layers.
+
+    A 3x3 convolution with `filters` (16) filters, BN and ReLU, then three
+    stages of n `ResidualBlock`s with 16, 32 and 64 filters at 32x32, 16x16
+    and 8x8 (the first block of stages 2 and 3 halves the resolution), global
+    average pooling and the classifier: ResNet-20, -32, -44, -56 and -110
+    for n = 3, 5, 7, 9, 18. The paper's CIFAR networks use parameter-free
+    shortcuts (option A: identity with zero-padded channels) where the shape
+    changes; `ResidualBlock` uses a 1x1 projection (option B), which adds two
+    small convolutions: ResNet-20 has 272,474 trainable parameters here
+    against the paper's 0.27M.
+
+    Args:
+        depth: 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...).
+        input_shape: `(rows, cols, channels)`, at least 8x8.
+        classes: number of classes.
+        include_top: whether to build the classifier.
+        pooling: None, "avg" or "max" global pooling when `include_top=False`.
+        classifier_activation: activation of the "predictions" layer.
+        filters: filters of the first stage (16 in the paper); the later
+            stages have 2x and 4x as many.
+        name: name of the model (default "resnet{depth}").
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> model = resnet_cifar(20)
+    >>> sum(int(keras.ops.size(w)) for w in model.trainable_weights)
+    272474
+    """
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(
+            f"`depth` must be an int of the form 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...); "
+            f"received depth={depth!r}."
+        )
+    if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
+        raise ValueError(f"`filters` must be a positive int; received filters={filters!r}.")
+    shape = validate_builder_args(
+        input_shape, classes, include_top, pooling, classifier_activation, min_size=8
+    )
+    per_stage = (depth - 2) // 6
+    inputs = keras.Input(shape)
+    x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv1_conv")(inputs)
+    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
+    x = keras.layers.ReLU(name="conv1_relu")(x)
+    for stage in range(1, 4):
+        for i in range(1, per_stage + 1):
+            strides = 2 if (i == 1 and stage > 1) else 1
+            x = ResidualBlock(
+                filters * 2 ** (stage - 1), strides=strides, name=f"stage{stage}_block{i}"
+            )(x)
+    x = global_pool_head(x, include_top, pooling, classes, classifier_activation)
+    return keras.Model(inputs, x, name=name or f"resnet{depth}")
+
+
+def resnet9_cifar(
+    input_shape=(32, 32, 3),
+    classes=10,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    width=1.0,
+    name="resnet9",
+):
+    """Builds a ResNet-9 for 32x32 images, in the layout of Page's DAWNBench network (2018).
+
+    Few layers, wide, and downsampled early: a 3x3 convolution (64 filters
+    at width 1.0), then three stages, each a 3x3 convolution (128, 256, 512
+    filters) with BN and ReLU followed by 2x2 max pooling; stages 1 and 3 end
+    with a `ResidualBlock` (two 3x3 convolutions and an identity shortcut).
+    Global average pooling and the classifier close it: 8 convolutions and a
+    dense layer. Most of its multiply-adds run at 16x16 and 8x8, on wide
+    layers that CPUs and GPUs compute efficiently; with a tuned recipe, David
+    Page trained it to 94 % on CIFAR-10 in 24 epochs (DAWNBench, 2018).
+
+    Args:
+        input_shape: `(rows, cols, channels)`, at least 8x8.
+        classes: number of classes.
+        include_top: whether to build the classifier.
+        pooling: None, "avg" or "max" global pooling when `include_top=False`.
+        classifier_activation: activation of the "predictions" layer.
+        width: multiplier of every layer's filters (the course's recorded
+            model: 0.5).
+        name: name of the model.
+
+    Returns:
+        A `keras.Model`.
+
+    Example:
+
+    >>> resnet9_cifar(width=0.5).output_shape
+    (None, 10)
+    """
+    shape = validate_builder_args(
+        input_shape, classes, include_top, pooling, classifier_activation, min_size=8
+    )
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
+        raise ValueError(f"`width` must be a positive number; received width={width!r}.")
+
+    def conv_bn_relu(x, filters, layer_name):
+        x = keras.layers.Conv2D(max(1, int(filters * width)), 3, padding="same", use_bias=False,
+                                name=f"{layer_name}_conv")(x)
+        x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{layer_name}_bn")(x)
+        return keras.layers.ReLU(name=f"{layer_name}_relu")(x)
+
+    inputs = keras.Input(shape)
+    x = conv_bn_relu(inputs, 64, "prep")
+    for stage, (filters, residual) in enumerate(((128, True), (256, False), (512, True)), start=1):
+        x = conv_bn_relu(x, filters, f"stage{stage}")
+        x = keras.layers.MaxPooling2D(2, name=f"stage{stage}_pool")(x)
+        if residual:
+            x = ResidualBlock(max(1, int(filters * width)), name=f"stage{stage}_block")(x)
+    x = global_pool_head(x, include_top, pooling, classes, classifier_activation)
+    return keras.Model(inputs, x, name=name)
+
+
 def resnet50(input_shape=(224, 224, 3), classes=1000, include_top=True, pooling=None,
              classifier_activation="softmax", **kwargs):
     """Builds ResNet-50, `resnet(50, ...)`: see `resnet`."""

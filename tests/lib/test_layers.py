@@ -25,6 +25,9 @@ CASES = [
     (lambda: L.TransitionLayer(compression=0.5), (2, 8, 9, 18), (2, 4, 4, 9)),
     (lambda: L.DepthwiseSeparableConv(7), (2, 8, 8, 5), (2, 8, 8, 7)),
     (lambda: L.DepthwiseSeparableConv(7, strides=2, depth_multiplier=2), (2, 8, 8, 5), (2, 4, 4, 7)),
+    (lambda: L.GroupedConv2D(8, 3, groups=4, padding="same"), (2, 7, 7, 12), (2, 7, 7, 8)),
+    (lambda: L.MLPConv(8, kernel_size=3, mlp_filters=(6,), batch_norm=True), (2, 9, 9, 3), (2, 9, 9, 6)),
+    (lambda: L.InceptionModule(4, 3, 5, 2, 3, 2, batch_norm=True), (2, 9, 9, 6), (2, 9, 9, 14)),
 ]
 IDS = [f"{i}" for i in range(len(CASES))]
 
@@ -219,3 +222,32 @@ def test_bad_arguments(make, message):
 def test_non_image_input_is_rejected(make, in_shape, out_shape):
     with pytest.raises(ValueError, match=r"\(batch, height, width, channels\)"):
         make().build((None, 10, 3))
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_grouped_conv_equals_keras_conv_with_groups(groups):
+    x = _random((2, 7, 7, 8))
+    reference = keras.layers.Conv2D(12, 3, strides=2, padding="same", groups=groups)
+    grouped = L.GroupedConv2D(12, 3, strides=2, padding="same", groups=groups)
+    reference.build(x.shape)
+    grouped.build(x.shape)
+    assert [tuple(w.shape) for w in grouped.weights] == [tuple(w.shape) for w in reference.weights]
+    grouped.set_weights([_random(tuple(w.shape)) for w in reference.weights])
+    reference.set_weights(grouped.get_weights())
+    np.testing.assert_allclose(_numpy(grouped(x)), _numpy(reference(x)), rtol=1e-5, atol=1e-5)
+
+
+def test_grouped_conv_rejects_channels_first():
+    with pytest.raises(ValueError, match="channels_last"):
+        L.GroupedConv2D(4, 3, groups=2, data_format="channels_first")
+
+
+def test_batch_norm_puts_a_normalisation_between_convolution_and_activation():
+    block = L.MLPConv(8, kernel_size=3, mlp_filters=(6,), batch_norm=True)
+    block.build((None, 9, 9, 3))
+    kinds = [type(layer).__name__ for layer in block.convs]
+    assert kinds == ["Conv2D", "BatchNormalization", "Activation"] * 2
+    assert not block.convs[0].use_bias
+    module = L.InceptionModule(4, 3, 5, 2, 3, 2, batch_norm=True)
+    module.build((None, 9, 9, 6))
+    assert sum(isinstance(layer, keras.layers.BatchNormalization) for branch in module.branches for layer in branch) == 6

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from course_lib.analysis import count_macs
-from course_lib.models.alexnet import alexnet
-from course_lib.models.densenet import densenet, densenet121
-from course_lib.models.googlenet import AUX_LOSS_WEIGHTS, googlenet
-from course_lib.models.mobilenet import mobilenet
+from course_lib.models.alexnet import alexnet, alexnet_cifar
+from course_lib.models.densenet import densenet, densenet121, densenet_cifar
+from course_lib.models.googlenet import AUX_LOSS_WEIGHTS, googlenet, googlenet_cifar
+from course_lib.models.mobilenet import mobilenet, mobilenet_cifar
 from course_lib.models.nin import nin
-from course_lib.models.resnet import resnet, resnet50, wide_resnet
-from course_lib.models.resnext import resnext, resnext50_32x4d
-from course_lib.models.vgg import vgg16
+from course_lib.models.resnet import resnet, resnet50, resnet_cifar, wide_resnet
+from course_lib.models.resnext import resnext, resnext50_32x4d, resnext_cifar
+from course_lib.models.vgg import vgg16, vgg16_cifar
 
 
 def trainable_count(model):
@@ -218,3 +218,90 @@ def test_receptive_fields_of_composite_layers_equal_keras_applications(ours, ref
     a = receptive_field(ours()).loc[list(pairs), columns]
     b = receptive_field(reference(weights=None)).loc[list(pairs.values()), columns]
     np.testing.assert_array_equal(a.to_numpy(dtype=float), b.to_numpy(dtype=float))
+
+
+# He et al. (2016), section 4.2: 0.27M, 0.46M, 0.66M, 0.85M and 1.7M parameters for ResNet-20 to
+# -110 (option A shortcuts); the projections of option B add under 1 %. Huang et al. (2017),
+# Table 2: DenseNet-BC (k = 12) 100 layers 0.8M, (k = 24) 250 layers 15.3M.
+@pytest.mark.parametrize(
+    "build, published, tolerance",
+    [
+        (lambda: resnet_cifar(20), 0.27e6, 0.01),
+        (lambda: resnet_cifar(32), 0.46e6, 0.02),
+        (lambda: resnet_cifar(44), 0.66e6, 0.01),
+        (lambda: resnet_cifar(56), 0.85e6, 0.01),
+        (lambda: resnet_cifar(110), 1.7e6, 0.02),
+        (lambda: densenet_cifar(100, 12), 0.8e6, 0.05),
+        (lambda: densenet_cifar(250, 24), 15.3e6, 0.01),
+    ],
+    ids=["resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "densenet_bc_100", "densenet_bc_250"],
+)
+def test_cifar_builders_match_the_papers_counts(build, published, tolerance):
+    assert trainable_count(build()) == pytest.approx(published, rel=tolerance)
+
+
+@pytest.mark.parametrize(
+    "build, last_grid",
+    [
+        (alexnet_cifar, ("pool5", (4, 4))),
+        (vgg16_cifar, ("block5_pool", (1, 1))),
+        (googlenet_cifar, ("inception_5b", (4, 4))),
+        (mobilenet_cifar, ("conv_dw_13", (2, 2))),
+        (resnet_cifar, ("stage3_block3", (8, 8))),
+        (resnext_cifar, ("stage3_block2", (8, 8))),
+        (densenet_cifar, ("dense3", (8, 8))),
+    ],
+    ids=["alexnet", "vgg16", "googlenet", "mobilenet", "resnet", "resnext", "densenet"],
+)
+def test_cifar_variants_keep_a_spatial_grid_to_the_end(build, last_grid):
+    model = build()
+    layer, grid = last_grid
+    assert model.output_shape == (None, 10)
+    assert tuple(model.get_layer(layer).output.shape[1:3]) == grid
+
+
+def test_alexnet_cifar_keeps_the_paper_layers_and_groups():
+    model = alexnet_cifar(width=1.0)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [layer.filters for layer in convs] == [64, 192, 384, 256, 256]
+    assert [layer.groups for layer in convs] == [1, 2, 1, 2, 2]
+    assert [layer.name for layer in model.layers if "lrn" in layer.name] == ["lrn1", "lrn2"]
+    single = alexnet_cifar(width=1.0, groups=1)
+    grouped_saving = sum(c.count_params() for c in convs) - sum(
+        layer.count_params() for layer in single.layers if isinstance(layer, keras.layers.Conv2D))
+    assert grouped_saving < 0  # the split halves conv2, conv4 and conv5's weights
+
+
+def test_googlenet_cifar_with_aux_heads_trains_on_32x32():
+    training, inference = googlenet_cifar(width=0.125, aux_heads=True)
+    assert training.output_names == ["predictions", "aux1_predictions", "aux2_predictions"]
+    x = np.zeros((2, 32, 32, 3), "float32")
+    training.compile("sgd", loss=["sparse_categorical_crossentropy"] * 3,
+                     loss_weights=list(AUX_LOSS_WEIGHTS.values()))
+    training.train_on_batch(x, [np.zeros(2, int)] * 3)
+    assert inference.output_shape == (None, 10)
+
+
+def test_vgg16_batch_norm_follows_every_convolution():
+    model = vgg16_cifar(width=0.125)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("BatchNormalization") == kinds.count("Conv2D") == 13
+    assert not any(layer.use_bias for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+    plain = vgg16_cifar(width=0.125, batch_norm=False)
+    assert [type(layer).__name__ for layer in plain.layers].count("BatchNormalization") == 0
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: resnet_cifar(21), "6n \\+ 2"),
+        (lambda: densenet_cifar(41), "6n \\+ 4"),
+        (lambda: resnext_cifar((1, 1)), "three positive ints"),
+        (lambda: mobilenet(stem_strides=3), "stem_strides"),
+        (lambda: alexnet_cifar(groups=3), "groups"),
+        (lambda: googlenet_cifar(include_top=False, aux_heads=True), "aux_heads"),
+    ],
+)
+def test_cifar_builders_reject_bad_arguments(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()

@@ -1,0 +1,781 @@
+"""The course's experiment harness: splits, one training recipe, several seeds, paired comparisons.
+
+Every notebook that trains a network (except those whose lesson is
+`compile`/`fit` itself) goes through this module, so that every experiment
+uses the same methodology:
+
+- `load_splits` returns training, validation and test sets. The validation
+  set is carved out of the training data (stratified); the test set is only
+  used once a model is final.
+- `Recipe` is the training recipe that makes short CPU runs meaningful, each
+  choice explained in its docstring: standardised inputs, flip-and-translate
+  augmentation on the fly, label smoothing, SGD with Nesterov momentum and
+  weight decay, a linear warm-up then a cosine learning-rate decay, and a
+  BatchNormalization momentum suited to the run's length (or statistics
+  re-estimated after training, `course_lib.batchnorm`).
+- `train` trains one model with a recipe and returns its per-epoch history.
+- `run` trains a model-building function over several seeds and returns a
+  `Runs`: per-epoch histories and test scores, one row per seed.
+- `summarize` tabulates mean and spread over seeds; `compare` pairs two
+  variants seed by seed and says whether a difference held on every seed and
+  exceeds its spread, the course's rule for what a notebook may assert.
+"""
+
+import collections
+import dataclasses
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from course_lib import data
+from course_lib.batchnorm import (
+    KERAS_MOMENTUM,
+    momentum_for_steps,
+    recompute_batchnorm_statistics,
+    set_batchnorm_momentum,
+)
+from course_lib.layers._utils import check_positive_int
+
+
+class Splits(collections.namedtuple("Splits", ["train", "validation", "test"])):
+    """`(train, validation, test)`, each an `(x, y)` pair with integer labels of shape `(N,)`."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        sizes = ", ".join(f"{name}={len(part[0])}" for name, part in zip(("train", "validation", "test"), self))
+        return f"Splits({sizes})"
+
+
+def _flat_labels(y, name):
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(
+            f"`{name}` must hold integer class labels of shape (N,) or (N, 1); "
+            f"received dtype {y.dtype} and shape {np.shape(y)}."
+        )
+    return y
+
+
+def split_validation(x, y, validation_size, seed=0):
+    """Carves a stratified validation set out of training data.
+
+    Args:
+        x: training examples, first axis the example.
+        y: their integer labels, `(N,)` or `(N, 1)`.
+        validation_size: number of validation examples (an int), taken in
+            proportion to the classes.
+        seed: seed of the split.
+
+    Returns:
+        `(x_train, y_train), (x_validation, y_validation)` with labels of
+        shape `(N,)`.
+
+    Example:
+
+    >>> x = np.arange(100).reshape(50, 2); y = np.repeat([0, 1], 25)
+    >>> (xt, yt), (xv, yv) = split_validation(x, y, validation_size=10)
+    >>> len(xt), np.bincount(yv).tolist()
+    (40, [5, 5])
+    """
+    from sklearn.model_selection import train_test_split
+
+    x = np.asarray(x)
+    y = _flat_labels(y, "y")
+    if len(x) != len(y):
+        raise ValueError(f"`x` and `y` must have the same length; received {len(x)} and {len(y)}.")
+    check_positive_int(validation_size, "validation_size")
+    if validation_size >= len(x):
+        raise ValueError(
+            f"`validation_size` must be smaller than the {len(x)} training examples; "
+            f"received validation_size={validation_size}."
+        )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, test_size=validation_size, stratify=y, random_state=seed
+    )
+    return (x_train, y_train), (x_val, y_val)
+
+
+def load_splits(
+    name="cifar10",
+    validation_size=5000,
+    train_per_class=None,
+    test_per_class=None,
+    seed=0,
+):
+    """Loads a course dataset as training, validation and test splits.
+
+    The validation set is carved out of the official training set
+    (`split_validation`), never out of the test set. Optionally the training
+    and test sets are cut to a stratified subset (`course_lib.data.subset`)
+    to fit a CPU budget; the validation set keeps `validation_size` examples.
+
+    Args:
+        name: a dataset of `course_lib.data` ("cifar10", "mnist",
+            "fashion_mnist").
+        validation_size: number of validation examples taken from the
+            training set.
+        train_per_class: training examples kept per class after the
+            validation set is taken out, or None for all of them.
+        test_per_class: test examples kept per class, or None for all.
+        seed: seed of the validation split and of the subsets.
+
+    Returns:
+        A `Splits` `(train, validation, test)` of `(x, y)` pairs, images as
+        stored (uint8) and labels of shape `(N,)`.
+    """
+    (x_train, y_train), (x_test, y_test) = data.load_dataset(name)
+    train, validation = split_validation(x_train, y_train, validation_size, seed)
+    if train_per_class is not None:
+        train = data.subset(*train, per_class=train_per_class, seed=seed)
+    y_test = _flat_labels(y_test, "y_test")
+    if test_per_class is not None:
+        x_test, y_test = data.subset(x_test, y_test, per_class=test_per_class, seed=seed)
+    return Splits(train, validation, (x_test, y_test))
+
+
+class AugmentedBatches(keras.utils.PyDataset):
+    """Shuffled, augmented training batches with one-hot labels, made in NumPy.
+
+    Each epoch visits every example once, in an order drawn from `(seed,
+    epoch)`, so a run resumed at epoch `e` (`set_epoch(e)`) sees the batches
+    it would have seen. Each image is mirrored left-right with probability
+    1/2 (`flip`) and shifted by up to `translate` pixels in each direction,
+    the uncovered border filled by reflection (as a random crop of the
+    reflect-padded image). The transformations run on the whole batch at
+    once, outside the model: they cost the same on every Keras backend and
+    leave the model free of augmentation layers.
+
+    Args:
+        x: images `(N, rows, cols, channels)` (any dtype; batches are float32).
+        y: integer labels `(N,)` or `(N, 1)`.
+        num_classes: number of classes of the one-hot labels.
+        batch_size: images per batch (the last batch may be smaller).
+        flip: whether to mirror half of the images left-right.
+        translate: largest shift in pixels (0: none).
+        seed: seed of the order and of the transformations.
+        shuffle: whether to visit the examples in a new random order each
+            epoch.
+        outputs: number of model outputs that get the labels (a tuple of
+            that many copies when more than one, e.g. GoogLeNet's auxiliary
+            classifiers).
+        **kwargs: `keras.utils.PyDataset` arguments (`workers`, ...).
+
+    Example:
+
+    >>> x = np.zeros((10, 8, 8, 3), "uint8"); y = np.arange(10) % 2
+    >>> batches = AugmentedBatches(x, y, num_classes=2, batch_size=4, translate=2)
+    >>> images, labels = batches[0]
+    >>> len(batches), images.shape, labels.shape
+    (3, (4, 8, 8, 3), (4, 2))
+    """
+
+    def __init__(self, x, y, num_classes, batch_size=128, flip=True, translate=0, seed=0,
+                 shuffle=True, outputs=1, **kwargs):
+        super().__init__(**kwargs)
+        x = np.asarray(x)
+        if x.ndim != 4:
+            raise ValueError(f"`x` must be images of shape (N, rows, cols, channels); received shape {x.shape}.")
+        self.x = x
+        self.y = _flat_labels(y, "y")
+        if len(self.x) != len(self.y):
+            raise ValueError(f"`x` and `y` must have the same length; received {len(x)} and {len(self.y)}.")
+        check_positive_int(num_classes, "num_classes")
+        if self.y.min() < 0 or self.y.max() >= num_classes:
+            raise ValueError(f"`y` must hold labels in [0, {num_classes}); received labels in [{self.y.min()}, {self.y.max()}].")
+        check_positive_int(batch_size, "batch_size")
+        check_positive_int(translate, "translate", allow_zero=True)
+        check_positive_int(seed, "seed", allow_zero=True)
+        check_positive_int(outputs, "outputs")
+        if translate >= min(x.shape[1:3]):
+            raise ValueError(f"`translate` must be smaller than the image; received translate={translate}.")
+        self.num_classes = num_classes
+        self.batch_size = batch_size
+        self.flip = bool(flip)
+        self.translate = translate
+        self.seed = seed
+        self.shuffle = shuffle
+        self.outputs = outputs
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch):
+        """Makes the next batches those of epoch `epoch` (0-based)."""
+        check_positive_int(epoch, "epoch", allow_zero=True)
+        self.epoch = epoch
+        rng = np.random.default_rng([self.seed, epoch])
+        self._order = rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
+        self._rng_seed = int(rng.integers(2**31))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        images = self.x[chosen].astype("float32")
+        rng = np.random.default_rng([self._rng_seed, index])
+        if self.flip:
+            mirrored = rng.random(len(images)) < 0.5
+            images[mirrored] = images[mirrored, :, ::-1]
+        if self.translate:
+            images = _random_shift(images, self.translate, rng)
+        labels = np.eye(self.num_classes, dtype="float32")[self.y[chosen]]
+        return images, (labels if self.outputs == 1 else (labels,) * self.outputs)
+
+    def on_epoch_end(self):
+        self.set_epoch(self.epoch + 1)
+
+
+def _random_shift(images, pad, rng):
+    """Shifts each image by up to `pad` pixels per axis, filling by reflection."""
+    n, rows, cols, _ = images.shape
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (rows, cols), axis=(1, 2))
+    dy = rng.integers(0, 2 * pad + 1, n)
+    dx = rng.integers(0, 2 * pad + 1, n)
+    # windows: (n, 2 pad + 1, 2 pad + 1, channels, rows, cols)
+    return np.ascontiguousarray(windows[np.arange(n), dy, dx].transpose(0, 2, 3, 1))
+
+
+def channel_statistics(x):
+    """Per-channel mean and variance of images `x` `(N, rows, cols, channels)`, as two lists."""
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"`x` must be images of shape (N, rows, cols, channels); received shape {x.shape}.")
+    pixels = x.reshape(-1, x.shape[-1]).astype("float64")
+    return {"mean": pixels.mean(0).tolist(), "variance": pixels.var(0).tolist()}
+
+
+def standardization(x):
+    """A `keras.layers.Normalization` with the per-channel mean and variance of `x`.
+
+    Put it first in a model, so that the model takes images as stored (uint8,
+    0-255) and every later layer sees inputs of mean 0 and variance 1 per
+    channel, whatever the dataset's brightness and contrast.
+
+    Args:
+        x: training images `(N, rows, cols, channels)`.
+
+    Returns:
+        A `keras.layers.Normalization(axis=-1)` with those statistics as
+        constants (they are part of its config, not of its weights).
+    """
+    return keras.layers.Normalization(axis=-1, **channel_statistics(x), name="standardize")
+
+
+def with_standardization(network, x_train, name=None):
+    """`network` behind a standardisation layer fitted on `x_train`, as one model.
+
+    Args:
+        network: a `keras.Model` taking standardised images, or a pair
+            `(training_model, inference_model)` sharing their layers (as
+            `googlenet(aux_heads=True)` returns it).
+        x_train: the training images whose statistics standardise the inputs.
+        name: name of the model (default: the network's).
+
+    Returns:
+        A `keras.Model` taking images as stored and returning `network`'s
+        output; for a pair, a pair of such models sharing the standardisation.
+    """
+    pair = isinstance(network, (tuple, list))
+    networks = tuple(network) if pair else (network,)
+    if not all(isinstance(n, keras.Model) for n in networks) or len(networks) not in (1, 2):
+        raise TypeError(f"`network` must be a keras.Model or a pair of them; received {network!r}.")
+    inputs = keras.Input(networks[0].input_shape[1:], name="image")
+    standardized = standardization(x_train)(inputs)
+    models = tuple(keras.Model(inputs, n(standardized), name=name or n.name) for n in networks)
+    return models if pair else models[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """The course's training recipe: one place for every choice, each explained.
+
+    Attributes:
+        epochs: passes over the training set.
+        batch_size: images per step.
+        learning_rate: peak learning rate of SGD, reached after the warm-up.
+            0.1 suits networks with BatchNormalization; networks without it
+            (AlexNet) need a smaller one.
+        warmup_epochs: epochs of linear warm-up from `learning_rate / 10` to
+            `learning_rate`. Large steps on a random network blow up its
+            activations; a short warm-up lets them settle first.
+        momentum: SGD's momentum, with Nesterov's look-ahead.
+        weight_decay: Keras's decoupled weight decay: every step multiplies
+            each weight by `1 - learning_rate * weight_decay`, outside the
+            momentum. The papers' L2 penalty of 5e-4 passes through the
+            momentum (0.9), which multiplies its effect by 1 / (1 - 0.9) =
+            10; 5e-3 here is that same decay.
+        label_smoothing: the targets are `1 - label_smoothing` for the true
+            class and `label_smoothing / classes` spread over all classes,
+            which keeps the network from driving its logits to infinity on
+            training images it already classifies (Szegedy et al., 2016).
+        flip: mirror half of the training images left-right, on the fly.
+        translate: shift training images by up to this many pixels, on the
+            fly (4 pixels of 32 is He et al.'s CIFAR augmentation).
+        batchnorm_momentum: "auto" for `momentum_for_steps(total steps)`
+            (Keras's 0.99 for any run of 459 steps or more, less for
+            shorter runs), a float, or None to leave the layers as built.
+        recompute_batchnorm: whether to re-estimate the BatchNormalization
+            statistics on (up to 10,000) training images after training, see
+            `course_lib.batchnorm.recompute_batchnorm_statistics`.
+
+    The learning rate decays to 0 over the run, so the last epochs average out
+    the noise of the large early steps; the run must therefore be planned with
+    its length (`epochs`).
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 0.1
+    warmup_epochs: float = 1.0
+    momentum: float = 0.9
+    weight_decay: float = 5e-3
+    label_smoothing: float = 0.1
+    flip: bool = True
+    translate: int = 4
+    batchnorm_momentum: object = "auto"
+    recompute_batchnorm: bool = False
+
+    def __post_init__(self):
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.translate, "translate", allow_zero=True)
+        for name in ("learning_rate", "warmup_epochs", "weight_decay", "label_smoothing", "momentum"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"`{name}` must be a non-negative number; received {name}={value!r}.")
+        if self.learning_rate <= 0:
+            raise ValueError(f"`learning_rate` must be positive; received learning_rate={self.learning_rate!r}.")
+        if not self.momentum < 1 or not self.label_smoothing < 1:
+            raise ValueError("`momentum` and `label_smoothing` must be below 1.")
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(
+                f"`warmup_epochs` must be at most `epochs`; received warmup_epochs={self.warmup_epochs}, "
+                f"epochs={self.epochs}."
+            )
+        bn = self.batchnorm_momentum
+        if not (bn is None or bn == "auto" or (isinstance(bn, float) and 0 <= bn < 1)):
+            raise ValueError(
+                "`batchnorm_momentum` must be 'auto', None or a float in [0, 1); "
+                f"received batchnorm_momentum={bn!r}."
+            )
+
+    def replace(self, **changes):
+        """A copy of the recipe with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def learning_rate_schedule(self, steps_per_epoch):
+        """The learning rate per step: linear warm-up, then cosine decay to 0."""
+        check_positive_int(steps_per_epoch, "steps_per_epoch")
+        total = self.epochs * steps_per_epoch
+        warmup = min(total - 1, int(round(self.warmup_epochs * steps_per_epoch)))
+        return keras.optimizers.schedules.CosineDecay(
+            self.learning_rate / 10 if warmup else self.learning_rate,
+            decay_steps=total - warmup,
+            alpha=0.0,
+            warmup_target=self.learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+
+    def optimizer(self, steps_per_epoch):
+        """SGD with Nesterov momentum, weight decay and the schedule."""
+        return keras.optimizers.SGD(
+            self.learning_rate_schedule(steps_per_epoch),
+            momentum=self.momentum,
+            nesterov=self.momentum > 0,
+            weight_decay=self.weight_decay or None,
+        )
+
+    def loss(self):
+        """Cross-entropy on one-hot labels, with label smoothing."""
+        return keras.losses.CategoricalCrossentropy(label_smoothing=self.label_smoothing)
+
+    def batches(self, x, y, num_classes, seed=0, outputs=1):
+        """The training batches of this recipe (`AugmentedBatches`)."""
+        return AugmentedBatches(
+            x, y, num_classes, batch_size=self.batch_size, flip=self.flip,
+            translate=self.translate, seed=seed, outputs=outputs,
+        )
+
+    def to_dict(self):
+        """The recipe's fields, for a JSON record."""
+        return dataclasses.asdict(self)
+
+
+def apply_batchnorm_momentum(model, recipe, steps_per_epoch):
+    """Sets the BatchNormalization momentum the recipe asks for (see `Recipe`).
+
+    A saved model does not keep the momentum of BatchNormalization layers
+    nested in composite layers (their configs rebuild them with Keras's
+    default), so `train` applies it again when it resumes a run.
+    """
+    if recipe.batchnorm_momentum is None:
+        return
+    momentum = recipe.batchnorm_momentum
+    if momentum == "auto":
+        momentum = momentum_for_steps(recipe.epochs * steps_per_epoch)
+    set_batchnorm_momentum(model, momentum)
+
+
+def compile_with(model, recipe, steps_per_epoch, loss_weights=None):
+    """Compiles `model` with the recipe's optimizer, loss and metrics.
+
+    The metrics are accuracy and the cross-entropy without label smoothing
+    ("crossentropy"), which, unlike the smoothed loss, reaches 0 for a
+    perfect, certain classifier. A model with several outputs (auxiliary
+    classifiers) gets the recipe's loss on each, weighted by `loss_weights`
+    (one weight per output), and the metrics on its first output.
+    """
+    outputs = len(model.outputs)
+    if outputs > 1 and (loss_weights is None or len(loss_weights) != outputs):
+        raise ValueError(
+            f"`loss_weights` must give one weight per output of the model ({outputs}); "
+            f"received loss_weights={loss_weights!r}."
+        )
+    metrics = ["accuracy", keras.metrics.CategoricalCrossentropy(name="crossentropy")]
+    apply_batchnorm_momentum(model, recipe, steps_per_epoch)
+    model.compile(
+        optimizer=recipe.optimizer(steps_per_epoch),
+        loss=recipe.loss() if outputs == 1 else [recipe.loss() for _ in range(outputs)],
+        loss_weights=None if outputs == 1 else list(loss_weights),
+        metrics=metrics if outputs == 1 else [metrics] + [[] for _ in range(outputs - 1)],
+        jit_compile=False,
+    )
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds each epoch's wall-clock seconds ("seconds") and last learning rate to the logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = time.perf_counter() - self._start
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+def _one_hot(y, num_classes):
+    return np.eye(num_classes, dtype="float32")[_flat_labels(y, "y")]
+
+
+def train(model, recipe, train_data, validation_data=None, num_classes=None, seed=0,
+          callbacks=(), initial_epoch=0, verbose=0, loss_weights=None):
+    """Trains `model` with `recipe` and returns its per-epoch history.
+
+    Args:
+        model: a `keras.Model` ending in class probabilities, taking images
+            as stored (put `standardization` in front, see
+            `with_standardization`).
+        recipe: a `Recipe`.
+        train_data: `(x, y)` training images and integer labels.
+        validation_data: `(x, y)` validation images and labels, or None.
+        num_classes: number of classes (default: the model's outputs).
+        seed: seed of the batches' order and augmentation.
+        callbacks: more Keras callbacks.
+        initial_epoch: epoch to start from (resuming a run whose model and
+            optimizer were restored).
+        verbose: Keras's `fit` verbosity.
+        loss_weights: for a model with several outputs (auxiliary
+            classifiers), the weight of each output's loss; the labels go to
+            every output, the metrics are those of the first.
+
+    Returns:
+        A pandas DataFrame, one row per epoch (index "epoch", from 1), with
+        the training loss (smoothed, the weighted sum for several outputs),
+        accuracy and crossentropy, the same on the validation set ("val_..."),
+        the learning rate and the seconds.
+    """
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"`recipe` must be a Recipe; received {type(recipe).__name__}.")
+    outputs = len(model.outputs)
+    num_classes = num_classes or model.outputs[0].shape[-1]
+    batches = recipe.batches(*train_data, num_classes=num_classes, seed=seed, outputs=outputs)
+    batches.set_epoch(initial_epoch)
+    if getattr(model, "optimizer", None) is None:
+        compile_with(model, recipe, len(batches), loss_weights)
+    else:
+        apply_batchnorm_momentum(model, recipe, len(batches))
+    validation = None
+    if validation_data is not None:
+        labels = _one_hot(validation_data[1], num_classes)
+        validation = (np.asarray(validation_data[0]), labels if outputs == 1 else (labels,) * outputs)
+    history = model.fit(
+        batches, epochs=recipe.epochs, initial_epoch=initial_epoch, validation_data=validation,
+        callbacks=[EpochTimer(), *callbacks], shuffle=False, verbose=verbose,
+    )
+    if recipe.recompute_batchnorm:
+        recompute_batchnorm_statistics(model, np.asarray(train_data[0][:10_000]), recipe.batch_size)
+        if validation is not None:
+            # The last epoch's validation scores describe the model before the re-estimation.
+            scores = model.evaluate(*validation, batch_size=256, verbose=0, return_dict=True)
+            for key, value in scores.items():
+                history.history[f"val_{key}"][-1] = value
+    table = pd.DataFrame(history.history)
+    if outputs > 1:
+        # Keras names the first output's metrics after it: "predictions_accuracy".
+        first = model.output_names[0] + "_"
+        table = table.rename(columns=lambda c: c.replace(first, "") if c.replace("val_", "").startswith(first) else c)
+    table.index = pd.RangeIndex(initial_epoch + 1, initial_epoch + 1 + len(table), name="epoch")
+    return table
+
+
+def evaluate(model, x, y, batch_size=256):
+    """Accuracy and mean cross-entropy (no smoothing) of a probability model on `(x, y)`.
+
+    Returns:
+        A dict with "accuracy", "crossentropy" and "correct" (a count).
+    """
+    y = _flat_labels(y, "y")
+    probabilities = np.asarray(model.predict(np.asarray(x), batch_size=batch_size, verbose=0), "float64")
+    if probabilities.shape != (len(y), probabilities.shape[-1]):
+        raise ValueError(f"`model` must return one probability vector per image; received shape {probabilities.shape}.")
+    correct = int((probabilities.argmax(1) == y).sum())
+    picked = np.clip(probabilities[np.arange(len(y)), y], 1e-12, 1.0)
+    return {"accuracy": correct / len(y), "crossentropy": float(-np.log(picked).mean()), "correct": correct}
+
+
+class Runs:
+    """The results of one variant trained over several seeds (what `run` returns).
+
+    Attributes:
+        name: the variant's name.
+        histories: DataFrame with columns "seed", "epoch" and every logged
+            metric, one row per seed and epoch.
+        scores: DataFrame indexed by seed: "test_accuracy",
+            "test_crossentropy", the last epoch's "train_accuracy" and
+            "val_accuracy", and "seconds" of training.
+        models: the trained models, by seed, when `run(keep_models=True)`.
+    """
+
+    def __init__(self, name, histories, scores, models=None):
+        self.name = name
+        self.histories = histories
+        self.scores = scores
+        self.models = models or {}
+
+    def __repr__(self):
+        return f"Runs({self.name!r}, seeds={list(self.scores.index)})"
+
+    def mean(self, metric="test_accuracy"):
+        return float(self.scores[metric].mean())
+
+    def curve(self, metric="val_accuracy"):
+        """Mean and standard deviation over seeds of `metric`, per epoch."""
+        return self.histories.groupby("epoch")[metric].agg(["mean", "std"])
+
+
+def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, verbose=0,
+        loss_weights=None):
+    """Trains a fresh model per seed with `recipe` and scores it on the test set.
+
+    For every seed: `keras.utils.set_random_seed(seed)`, `build()` builds
+    the network, `with_standardization` puts the training set's
+    standardisation in front of it, `train` trains it (batches drawn with the
+    same seed), and the test set is scored once. Two variants run with the
+    same seeds therefore share their batches (and their initial weights when
+    their architectures match): a paired comparison (`compare`).
+
+    Args:
+        build: a function of no arguments returning a `keras.Model` (class
+            probabilities out, standardised images in), or a pair
+            `(training_model, inference_model)`: the first is trained (with
+            `loss_weights`), the second scored (GoogLeNet's auxiliary heads).
+        splits: a `Splits` (`load_splits`).
+        recipe: a `Recipe`.
+        seeds: the seeds, one run each.
+        name: the variant's name (default: the first model's name).
+        keep_models: whether to keep the trained models in `Runs.models`
+            (the inference models, for pairs).
+        verbose: Keras's `fit` verbosity.
+        loss_weights: one weight per output of a training model with several
+            outputs.
+
+    Returns:
+        A `Runs`.
+    """
+    if not callable(build):
+        raise TypeError(f"`build` must be a function returning a keras.Model; received {build!r}.")
+    if not isinstance(splits, Splits):
+        raise TypeError(f"`splits` must be a Splits (see load_splits); received {type(splits).__name__}.")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("`seeds` must name at least one seed.")
+    for seed in seeds:
+        check_positive_int(seed, "seeds", allow_zero=True)
+    (x_train, y_train), validation, (x_test, y_test) = splits
+    histories, rows, models = [], [], {}
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        network = build()
+        pair = isinstance(network, (tuple, list))
+        if not (isinstance(network, keras.Model) or pair):
+            raise TypeError(f"`build()` must return a keras.Model or a pair of them; received {type(network).__name__}.")
+        name = name or (network[1] if pair else network).name
+        model = with_standardization(network, x_train)
+        model, scored = model if pair else (model, model)
+        start = time.perf_counter()
+        history = train(model, recipe, (x_train, y_train), validation, seed=seed, verbose=verbose,
+                        loss_weights=loss_weights)
+        seconds = time.perf_counter() - start
+        test = evaluate(scored, x_test, y_test)
+        histories.append(history.reset_index().assign(seed=seed))
+        rows.append({
+            "seed": seed,
+            "test_accuracy": test["accuracy"],
+            "test_crossentropy": test["crossentropy"],
+            "train_accuracy": float(history["accuracy"].iloc[-1]),
+            "val_accuracy": float(history["val_accuracy"].iloc[-1]) if "val_accuracy" in history else np.nan,
+            "seconds": seconds,
+        })
+        if keep_models:
+            models[seed] = scored
+    history_table = pd.concat(histories, ignore_index=True)
+    history_table = history_table[["seed", "epoch"] + [c for c in history_table if c not in ("seed", "epoch")]]
+    return Runs(name, history_table, pd.DataFrame(rows).set_index("seed"), models)
+
+
+def summarize(runs, metrics=("test_accuracy",)):
+    """Mean and standard deviation over seeds of each variant, one row per variant.
+
+    Args:
+        runs: a list of `Runs` (or a dict name -> `Runs`).
+        metrics: columns of `Runs.scores` to summarise.
+
+    Returns:
+        A DataFrame indexed by variant with columns "`metric` mean",
+        "`metric` std" and "seeds".
+    """
+    items = runs.items() if isinstance(runs, dict) else [(r.name, r) for r in runs]
+    rows = {}
+    for name, result in items:
+        row = {}
+        for metric in metrics:
+            row[f"{metric} mean"] = result.scores[metric].mean()
+            row[f"{metric} std"] = result.scores[metric].std(ddof=1) if len(result.scores) > 1 else np.nan
+        row["seeds"] = len(result.scores)
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "variant"
+    return table
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """A paired comparison of two variants over the same seeds (what `compare` returns).
+
+    Attributes:
+        metric: the compared score.
+        baseline, treatment: the variants' names.
+        differences: treatment minus baseline, per seed.
+        mean: mean difference.
+        std: standard deviation of the differences (ddof 1).
+        p_value: two-sided paired t-test (NaN for fewer than 2 seeds).
+        holds: the course's rule for asserting an effect: the difference has
+            the same sign on every seed and its mean exceeds its standard
+            deviation in size.
+    """
+
+    metric: str
+    baseline: str
+    treatment: str
+    differences: pd.Series
+    mean: float
+    std: float
+    p_value: float
+    holds: bool
+
+    def __str__(self):
+        per_seed = ", ".join(f"{d:+.3f}" for d in self.differences)
+        verdict = "holds on every seed and exceeds its spread" if self.holds else "not significant at this budget"
+        return (
+            f"{self.treatment} - {self.baseline} ({self.metric}): {self.mean:+.3f} ± {self.std:.3f} "
+            f"over {len(self.differences)} seeds [{per_seed}], paired t-test p = {self.p_value:.3g}: {verdict}"
+        )
+
+
+def compare(baseline, treatment, metric="test_accuracy"):
+    """Compares two variants seed by seed.
+
+    Args:
+        baseline: `Runs` of the control.
+        treatment: `Runs` of the variant, trained with the same seeds.
+        metric: a column of `Runs.scores`.
+
+    Returns:
+        A `Comparison`; `str()` of it is one line to print.
+
+    Raises:
+        ValueError: the two were not trained with the same seeds, or the
+            metric is missing.
+    """
+    for argument, result in (("baseline", baseline), ("treatment", treatment)):
+        if not isinstance(result, Runs):
+            raise TypeError(f"`{argument}` must be a Runs (see run); received {type(result).__name__}.")
+        if metric not in result.scores:
+            raise ValueError(f"`metric` must be a column of the scores {list(result.scores)}; received metric={metric!r}.")
+    if sorted(baseline.scores.index) != sorted(treatment.scores.index):
+        raise ValueError(
+            "`baseline` and `treatment` must be trained with the same seeds; received "
+            f"{list(baseline.scores.index)} and {list(treatment.scores.index)}."
+        )
+    differences = treatment.scores[metric] - baseline.scores[metric].loc[treatment.scores.index]
+    return paired_comparison(differences, metric, baseline.name, treatment.name)
+
+
+def paired_comparison(differences, metric="test_accuracy", baseline="baseline", treatment="treatment"):
+    """A `Comparison` from per-seed differences (treatment minus baseline).
+
+    Args:
+        differences: a sequence or Series of per-seed differences.
+        metric, baseline, treatment: names for the printout.
+
+    Returns:
+        A `Comparison`.
+
+    Example:
+
+    >>> str(paired_comparison([0.03, 0.05, 0.04])).endswith("exceeds its spread")
+    True
+    """
+    differences = pd.Series(differences, dtype="float64")
+    if differences.empty or differences.isna().any():
+        raise ValueError(f"`differences` must be finite numbers, one per seed; received {list(differences)}.")
+    mean = float(differences.mean())
+    std = float(differences.std(ddof=1)) if len(differences) > 1 else float("nan")
+    if len(differences) > 1 and std > 0:
+        p_value = float(stats.ttest_1samp(differences, 0.0).pvalue)
+    else:
+        p_value = float("nan") if len(differences) < 2 else (0.0 if mean != 0 else 1.0)
+    same_sign = bool((np.sign(differences) == np.sign(mean)).all()) and mean != 0
+    holds = len(differences) > 1 and same_sign and abs(mean) > std
+    return Comparison(metric, baseline, treatment, differences, mean, std, p_value, holds)
+
+
+__all__ = [
+    "AugmentedBatches",
+    "Comparison",
+    "EpochTimer",
+    "KERAS_MOMENTUM",
+    "Recipe",
+    "Runs",
+    "Splits",
+    "apply_batchnorm_momentum",
+    "compare",
+    "compile_with",
+    "evaluate",
+    "channel_statistics",
+    "load_splits",
+    "paired_comparison",
+    "run",
+    "split_validation",
+    "standardization",
+    "summarize",
+    "train",
+    "with_standardization",
+]

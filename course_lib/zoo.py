@@ -1,0 +1,238 @@
+"""The course's model zoo: every Part III architecture trained on CIFAR-10, recorded.
+
+Each entry of `ENTRIES` is one architecture's CIFAR-10 variant (a `*_cifar`
+builder of `course_lib.models`) and the `course_lib.experiment.Recipe` it was
+trained with. `scripts/train_zoo.py NAME` trains it on this machine (on a CPU
+in tens of minutes, resumable from checkpoints) and writes three files to the
+course's `data/zoo/` folder:
+
+- `NAME.weights.h5`: the trained weights;
+- `NAME.history.csv`: one row per epoch: training and validation loss,
+  accuracy and cross-entropy, learning rate, seconds, load average;
+- `NAME.json`: the record: the exact command, seed, recipe, backend,
+  versions, device, seconds, parameters, multiply-adds, test accuracy (the
+  10,000 CIFAR-10 test images as `course_lib.data.load_cifar10` returns them,
+  no test-time augmentation), where the data came from, and the SHA-256 of
+  the weights.
+
+`records()` tabulates the records; `load(name)` rebuilds a recorded model,
+checks the weights' hash and loads them; `history(name)` reads its learning
+curves. `tests/lib/test_zoo.py` re-evaluates every recorded model on the test
+set and re-runs the first steps of a recorded run from its seed.
+"""
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+import keras
+import pandas as pd
+
+from course_lib import models
+from course_lib.data import sha256_of
+from course_lib.experiment import Recipe
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """One architecture's CIFAR-10 variant and its training recipe.
+
+    Attributes:
+        name: the entry's name, also the stem of its files.
+        architecture: the architecture's name in tables.
+        builder: a `functools.partial` of a `course_lib.models` builder that
+            builds the network (standardised images in, probabilities out).
+        notebook: the notebook that teaches the architecture.
+        recipe: the training recipe.
+        seed: the seed of the recorded run.
+    """
+
+    name: str
+    architecture: str
+    builder: functools.partial
+    notebook: str
+    recipe: Recipe
+    seed: int = 0
+
+    def build(self):
+        """The untrained network (standardised images in, probabilities out)."""
+        return self.builder()
+
+    @property
+    def builder_call(self):
+        """The builder call as Python, e.g. `"resnet_cifar(20)"`."""
+        args = [repr(a) for a in self.builder.args]
+        args += [f"{k}={v!r}" for k, v in self.builder.keywords.items()]
+        return f"{self.builder.func.__name__}({', '.join(args)})"
+
+
+# The recipe's defaults (SGD, peak learning rate 0.1, warm-up, cosine decay,
+# label smoothing 0.1, flip and 4-pixel shifts) with each entry's number of
+# epochs, sized so that its run takes at most about 45 minutes on the
+# course's 2-core CPU (90 for ResNet-9, the course's best residual network).
+ENTRIES = {
+    entry.name: entry
+    for entry in (
+        ZooEntry("alexnet", "AlexNet", functools.partial(models.alexnet_cifar, width=0.5), "13_alexnet",
+                 Recipe(epochs=10, learning_rate=0.02)),
+        ZooEntry("vgg16", "VGG16", functools.partial(models.vgg16_cifar, width=0.5), "14_vgg",
+                 Recipe(epochs=14)),
+        ZooEntry("nin", "NiN", functools.partial(models.nin, width=0.5, batch_norm=True),
+                 "15_nin_and_global_pooling", Recipe(epochs=11)),
+        ZooEntry("googlenet", "GoogLeNet", functools.partial(models.googlenet_cifar, width=0.25),
+                 "16_inception_googlenet", Recipe(epochs=14)),
+        ZooEntry("resnet20", "ResNet-20", functools.partial(models.resnet_cifar, 20), "17_resnet",
+                 Recipe(epochs=20)),
+        ZooEntry("resnet9", "ResNet-9", functools.partial(models.resnet9_cifar, width=0.5), "17_resnet",
+                 Recipe(epochs=24)),
+        ZooEntry("mobilenet", "MobileNet", functools.partial(models.mobilenet_cifar, alpha=0.5),
+                 "18_mobilenet", Recipe(epochs=20)),
+        ZooEntry("wrn16_2", "WRN-16-2", functools.partial(models.wide_resnet, 16, 2),
+                 "19_wide_resnet_resnext_densenet", Recipe(epochs=14)),
+        ZooEntry("resnext", "ResNeXt 8x4d", functools.partial(models.resnext_cifar, (2, 2, 2), 8, 4),
+                 "19_wide_resnet_resnext_densenet", Recipe(epochs=8)),
+        ZooEntry("densenet", "DenseNet-BC-28", functools.partial(models.densenet_cifar, 28, 12),
+                 "19_wide_resnet_resnext_densenet", Recipe(epochs=10)),
+    )
+}
+
+
+def zoo_dir():
+    """The folder of the recorded runs: the course's `data/zoo/`."""
+    return Path(__file__).resolve().parent.parent / "data" / "zoo"
+
+
+def files(name, folder=None):
+    """The paths of an entry's weights, history and record, as a dict.
+
+    Args:
+        name: an entry of `ENTRIES`.
+        folder: where the files are (default: `zoo_dir()`).
+    """
+    _check_name(name)
+    folder = zoo_dir() if folder is None else Path(folder)
+    return {
+        "weights": folder / f"{name}.weights.h5",
+        "history": folder / f"{name}.history.csv",
+        "record": folder / f"{name}.json",
+    }
+
+
+def _check_name(name):
+    if name not in ENTRIES:
+        raise ValueError(f"`name` must be one of {sorted(ENTRIES)}; received name={name!r}.")
+
+
+def recorded():
+    """Names of the entries that have a record in `data/zoo/`, in `ENTRIES` order."""
+    return [name for name in ENTRIES if files(name)["record"].is_file()]
+
+
+def record(name):
+    """The JSON record of a recorded run, as a dict.
+
+    Raises:
+        FileNotFoundError: the entry has not been trained and recorded.
+    """
+    path = files(name)["record"]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No recorded run of {name!r}: {path.name} is missing from the course's data/zoo/ "
+            f"folder. Train it with `python scripts/train_zoo.py {name}`."
+        )
+    return json.loads(path.read_text())
+
+
+def records():
+    """One row per recorded model: what it is, what it costs, how well it does.
+
+    Returns:
+        A pandas DataFrame indexed by `name`, with the columns
+        `architecture`, `builder`, `notebook`, `parameters`,
+        `multiply_adds` (per 32x32 image), `test_accuracy`, `epochs`,
+        `seconds` (training wall-clock time) and `device`.
+
+    Example:
+
+    >>> table = records()
+    >>> {"parameters", "multiply_adds", "test_accuracy"} <= set(table.columns)
+    True
+    """
+    columns = ["name", "architecture", "builder", "notebook", "parameters", "multiply_adds",
+               "test_accuracy", "epochs", "seconds", "device"]
+    rows = []
+    for name in recorded():
+        entry = record(name)
+        rows.append({
+            "name": name,
+            "architecture": entry["architecture"],
+            "builder": entry["builder"],
+            "notebook": entry["notebook"],
+            "parameters": entry["parameters"],
+            "multiply_adds": entry["multiply_adds"],
+            "test_accuracy": entry["test_accuracy"],
+            "epochs": entry["recipe"]["epochs"],
+            "seconds": entry["seconds"],
+            "device": entry["trained_with"]["device"],
+        })
+    return pd.DataFrame(rows, columns=columns).set_index("name")
+
+
+def history(name):
+    """The per-epoch learning curves of a recorded run (a DataFrame indexed by epoch)."""
+    record(name)
+    return pd.read_csv(files(name)["history"], index_col="epoch")
+
+
+def build_classifier(name, mean, variance):
+    """An entry's network behind its standardisation: uint8 images in, probabilities out.
+
+    Args:
+        name: an entry of `ENTRIES`.
+        mean, variance: the per-channel statistics of the training images.
+
+    Returns:
+        An untrained `keras.Model` named after the entry.
+    """
+    _check_name(name)
+    network = ENTRIES[name].build()
+    inputs = keras.Input(network.input_shape[1:], name="image")
+    standardize = keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name="standardize")
+    return keras.Model(inputs, network(standardize(inputs)), name=name)
+
+
+def load(name):
+    """Loads a recorded model with its trained weights, checking their SHA-256 first.
+
+    Args:
+        name: an entry of `ENTRIES` that has been recorded (see `recorded()`).
+
+    Returns:
+        A `keras.Model` that takes CIFAR-10 images exactly as
+        `course_lib.data.load_cifar10` returns them (uint8, 0-255, shape
+        `(N, 32, 32, 3)`: the standardisation is its first layer) and returns
+        the 10 class probabilities.
+
+    Raises:
+        FileNotFoundError: the record or the weights file is missing.
+        ValueError: the weights' hash is not the recorded one.
+    """
+    entry = record(name)
+    path = files(name)["weights"]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The weights {path.name} of the recorded run {name!r} are missing from the course's "
+            f"data/zoo/ folder. Restore them with git, or re-train with "
+            f"`python scripts/train_zoo.py {name}`."
+        )
+    actual = sha256_of(path)
+    if actual != entry["sha256"]:
+        raise ValueError(
+            f"The weights {path.name} have SHA-256 {actual}, not the recorded {entry['sha256']}: "
+            f"the file is damaged or was re-trained without updating {name}.json. Restore both "
+            f"with git, or re-train with `python scripts/train_zoo.py {name}`."
+        )
+    model = build_classifier(name, **entry["standardization"])
+    model.load_weights(path)
+    return model

@@ -1,0 +1,288 @@
+"""Trains the course's recorded CIFAR-10 models (course_lib.zoo), one at a time, resumably.
+
+    COURSE_DATA_DIR=/path/to/mirror python scripts/train_zoo.py resnet20 [more names | all]
+
+For each name of `course_lib.zoo.ENTRIES`: the CIFAR-10 training set is split
+into 45,000 training and 5,000 validation images (stratified, seed 0), the
+entry's network is trained with its recipe and seed (deterministic kernels),
+the test set is scored once, and `data/zoo/NAME.{weights.h5,history.csv,json}`
+are written atomically.
+
+After every epoch the model, its optimizer and the history so far are saved in
+`build/zoo/NAME/` (ignored by git). Run the same command again after an
+interruption and training resumes from the last finished epoch; `--restart`
+discards the checkpoint. The record's `seconds` adds up the pieces.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from course_lib import data, experiment, zoo
+from course_lib.analysis import count_macs
+from course_lib.runtime import setup_notebook
+
+VALIDATION_SIZE = 5000
+SPLIT_SEED = 0
+# Running-mean training losses of the first steps, kept in the record so that a
+# test can re-run them from the seed (tests/lib/test_zoo.py).
+FIRST_STEPS = 100
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _atomic_write(path, write):
+    """Calls `write(temporary_path)`, then moves the result onto `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        staged = Path(tmp) / path.name
+        write(staged)
+        os.replace(staged, path)
+
+
+def _write_text(path, text):
+    _atomic_write(path, lambda p: p.write_text(text))
+
+
+class FirstSteps(keras.callbacks.Callback):
+    """Keeps the running-mean loss after each of the first `steps` training steps."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps
+        self.losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        if len(self.losses) < self.steps:
+            self.losses.append(float(logs["loss"]))
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """After every epoch: the model with its optimizer, and the history and seconds so far.
+
+    The history gains the 1-minute load average of the machine at the end of
+    each epoch: a load above 2 on this 2-core CPU means that other work
+    shared it and slowed the epoch down.
+    """
+
+    def __init__(self, folder, state, first_steps=None):
+        super().__init__()
+        self.folder = folder
+        self.state = state
+        self.first_steps = first_steps
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+               "load_average": os.getloadavg()[0]}
+        self.state["history"].append(row)
+        self.state["epochs_done"] = epoch + 1
+        self.state["seconds"] += row["seconds"]
+        if self.first_steps is not None and "first_steps" not in self.state:
+            self.state["first_steps"] = self.first_steps.losses
+        _atomic_write(self.folder / "model.keras", self.model.save)
+        _write_text(self.folder / "state.json", json.dumps(self.state, indent=1))
+
+
+def training_data(limit=None):
+    """The 45,000 training and 5,000 validation images, and the 10,000 test images.
+
+    `limit` keeps only the first `limit` training images (a smoke test).
+    """
+    splits = experiment.load_splits("cifar10", validation_size=VALIDATION_SIZE, seed=SPLIT_SEED)
+    if limit:
+        x, y = splits.train
+        splits = experiment.Splits((x[:limit], y[:limit]), splits.validation, splits.test)
+    return splits
+
+
+def first_steps_model(name, recipe=None, limit=None):
+    """The untrained classifier of `name` as its recorded run built it, with its batches.
+
+    Seeds Keras with the entry's seed, builds the standardised network,
+    compiles it with the recipe, and returns `(model, batches, statistics)`:
+    the training batches of epoch 0 and the standardisation's statistics.
+    `model.fit(batches, steps_per_epoch=k)` then repeats the recorded run's
+    first k steps.
+    """
+    entry = zoo.ENTRIES[name]
+    recipe = recipe or entry.recipe
+    (x_train, y_train), _, _ = training_data(limit)
+    keras.utils.set_random_seed(entry.seed)
+    statistics = experiment.channel_statistics(x_train)
+    model = zoo.build_classifier(name, **statistics)
+    batches = recipe.batches(x_train, y_train, num_classes=10, seed=entry.seed)
+    experiment.compile_with(model, recipe, len(batches))
+    return model, batches, statistics
+
+
+def train_one(name, restart=False, verbose=2, epochs=None, limit=None, out=None):
+    entry = zoo.ENTRIES[name]
+    recipe = entry.recipe if epochs is None else entry.recipe.replace(epochs=epochs)
+    info = setup_notebook(seed=entry.seed, deterministic=True)
+    splits = training_data(limit)
+    (x_train, y_train), validation, (x_test, y_test) = splits
+    folder = ROOT / "build" / "zoo" / (name if out is None else f"{name}-smoke")
+    if restart and folder.exists():
+        shutil.rmtree(folder)
+    state_file = folder / "state.json"
+    first_steps = None
+    if state_file.is_file():
+        state = json.loads(state_file.read_text())
+        model = keras.models.load_model(folder / "model.keras")
+        state["pieces"] += 1
+        print(f"{name}: resuming after epoch {state['epochs_done']} of {recipe.epochs}", flush=True)
+    else:
+        model, _, statistics = first_steps_model(name, recipe, limit)
+        state = {"epochs_done": 0, "seconds": 0.0, "pieces": 1, "history": [],
+                 "standardization": statistics}
+        first_steps = FirstSteps(FIRST_STEPS)
+        folder.mkdir(parents=True, exist_ok=True)
+    checkpoint = Checkpoint(folder, state, first_steps)
+    if state["epochs_done"] < recipe.epochs:
+        experiment.train(
+            model, recipe, (x_train, y_train), validation, num_classes=10, seed=entry.seed,
+            callbacks=[c for c in (first_steps, checkpoint) if c is not None],
+            initial_epoch=state["epochs_done"], verbose=verbose,
+        )
+    test = experiment.evaluate(model, x_test, y_test)
+
+    paths = zoo.files(name, out)
+    _atomic_write(paths["weights"], model.save_weights)
+    history = pd.DataFrame(state["history"]).set_index("epoch")
+    _atomic_write(paths["history"], lambda p: history.to_csv(p, float_format="%.6g"))
+    network = model.layers[-1]
+    record = {
+        "name": name,
+        "architecture": entry.architecture,
+        "builder": entry.builder_call,
+        "notebook": entry.notebook,
+        "command": " ".join(["python scripts/train_zoo.py", name]
+                            + ([f"--epochs {epochs}"] if epochs is not None else [])
+                            + ([f"--limit {limit}"] if limit else [])),
+        "seed": entry.seed,
+        "recipe": recipe.to_dict(),
+        "data": {
+            "dataset": "cifar10",
+            "source": data.data_source("cifar10"),
+            "train_images": int(len(x_train)),
+            "validation_images": int(len(validation[0])),
+            "validation_split": f"course_lib.experiment.split_validation(validation_size={VALIDATION_SIZE}, seed={SPLIT_SEED})",
+            "test_images": int(len(x_test)),
+        },
+        "standardization": state["standardization"],
+        "parameters": int(model.count_params()),
+        "trainable_parameters": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+        "multiply_adds": int(count_macs(network)),
+        "test_accuracy": test["accuracy"],
+        "test_correct": test["correct"],
+        "test_crossentropy": round(test["crossentropy"], 6),
+        "validation_accuracy": float(history["val_accuracy"].iloc[-1]),
+        "train_accuracy": float(history["accuracy"].iloc[-1]),
+        "seconds": round(state["seconds"], 1),
+        "pieces": state["pieces"],
+        "trained_with": {
+            "python": platform.python_version(),
+            "keras": keras.__version__,
+            "backend": info.backend,
+            "backend_version": info.backend_version,
+            "device": info.device,
+            "processor": _processor(),
+            "deterministic": True,
+        },
+        "date": datetime.date.today().isoformat(),
+        "weights": paths["weights"].name,
+        "sha256": data.sha256_of(paths["weights"]),
+        "history": paths["history"].name,
+        "first_steps_loss": [round(v, 6) for v in state.get("first_steps", [])],
+    }
+    _write_text(paths["record"], json.dumps(record, indent=2) + "\n")
+    print(json.dumps({k: record[k] for k in ("name", "test_accuracy", "seconds", "parameters", "multiply_adds")}),
+          flush=True)
+    return record
+
+
+def write_report(path=ROOT / "benchmarks" / "zoo.md"):
+    """Writes the table of the recorded runs (benchmarks/zoo.md) from their records."""
+    lines = [
+        "# The model zoo: recorded CIFAR-10 runs",
+        "",
+        "One CIFAR-10 variant of every Part III architecture (`course_lib.zoo`), trained with the",
+        "course's recipe on 45,000 training images (5,000 carved out for validation) and tested",
+        "once on the 10,000 test images of the offline mirror (a JPEG copy of CIFAR-10, so",
+        "accuracies are close to, not equal to, those on the original arrays). Written by",
+        "`python scripts/train_zoo.py --report` from the records in `data/zoo/`.",
+        "",
+        "| model | builder | parameters | multiply-adds (M) | epochs | minutes | mean load | "
+        "validation | test | device | date |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for name in zoo.recorded():
+        record = zoo.record(name)
+        history = zoo.history(name)
+        lines.append(
+            f"| {record['architecture']} | `{record['builder']}` | {record['parameters']:,} | "
+            f"{record['multiply_adds'] / 1e6:.1f} | {record['recipe']['epochs']} | "
+            f"{record['seconds'] / 60:.1f} | {history['load_average'].mean():.1f} | "
+            f"{record['validation_accuracy']:.4f} | {record['test_accuracy']:.4f} | "
+            f"{record['trained_with']['device']}, {record['trained_with']['backend']} "
+            f"{record['trained_with']['backend_version']} | {record['date']} |"
+        )
+    lines += [
+        "",
+        "Minutes are the wall-clock training time (all epochs, validation included). The mean load",
+        "is the machine's 1-minute load average at the end of each epoch: about 2 on this 2-core",
+        "CPU when the training had it to itself, more when other work shared it.",
+        "",
+    ]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def _processor():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", choices=["all", *zoo.ENTRIES], metavar="NAME",
+                        help=f"entries of course_lib.zoo.ENTRIES ({', '.join(zoo.ENTRIES)}), or all")
+    parser.add_argument("--restart", action="store_true", help="discard checkpoints and start over")
+    parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1, 2)")
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs (with --out)")
+    parser.add_argument("--limit", type=int, help="train on the first N images only (with --out)")
+    parser.add_argument("--out", type=Path, help="write the files here instead of data/zoo/")
+    parser.add_argument("--report", action="store_true",
+                        help="write benchmarks/zoo.md from the records (after training NAMEs, if any)")
+    args = parser.parse_args(argv)
+    if not args.names and not args.report:
+        parser.error("name at least one model (or all), or pass --report")
+    if (args.epochs or args.limit) and not args.out:
+        parser.error("--epochs and --limit change the recorded run: write it elsewhere with --out")
+    names = list(zoo.ENTRIES) if "all" in args.names else args.names
+    for name in names:
+        start = time.time()
+        train_one(name, restart=args.restart, verbose=args.verbose, epochs=args.epochs,
+                  limit=args.limit, out=args.out)
+        print(f"{name}: done in {time.time() - start:.0f} s wall-clock", flush=True)
+    if args.report:
+        print(f"wrote {write_report()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

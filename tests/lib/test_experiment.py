@@ -1,0 +1,263 @@
+"""Tests of course_lib.experiment (the harness) on the backend named by KERAS_BACKEND."""
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_lib import data, experiment
+from course_lib.experiment import AugmentedBatches, Recipe
+
+RNG = np.random.default_rng(0)
+
+
+def test_split_validation_is_stratified_and_disjoint():
+    x = np.arange(300).reshape(150, 2)
+    y = np.repeat([0, 1, 2], 50).reshape(-1, 1)
+    (xt, yt), (xv, yv) = experiment.split_validation(x, y, validation_size=30, seed=1)
+    assert yt.shape == (120,) and np.bincount(yv).tolist() == [10, 10, 10]
+    assert not set(xt[:, 0]) & set(xv[:, 0])
+    assert set(xt[:, 0]) | set(xv[:, 0]) == set(x[:, 0])
+    (xt2, _), _ = experiment.split_validation(x, y, validation_size=30, seed=1)
+    np.testing.assert_array_equal(xt, xt2)
+    with pytest.raises(ValueError, match="validation_size"):
+        experiment.split_validation(x, y, validation_size=150)
+    with pytest.raises(ValueError, match="integer class labels"):
+        experiment.split_validation(x, y.astype("float32"), validation_size=30)
+
+
+@pytest.mark.data
+def test_load_splits_takes_validation_from_the_training_set():
+    if data.find_mirror("mnist") is None:
+        pytest.skip("no offline copy of mnist: set COURSE_DATA_DIR to the course's data mirror")
+    splits = experiment.load_splits("mnist", validation_size=1000, train_per_class=20, test_per_class=5)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
+    assert len(x_train) == 200 and len(x_val) == 1000 and len(x_test) == 50
+    assert y_train.ndim == y_val.ndim == y_test.ndim == 1
+    (full_train, _), (full_test, _) = data.load_mnist()
+    train_rows = {row.tobytes() for row in full_train}
+    assert all(image.tobytes() in train_rows for image in x_val)
+    assert repr(splits) == "Splits(train=200, validation=1000, test=50)"
+
+
+def _images(n=12, size=6, channels=2):
+    return RNG.integers(0, 256, (n, size, size, channels)).astype("uint8")
+
+
+def test_batches_visit_every_example_once_per_epoch_in_a_seeded_order():
+    x = _images(10)
+    y = np.arange(10) % 3
+    batches = AugmentedBatches(x, y, num_classes=3, batch_size=4, flip=False, translate=0, seed=5)
+    assert len(batches) == 3
+    seen = np.concatenate([batches[i][0] for i in range(len(batches))])
+    labels = np.concatenate([batches[i][1] for i in range(len(batches))])
+    assert seen.dtype == np.float32 and labels.shape == (10, 3)
+    assert sorted(map(bytes, seen.astype("uint8"))) == sorted(map(bytes, x))
+    first = [batches[i][0] for i in range(3)]
+    batches.on_epoch_end()
+    second = [batches[i][0] for i in range(3)]
+    assert not np.array_equal(first[0], second[0])
+    again = AugmentedBatches(x, y, num_classes=3, batch_size=4, flip=False, seed=5)
+    again.set_epoch(1)
+    np.testing.assert_array_equal(again[0][0], second[0])
+
+
+def test_flip_mirrors_about_half_of_the_images():
+    x = _images(400, size=4, channels=1)
+    batches = AugmentedBatches(x, np.zeros(400, int), num_classes=1, batch_size=400, flip=True,
+                               shuffle=False, seed=0)
+    out = batches[0][0].astype("uint8")
+    mirrored = np.array([np.array_equal(o, i[:, ::-1]) and not np.array_equal(o, i) for o, i in zip(out, x)])
+    unchanged = np.array([np.array_equal(o, i) for o, i in zip(out, x)])
+    assert (mirrored | unchanged).all()
+    assert 150 < mirrored.sum() < 250
+
+
+def test_translation_is_a_crop_of_the_reflect_padded_image():
+    x = _images(50, size=8, channels=3)
+    pad = 2
+    batches = AugmentedBatches(x, np.zeros(50, int), num_classes=1, batch_size=50, flip=False,
+                               translate=pad, shuffle=False, seed=3)
+    out = batches[0][0]
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+    offsets = set()
+    for image, source in zip(out, padded):
+        matches = [(dy, dx) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
+                   if np.array_equal(image, source[dy:dy + 8, dx:dx + 8])]
+        assert matches, "an augmented image is not a crop of its padded original"
+        offsets.add(matches[0])
+    assert len(offsets) > 10  # the shifts vary
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(num_classes=2, translate=6), "translate"),
+        (dict(num_classes=0), "num_classes"),
+        (dict(num_classes=2, batch_size=0), "batch_size"),
+        (dict(num_classes=2, seed=-1), "seed"),
+    ],
+)
+def test_batches_reject_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        AugmentedBatches(_images(4), np.array([0, 1, 0, 1]), **kwargs)
+
+
+def test_batches_reject_labels_out_of_range():
+    with pytest.raises(ValueError, match=r"labels in \[0, 2\)"):
+        AugmentedBatches(_images(4), np.array([0, 1, 2, 1]), num_classes=2)
+
+
+def test_standardization_gives_zero_mean_unit_variance_per_channel():
+    x = (RNG.normal(size=(20, 5, 5, 3)) * [10, 20, 30] + [100, 50, 0]).astype("float32")
+    layer = experiment.standardization(x)
+    out = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(out.reshape(-1, 3).mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(out.reshape(-1, 3).var(0), 1, atol=1e-4)
+    with pytest.raises(ValueError, match="rows, cols, channels"):
+        experiment.standardization(x[0])
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    recipe = Recipe(epochs=4, learning_rate=0.2, warmup_epochs=1.0)
+    schedule = recipe.learning_rate_schedule(steps_per_epoch=10)
+    rates = [float(keras.ops.convert_to_numpy(schedule(step))) for step in range(41)]
+    assert rates[0] == pytest.approx(0.02)
+    assert rates[10] == pytest.approx(0.2)
+    assert all(a <= b + 1e-9 for a, b in zip(rates[:10], rates[1:11]))
+    assert all(a >= b - 1e-9 for a, b in zip(rates[10:40], rates[11:41]))
+    assert rates[40] == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(epochs=0), "epochs"),
+        (dict(learning_rate=0), "learning_rate"),
+        (dict(warmup_epochs=5, epochs=2), "warmup_epochs"),
+        (dict(batchnorm_momentum=1.0), "batchnorm_momentum"),
+        (dict(label_smoothing=-0.1), "label_smoothing"),
+    ],
+)
+def test_recipe_rejects_bad_values(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Recipe(**kwargs)
+
+
+def _toy_splits(n=96, seed=0):
+    """Two classes of 8x8 images that differ in brightness: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+
+    def part(count):
+        y = rng.integers(0, 2, count)
+        x = rng.integers(0, 120, (count, 8, 8, 3)) + 100 * y[:, None, None, None]
+        return x.astype("uint8"), y
+
+    return experiment.Splits(part(n), part(32), part(32))
+
+
+def _tiny_network():
+    return keras.Sequential([
+        keras.Input((8, 8, 3)),
+        keras.layers.Conv2D(4, 3, use_bias=False),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(2, activation="softmax"),
+    ], name="tiny")
+
+
+def test_train_returns_one_row_per_epoch_and_sets_the_batchnorm_momentum():
+    splits = _toy_splits()
+    model = experiment.with_standardization(_tiny_network(), splits.train[0])
+    recipe = Recipe(epochs=2, batch_size=32, learning_rate=0.05, translate=1)
+    history = experiment.train(model, recipe, splits.train, splits.validation)
+    assert list(history.index) == [1, 2] and history.index.name == "epoch"
+    for column in ("loss", "accuracy", "crossentropy", "val_accuracy", "val_crossentropy",
+                   "seconds", "learning_rate"):
+        assert column in history
+    bn = [layer for layer in model.layers[-1].layers if isinstance(layer, keras.layers.BatchNormalization)]
+    # 3 batches x 2 epochs = 6 steps: the momentum forgets the initial statistics.
+    assert bn[0].momentum == pytest.approx(0.01 ** (1 / 6))
+
+
+def test_recompute_batchnorm_in_the_recipe_rescores_validation():
+    splits = _toy_splits()
+    model = experiment.with_standardization(_tiny_network(), splits.train[0])
+    recipe = Recipe(epochs=1, batch_size=32, batchnorm_momentum=None, recompute_batchnorm=True)
+    history = experiment.train(model, recipe, splits.train, splits.validation)
+    scores = experiment.evaluate(model, *splits.validation)
+    assert history["val_accuracy"].iloc[-1] == pytest.approx(scores["accuracy"], abs=1e-6)
+
+
+def test_evaluate_counts_correct_answers_and_checks_shapes():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Softmax()])
+    x = np.array([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0]], "float32")
+    scores = experiment.evaluate(model, x, np.array([0, 1, 1]))
+    assert scores["correct"] == 2 and scores["accuracy"] == pytest.approx(2 / 3)
+    assert scores["crossentropy"] > 0
+
+
+def test_run_summarize_and_compare_over_seeds():
+    splits = _toy_splits()
+    recipe = Recipe(epochs=2, batch_size=32, learning_rate=0.05, translate=0)
+    a = experiment.run(_tiny_network, splits, recipe, seeds=(0, 1), name="a")
+    b = experiment.run(_tiny_network, splits, recipe.replace(label_smoothing=0.0), seeds=(0, 1), name="b")
+    assert list(a.scores.index) == [0, 1]
+    assert set(a.histories["seed"]) == {0, 1} and list(a.histories.columns[:2]) == ["seed", "epoch"]
+    assert a.curve("val_accuracy").shape == (2, 2)
+    table = experiment.summarize([a, b])
+    assert list(table.index) == ["a", "b"]
+    assert table.loc["a", "test_accuracy mean"] == pytest.approx(a.scores["test_accuracy"].mean())
+    comparison = experiment.compare(a, b)
+    np.testing.assert_allclose(comparison.differences, b.scores["test_accuracy"] - a.scores["test_accuracy"])
+    assert "b - a (test_accuracy)" in str(comparison)
+    c = experiment.run(_tiny_network, splits, recipe, seeds=(2,), name="c")
+    with pytest.raises(ValueError, match="same seeds"):
+        experiment.compare(a, c)
+    with pytest.raises(TypeError, match="Splits"):
+        experiment.run(_tiny_network, tuple(splits), recipe)
+
+
+@pytest.mark.parametrize(
+    "differences, holds",
+    [
+        ([0.03, 0.05, 0.04], True),  # same sign, mean 0.04 > std 0.01
+        ([-0.03, -0.05, -0.04], True),
+        ([0.01, 0.09, 0.002], False),  # same sign, but the spread exceeds the mean
+        ([0.05, 0.06, -0.01], False),  # one seed disagrees
+        ([0.04], False),  # one seed proves nothing
+        ([0.0, 0.0, 0.0], False),
+    ],
+)
+def test_the_rule_for_asserting_an_effect(differences, holds):
+    comparison = experiment.paired_comparison(differences)
+    assert comparison.holds is holds
+    assert comparison.mean == pytest.approx(np.mean(differences))
+
+
+def test_paired_comparison_p_value_is_the_paired_t_test():
+    from scipy import stats
+
+    differences = [0.02, 0.03, 0.01, 0.04]
+    expected = stats.ttest_rel(np.array([0.5, 0.6, 0.7, 0.8]) + differences, [0.5, 0.6, 0.7, 0.8]).pvalue
+    assert experiment.paired_comparison(differences).p_value == pytest.approx(expected)
+    with pytest.raises(ValueError, match="finite numbers"):
+        experiment.paired_comparison([0.1, np.nan])
+
+
+def test_run_trains_a_model_with_auxiliary_outputs_and_scores_its_inference_model():
+    def build():
+        inputs = keras.Input((8, 8, 3))
+        x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+        aux = keras.layers.Dense(2, activation="softmax", name="aux")(keras.layers.Flatten()(x))
+        main = keras.layers.Dense(2, activation="softmax", name="main")(keras.layers.GlobalAveragePooling2D()(x))
+        return keras.Model(inputs, [main, aux]), keras.Model(inputs, main)
+
+    splits = _toy_splits()
+    recipe = Recipe(epochs=2, batch_size=32, translate=0)
+    result = experiment.run(build, splits, recipe, seeds=(0,), keep_models=True, loss_weights=[1.0, 0.3])
+    assert {"accuracy", "val_accuracy", "crossentropy", "loss"} <= set(result.histories.columns)
+    assert len(result.models[0].outputs) == 1
+    with pytest.raises(ValueError, match="loss_weights"):
+        experiment.run(build, splits, recipe, seeds=(0,))
