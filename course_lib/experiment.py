@@ -267,7 +267,7 @@ def standardization(x):
     return keras.layers.Normalization(axis=-1, **channel_statistics(x), name="standardize")
 
 
-def with_standardization(network, x_train, name=None):
+def with_standardization(network, x_train, name=None, standardize=True):
     """`network` behind a standardisation layer fitted on `x_train`, as one model.
 
     Args:
@@ -276,6 +276,8 @@ def with_standardization(network, x_train, name=None):
             `googlenet(aux_heads=True)` returns it).
         x_train: the training images whose statistics standardise the inputs.
         name: name of the model (default: the network's).
+        standardize: False to divide the pixels by 255 instead (a control:
+            see `Recipe.standardize`).
 
     Returns:
         A `keras.Model` taking images as stored and returning `network`'s
@@ -286,7 +288,8 @@ def with_standardization(network, x_train, name=None):
     if not all(isinstance(n, keras.Model) for n in networks) or len(networks) not in (1, 2):
         raise TypeError(f"`network` must be a keras.Model or a pair of them; received {network!r}.")
     inputs = keras.Input(networks[0].input_shape[1:], name="image")
-    standardized = standardization(x_train)(inputs)
+    scale = standardization(x_train) if standardize else keras.layers.Rescaling(1 / 255, name="rescale")
+    standardized = scale(inputs)
     models = tuple(keras.Model(inputs, n(standardized), name=name or n.name) for n in networks)
     return models if pair else models[0]
 
@@ -323,10 +326,16 @@ class Recipe:
         recompute_batchnorm: whether to re-estimate the BatchNormalization
             statistics on (up to 10,000) training images after training, see
             `course_lib.batchnorm.recompute_batchnorm_statistics`.
+        schedule: "cosine": after the warm-up, the learning rate decays to 0
+            along a cosine, so the last epochs average out the noise of the
+            large early steps (the run must be planned with its length,
+            `epochs`); "constant": it stays at `learning_rate`.
+        standardize: whether `run` puts a standardisation layer (the training
+            images' per-channel mean and variance) in front of the network;
+            without, the pixels are only divided by 255.
 
-    The learning rate decays to 0 over the run, so the last epochs average out
-    the noise of the large early steps; the run must therefore be planned with
-    its length (`epochs`).
+    `benchmarks/recipe_ablation.md` measures what each choice adds, once, on
+    a CIFAR-10 subset over three seeds (`scripts/recipe_ablation.py`).
     """
 
     epochs: int = 10
@@ -340,6 +349,8 @@ class Recipe:
     translate: int = 4
     batchnorm_momentum: object = "auto"
     recompute_batchnorm: bool = False
+    schedule: str = "cosine"
+    standardize: bool = True
 
     def __post_init__(self):
         check_positive_int(self.epochs, "epochs")
@@ -364,16 +375,27 @@ class Recipe:
                 "`batchnorm_momentum` must be 'auto', None or a float in [0, 1); "
                 f"received batchnorm_momentum={bn!r}."
             )
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"`schedule` must be 'cosine' or 'constant'; received schedule={self.schedule!r}.")
 
     def replace(self, **changes):
         """A copy of the recipe with some fields changed."""
         return dataclasses.replace(self, **changes)
 
     def learning_rate_schedule(self, steps_per_epoch):
-        """The learning rate per step: linear warm-up, then cosine decay to 0."""
+        """The learning rate per step: linear warm-up, then cosine decay to 0 (or constant)."""
         check_positive_int(steps_per_epoch, "steps_per_epoch")
         total = self.epochs * steps_per_epoch
         warmup = min(total - 1, int(round(self.warmup_epochs * steps_per_epoch)))
+        if self.schedule == "constant":
+            # alpha=1: the "decay" keeps the rate at warmup_target after the warm-up.
+            return keras.optimizers.schedules.CosineDecay(
+                self.learning_rate / 10 if warmup else self.learning_rate,
+                decay_steps=max(1, total - warmup),
+                alpha=1.0,
+                warmup_target=self.learning_rate if warmup else None,
+                warmup_steps=warmup,
+            )
         return keras.optimizers.schedules.CosineDecay(
             self.learning_rate / 10 if warmup else self.learning_rate,
             decay_steps=total - warmup,
@@ -576,7 +598,7 @@ def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, ve
 
     For every seed: `keras.utils.set_random_seed(seed)`, `build()` builds
     the network, `with_standardization` puts the training set's
-    standardisation in front of it, `train` trains it (batches drawn with the
+    standardisation in front of it (unless `recipe.standardize` is False), `train` trains it (batches drawn with the
     same seed), and the test set is scored once. Two variants run with the
     same seeds therefore share their batches (and their initial weights when
     their architectures match): a paired comparison (`compare`).
@@ -617,7 +639,7 @@ def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, ve
         if not (isinstance(network, keras.Model) or pair):
             raise TypeError(f"`build()` must return a keras.Model or a pair of them; received {type(network).__name__}.")
         name = name or (network[1] if pair else network).name
-        model = with_standardization(network, x_train)
+        model = with_standardization(network, x_train, standardize=recipe.standardize)
         model, scored = model if pair else (model, model)
         start = time.perf_counter()
         history = train(model, recipe, (x_train, y_train), validation, seed=seed, verbose=verbose,

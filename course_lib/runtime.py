@@ -5,6 +5,7 @@ gives the same numbers and the reader sees at once what ran the notebook.
 """
 
 import dataclasses
+import logging
 import os
 import platform
 import sys
@@ -103,6 +104,26 @@ def enable_determinism():
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+class _RetracingFilter(logging.Filter):
+    """Drops TensorFlow's warning that a function was traced again.
+
+    Notebooks that train several fresh models (one per seed or variant) trace
+    each model's functions once; TensorFlow then warns, in every notebook
+    output, that "5 out of the last 9 calls ... triggered tf.function
+    retracing". Here that is expected, not a mistake to fix.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def quiet_retracing_warnings():
+    """Silences TensorFlow's retracing warning (see `_RetracingFilter`); other warnings stay."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _RetracingFilter) for f in logger.filters):
+        logger.addFilter(_RetracingFilter())
+
+
 def set_plot_defaults():
     """Applies the course's matplotlib defaults (`PLOT_DEFAULTS`)."""
     import matplotlib
@@ -136,6 +157,7 @@ def setup_notebook(seed=42, deterministic=True, verbose=True):
     if deterministic:
         enable_determinism()
     set_plot_defaults()
+    quiet_retracing_warnings()
     backend_version, device, gpu = backend_device()
     info = RuntimeInfo(
         python=platform.python_version(),

@@ -75,7 +75,7 @@ ENTRIES = {
     entry.name: entry
     for entry in (
         ZooEntry("alexnet", "AlexNet", functools.partial(models.alexnet_cifar, width=0.5), "13_alexnet",
-                 Recipe(epochs=10, learning_rate=0.02)),
+                 Recipe(epochs=22, learning_rate=0.05)),
         ZooEntry("vgg16", "VGG16", functools.partial(models.vgg16_cifar, width=0.5), "14_vgg",
                  Recipe(epochs=14)),
         ZooEntry("nin", "NiN", functools.partial(models.nin, width=0.5, batch_norm=True),

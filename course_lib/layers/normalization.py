@@ -1,6 +1,7 @@
 """Local response normalization, as AlexNet used it (Krizhevsky et al., 2012)."""
 
 import keras
+import numpy as np
 
 from course_lib.layers._utils import check_image_input, check_positive_int
 
@@ -49,12 +50,15 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def build(self, input_shape):
         check_image_input(input_shape, "LocalResponseNormalization")
+        # The sum over the neighbouring channels is a product with a band
+        # matrix: band[c', c] = 1 when |c - c'| <= depth_radius. One matrix
+        # product is far faster on a CPU, forward and backward, than adding
+        # 2 * depth_radius + 1 shifted slices.
+        channels = np.arange(input_shape[-1])
+        self._band = (np.abs(channels[:, None] - channels[None, :]) <= self.depth_radius).astype(self.compute_dtype)
 
     def call(self, inputs):
-        channels = inputs.shape[-1]
-        r = self.depth_radius
-        squares = keras.ops.pad(keras.ops.square(inputs), [[0, 0], [0, 0], [0, 0], [r, r]])
-        energy = sum(squares[..., i : i + channels] for i in range(2 * r + 1))
+        energy = keras.ops.matmul(keras.ops.square(inputs), keras.ops.convert_to_tensor(self._band, inputs.dtype))
         return inputs / keras.ops.power(self.bias + self.alpha * energy, self.beta)
 
     def compute_output_shape(self, input_shape):

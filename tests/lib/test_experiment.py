@@ -127,6 +127,9 @@ def test_learning_rate_warms_up_then_decays_to_zero():
     assert all(a <= b + 1e-9 for a, b in zip(rates[:10], rates[1:11]))
     assert all(a >= b - 1e-9 for a, b in zip(rates[10:40], rates[11:41]))
     assert rates[40] == pytest.approx(0.0, abs=1e-7)
+    constant = recipe.replace(schedule="constant").learning_rate_schedule(steps_per_epoch=10)
+    rates = [float(keras.ops.convert_to_numpy(constant(step))) for step in range(41)]
+    assert rates[0] == pytest.approx(0.02) and all(r == pytest.approx(0.2) for r in rates[10:])
 
 
 @pytest.mark.parametrize(
@@ -137,6 +140,7 @@ def test_learning_rate_warms_up_then_decays_to_zero():
         (dict(warmup_epochs=5, epochs=2), "warmup_epochs"),
         (dict(batchnorm_momentum=1.0), "batchnorm_momentum"),
         (dict(label_smoothing=-0.1), "label_smoothing"),
+        (dict(schedule="linear"), "schedule"),
     ],
 )
 def test_recipe_rejects_bad_values(kwargs, message):
@@ -179,6 +183,15 @@ def test_train_returns_one_row_per_epoch_and_sets_the_batchnorm_momentum():
     bn = [layer for layer in model.layers[-1].layers if isinstance(layer, keras.layers.BatchNormalization)]
     # 3 batches x 2 epochs = 6 steps: the momentum forgets the initial statistics.
     assert bn[0].momentum == pytest.approx(0.01 ** (1 / 6))
+
+
+def test_without_standardization_the_pixels_are_divided_by_255():
+    splits = _toy_splits()
+    model = experiment.with_standardization(_tiny_network(), splits.train[0], standardize=False)
+    assert isinstance(model.layers[1], keras.layers.Rescaling)
+    result = experiment.run(_tiny_network, splits, Recipe(epochs=1, batch_size=32, standardize=False),
+                            seeds=(0,), keep_models=True)
+    assert isinstance(result.models[0].layers[1], keras.layers.Rescaling)
 
 
 def test_recompute_batchnorm_in_the_recipe_rescores_validation():

@@ -251,3 +251,12 @@ def test_batch_norm_puts_a_normalisation_between_convolution_and_activation():
     module = L.InceptionModule(4, 3, 5, 2, 3, 2, batch_norm=True)
     module.build((None, 9, 9, 6))
     assert sum(isinstance(layer, keras.layers.BatchNormalization) for branch in module.branches for layer in branch) == 6
+
+
+def test_local_response_normalization_equals_the_formula():
+    x = RNG.uniform(0, 30, size=(2, 3, 4, 7)).astype("float32")
+    layer = L.LocalResponseNormalization(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+    squares = np.pad(x.astype("float64") ** 2, [(0, 0)] * 3 + [(2, 2)])
+    energy = sum(squares[..., i : i + 7] for i in range(5))
+    expected = x / (2.0 + 1e-4 * energy) ** 0.75
+    np.testing.assert_allclose(_numpy(layer(x)), expected, rtol=1e-5)

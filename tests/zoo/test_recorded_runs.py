@@ -2,8 +2,8 @@
 
 Run on TensorFlow, the backend that trained them (`make test-zoo`):
 
-- every entry of `zoo.ENTRIES` has a record whose files exist and whose
-  weights have the recorded SHA-256;
+- every entry of `zoo.ENTRIES` builds a CIFAR-10 classifier, and has a record
+  whose files exist and whose weights have the recorded SHA-256;
 - every recorded model, re-evaluated on the 10,000 CIFAR-10 test images,
   gets its recorded accuracy to 0.1 point;
 - the recorded runs meet the course's targets (at least 80 % test accuracy
@@ -40,6 +40,14 @@ def test_set():
     return x_test, y_test.reshape(-1)
 
 
+def test_every_entry_builds_a_cifar10_classifier():
+    for name, entry in zoo.ENTRIES.items():
+        network = entry.build()
+        assert network.input_shape == (None, 32, 32, 3), name
+        assert network.output_shape == (None, 10), name
+        keras.backend.clear_session()
+
+
 def test_every_entry_is_recorded_with_its_files():
     assert zoo.recorded() == list(zoo.ENTRIES)
     for name in zoo.ENTRIES:
@@ -48,7 +56,11 @@ def test_every_entry_is_recorded_with_its_files():
         assert paths["weights"].is_file() and paths["history"].is_file()
         assert data.sha256_of(paths["weights"]) == record["sha256"], name
         assert record["builder"] == zoo.ENTRIES[name].builder_call
-        assert record["recipe"] == zoo.ENTRIES[name].recipe.to_dict()
+        # Fields added to the recipe after a run was recorded must still be at their defaults.
+        expected = zoo.ENTRIES[name].recipe.to_dict()
+        assert {key: expected[key] for key in record["recipe"]} == record["recipe"], name
+        defaults = experiment.Recipe().to_dict()
+        assert all(expected[key] == defaults[key] for key in expected.keys() - record["recipe"].keys()), name
         history = zoo.history(name)
         assert list(history.index) == list(range(1, record["recipe"]["epochs"] + 1))
         assert record["seconds"] == pytest.approx(history["seconds"].sum(), abs=0.2)
