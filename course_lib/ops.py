@@ -8,6 +8,8 @@ read next to the lecture and checked against SciPy, Keras and autodiff:
   flipped kernel), with `"valid"`, `"same"` and `"full"` padding and strides;
 - layers, channels-last with Keras's weight layout: `conv2d_forward`,
   `conv2d_backward`, `pool2d`, `max_pool2d_forward`, `max_pool2d_backward`;
+- batch normalization: `batchnorm_forward` (training mode),
+  `batchnorm_backward`, `batchnorm_inference`, `update_moving_statistics`;
 - counting: `conv2d_params`, `conv2d_macs`;
 - the conv layer as a dense layer: `flatten_volume`, `unflatten_volume`,
   `conv_to_dense`.
@@ -538,6 +540,130 @@ def conv2d_macs(input_shape, kernel_size, filters, padding="valid", strides=1):
     out_h = output_size(height, kh, padding, sh)
     out_w = output_size(width, kw, padding, sw)
     return out_h * out_w * kh * kw * channels * filters
+
+
+# ---------------------------------------------------------------------------
+# Batch normalization
+
+
+def _check_batchnorm_inputs(x, *vectors):
+    x = np.asarray(x)
+    if x.ndim < 2 or not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(
+            "`x` must be a float array of at least 2 dimensions, channels last; "
+            f"received dtype {x.dtype} and shape {x.shape}."
+        )
+    channels = x.shape[-1]
+    checked = []
+    for name, value in vectors:
+        value = np.asarray(value, dtype=x.dtype)
+        if value.shape != (channels,):
+            raise ValueError(f"`{name}` must have shape ({channels},), one value per channel; received {value.shape}.")
+        checked.append(value)
+    return x, checked
+
+
+def batchnorm_forward(x, gamma, beta, epsilon=1e-3):
+    """Batch normalization in training mode: normalise with the batch's statistics.
+
+    For each channel `c` (the last axis), over all other axes (the batch and,
+    for images, the rows and columns):
+    `mean_c = mean(x[..., c])`, `var_c = mean((x[..., c] - mean_c) ** 2)`
+    (the biased variance, as Keras computes it),
+    `x_hat = (x - mean) / sqrt(var + epsilon)`, `out = gamma * x_hat + beta`.
+
+    Args:
+        x: `(N, C)` or `(N, H, W, C)` activations.
+        gamma: `(C,)` scale.
+        beta: `(C,)` offset.
+        epsilon: added to the variance (Keras's default 1e-3).
+
+    Returns:
+        `(out, cache)`: `out` has the shape of `x`; `cache` is a dict with the
+        batch's `mean` and `variance` (`(C,)` each, to update the moving
+        statistics) and what `batchnorm_backward` needs.
+
+    Example:
+
+    >>> out, cache = batchnorm_forward(np.array([[1.0], [3.0]]), np.ones(1), np.zeros(1), epsilon=0.0)
+    >>> out.ravel().tolist(), cache["mean"].tolist(), cache["variance"].tolist()
+    ([-1.0, 1.0], [2.0], [1.0])
+    """
+    x, (gamma, beta) = _check_batchnorm_inputs(x, ("gamma", gamma), ("beta", beta))
+    axes = tuple(range(x.ndim - 1))
+    mean = x.mean(axis=axes)
+    variance = x.var(axis=axes)
+    inv_std = 1.0 / np.sqrt(variance + epsilon)
+    x_hat = (x - mean) * inv_std
+    cache = {"x_hat": x_hat, "inv_std": inv_std, "gamma": gamma, "mean": mean, "variance": variance}
+    return gamma * x_hat + beta, cache
+
+
+def batchnorm_inference(x, gamma, beta, moving_mean, moving_variance, epsilon=1e-3):
+    """Batch normalization in inference mode: normalise with the moving statistics.
+
+    `out = gamma * (x - moving_mean) / sqrt(moving_variance + epsilon) + beta`:
+    a fixed affine map per channel, the same for every image, whatever the
+    batch.
+
+    Args:
+        x: `(N, C)` or `(N, H, W, C)` activations.
+        gamma, beta, moving_mean, moving_variance: `(C,)` each.
+        epsilon: added to the variance.
+
+    Returns:
+        The normalised array, shaped like `x`.
+    """
+    x, (gamma, beta, mean, variance) = _check_batchnorm_inputs(
+        x, ("gamma", gamma), ("beta", beta), ("moving_mean", moving_mean), ("moving_variance", moving_variance)
+    )
+    return gamma * (x - mean) / np.sqrt(variance + epsilon) + beta
+
+
+def update_moving_statistics(moving_mean, moving_variance, batch_mean, batch_variance, momentum=0.99):
+    """One update of the moving statistics, as Keras's BatchNormalization does it.
+
+    `moving = momentum * moving + (1 - momentum) * batch`, for the mean and the
+    variance; they start at 0 and 1.
+
+    Returns:
+        `(moving_mean, moving_variance)`, new arrays.
+    """
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+        raise ValueError(f"`momentum` must be a float in [0, 1]; received momentum={momentum!r}.")
+    return (
+        momentum * np.asarray(moving_mean) + (1 - momentum) * np.asarray(batch_mean),
+        momentum * np.asarray(moving_variance) + (1 - momentum) * np.asarray(batch_variance),
+    )
+
+
+def batchnorm_backward(dout, cache):
+    """Backward pass of `batchnorm_forward` (training mode).
+
+    With `m` values per channel and `dx_hat = dout * gamma`, the chain rule
+    through the batch's mean and variance (both depend on every `x`) gives
+    `dx = inv_std / m * (m * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat))`,
+    `dgamma = sum(dout * x_hat)` and `dbeta = sum(dout)` (sums over all axes
+    but the channel's).
+
+    Args:
+        dout: gradient w.r.t. the forward output, shaped like `x`.
+        cache: the `cache` that `batchnorm_forward` returned.
+
+    Returns:
+        `(dx, dgamma, dbeta)` with the shapes of `x`, `(C,)` and `(C,)`.
+    """
+    x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]
+    dout = np.asarray(dout, dtype=x_hat.dtype)
+    if dout.shape != x_hat.shape:
+        raise ValueError(f"`dout` must have the forward output's shape {x_hat.shape}; received {dout.shape}.")
+    axes = tuple(range(dout.ndim - 1))
+    m = x_hat.size // x_hat.shape[-1]
+    dgamma = (dout * x_hat).sum(axis=axes)
+    dbeta = dout.sum(axis=axes)
+    dx_hat = dout * gamma
+    dx = inv_std / m * (m * dx_hat - dx_hat.sum(axis=axes) - x_hat * (dx_hat * x_hat).sum(axis=axes))
+    return dx, dgamma, dbeta
 
 
 # ---------------------------------------------------------------------------

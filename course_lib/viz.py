@@ -253,6 +253,56 @@ def plot_learning_curves(history, metric="accuracy", ax=None, title=None, test=N
     return ax
 
 
+def overlay_map(image, heat_map, ax=None, alpha=0.5, title=None, cmap="jet"):
+    """Draws a map (CAM, Grad-CAM, occlusion, saliency) over its image.
+
+    The map is stretched to the image's size with bilinear interpolation
+    (`course_lib.interpret.upsample_to`), scaled to its own range and drawn
+    semi-transparently over the image, with a colour bar.
+
+    Args:
+        image: `(rows, cols, channels)` or `(rows, cols)`, uint8 (0-255) or
+            float in [0, 1].
+        heat_map: `(H', W')` map for this image.
+        ax: the matplotlib axes (default: a new figure).
+        alpha: opacity of the map.
+        title: the axes' title.
+        cmap: colour map of the map.
+
+    Returns:
+        The matplotlib `Axes`.
+
+    Example:
+
+    >>> ax = overlay_map(np.zeros((32, 32, 3), "uint8"), np.eye(8), title="a map")
+    """
+    import matplotlib.pyplot as plt
+
+    from course_lib.interpret import upsample_to
+
+    image = np.asarray(image)
+    heat_map = np.asarray(heat_map, "float32")
+    if image.ndim not in (2, 3) or heat_map.ndim != 2:
+        raise ValueError(
+            "`image` must be (rows, cols[, channels]) and `heat_map` (rows, cols); "
+            f"received shapes {image.shape} and {heat_map.shape}."
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3, 3))
+    shown = image.astype("float32") / 255 if np.issubdtype(image.dtype, np.integer) else image
+    ax.imshow(np.squeeze(shown), cmap="gray" if shown.ndim == 2 or shown.shape[-1] == 1 else None)
+    large = upsample_to(heat_map[None], image.shape[:2])[0]
+    span = float(large.max() - large.min()) or 1.0
+    overlay = ax.imshow((large - large.min()) / span, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
+    colorbar = ax.figure.colorbar(overlay, ax=ax, fraction=0.046, pad=0.04)
+    colorbar.set_label("map, scaled to its range")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 # ---------------------------------------------------------------------------
 # Convolutional layers
 

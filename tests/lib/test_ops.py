@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from course_lib import ops
 from course_lib.autodiff import value_and_gradient
-from course_lib.grading import numerical_gradient
+from course_lib.grading import numerical_gradient, relative_error
 
 # Keras's torch backend converts tensors with a NumPy 1 style `__array__`.
 pytestmark = pytest.mark.filterwarnings(
@@ -645,3 +645,70 @@ x4, k4 = np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 4))
 def test_bad_input_raises_clear_errors(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# Batch normalization
+
+
+def _keras_batchnorm(x, gamma, beta, mean, variance, momentum=0.99, epsilon=1e-3):
+    layer = keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon)
+    layer.build(x.shape)
+    layer.set_weights([gamma, beta, mean, variance])
+    return layer
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 5, 5, 2)])
+def test_batchnorm_forward_and_moving_statistics_equal_keras(shape):
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=shape) * 3 + 1).astype("float32")
+    gamma, beta = rng.normal(size=shape[-1:]).astype("float32"), rng.normal(size=shape[-1:]).astype("float32")
+    mean, variance = rng.normal(size=shape[-1:]).astype("float32"), rng.uniform(0.5, 2, shape[-1:]).astype("float32")
+    layer = _keras_batchnorm(x, gamma, beta, mean, variance, momentum=0.9)
+    out, cache = ops.batchnorm_forward(x, gamma, beta)
+    np.testing.assert_allclose(out, keras.ops.convert_to_numpy(layer(x, training=True)), rtol=1e-4, atol=1e-5)
+    moving = ops.update_moving_statistics(mean, variance, cache["mean"], cache["variance"], momentum=0.9)
+    np.testing.assert_allclose(moving[0], keras.ops.convert_to_numpy(layer.moving_mean), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(moving[1], keras.ops.convert_to_numpy(layer.moving_variance), rtol=1e-4, atol=1e-6)
+    inference = ops.batchnorm_inference(x, gamma, beta, *moving)
+    np.testing.assert_allclose(inference, keras.ops.convert_to_numpy(layer(x, training=False)), rtol=1e-4, atol=1e-5)
+
+
+def test_batchnorm_backward_equals_autodiff_and_numerical_gradients():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4, 3, 3, 2))
+    gamma, beta = rng.normal(size=2), rng.normal(size=2)
+    dout = rng.normal(size=x.shape)
+    _, cache = ops.batchnorm_forward(x, gamma, beta)
+    dx, dgamma, dbeta = ops.batchnorm_backward(dout, cache)
+
+    def loss(t):
+        axes = (0, 1, 2)
+        mean = keras.ops.mean(t, axis=axes)
+        variance = keras.ops.var(t, axis=axes)
+        normalised = (t - mean) / keras.ops.sqrt(variance + 1e-3)
+        out = keras.ops.convert_to_tensor(gamma, t.dtype) * normalised + keras.ops.convert_to_tensor(beta, t.dtype)
+        return keras.ops.sum(out * keras.ops.convert_to_tensor(dout, t.dtype))
+
+    _, autodiff_dx = value_and_gradient(loss, x)
+    numeric_dx = numerical_gradient(lambda t: np.sum(ops.batchnorm_forward(t, gamma, beta)[0] * dout), x)
+    numeric_dgamma = numerical_gradient(lambda g: np.sum(ops.batchnorm_forward(x, g, beta)[0] * dout), gamma)
+    numeric_dbeta = numerical_gradient(lambda b: np.sum(ops.batchnorm_forward(x, gamma, b)[0] * dout), beta)
+    assert relative_error(dx, numeric_dx) < 1e-5
+    np.testing.assert_allclose(dx, autodiff_dx, rtol=1e-4, atol=1e-5)
+    assert relative_error(dgamma, numeric_dgamma) < 1e-6
+    assert relative_error(dbeta, numeric_dbeta) < 1e-6
+    # The gradient w.r.t. x sums to zero per channel: shifting a channel changes nothing.
+    np.testing.assert_allclose(dx.sum(axis=(0, 1, 2)), 0, atol=1e-10)
+
+
+def test_batchnorm_checks_its_arguments():
+    with pytest.raises(ValueError, match="gamma"):
+        ops.batchnorm_forward(np.zeros((2, 3)), np.ones(2), np.zeros(3))
+    with pytest.raises(ValueError, match="float array"):
+        ops.batchnorm_forward(np.zeros(3), np.ones(3), np.zeros(3))
+    with pytest.raises(ValueError, match="momentum"):
+        ops.update_moving_statistics(0, 1, 0, 1, momentum=1.5)
+    _, cache = ops.batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3))
+    with pytest.raises(ValueError, match="dout"):
+        ops.batchnorm_backward(np.ones((3, 3)), cache)

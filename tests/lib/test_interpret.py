@@ -1,0 +1,120 @@
+"""Tests of course_lib.interpret on the backend named by KERAS_BACKEND."""
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib import interpret
+from course_lib.autodiff import value_and_gradient
+from course_lib.viz import overlay_map
+
+RNG = np.random.default_rng(0)
+
+
+def _gap_network(softmax=True, dropout=False):
+    """conv -> conv -> GAP -> [dropout] -> dense: the shape the CAM needs."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = keras.layers.Conv2D(5, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    if dropout:
+        x = keras.layers.Dropout(0.5)(x)
+    outputs = keras.layers.Dense(4, activation="softmax" if softmax else None, name="predictions")(x)
+    return keras.Model(inputs, outputs)
+
+
+def _images(n=3):
+    return RNG.uniform(0, 1, (n, 12, 12, 3)).astype("float32")
+
+
+def test_cam_is_the_dense_weights_applied_to_the_last_maps():
+    model = _gap_network()
+    images = _images()
+    cam = interpret.class_activation_map(model, images, [0, 1, 3])
+    maps = keras.ops.convert_to_numpy(keras.Model(model.input, model.get_layer("conv2").output)(images))
+    kernel, bias = model.get_layer("predictions").get_weights()
+    expected = np.stack([maps[i] @ kernel[:, c] for i, c in enumerate([0, 1, 3])])
+    np.testing.assert_allclose(cam, expected, rtol=1e-4, atol=1e-6)
+    # Its mean plus the bias is the class score before the softmax.
+    logits = maps.mean(axis=(1, 2)) @ kernel + bias
+    np.testing.assert_allclose(cam.mean(axis=(1, 2)) + bias[[0, 1, 3]], logits[np.arange(3), [0, 1, 3]],
+                               rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("softmax, dropout", [(True, False), (False, True)])
+def test_grad_cam_equals_the_relu_of_the_cam_on_a_gap_network(softmax, dropout):
+    model = _gap_network(softmax, dropout)
+    images = _images()
+    cam = interpret.class_activation_map(model, images, 2)
+    gradcam = interpret.grad_cam(model, images, 2)
+    assert gradcam.shape == cam.shape == (3, 12, 12)
+    # The score's gradient at every position is w[k, c] / (H W): Grad-CAM = ReLU(CAM) / (H W).
+    np.testing.assert_allclose(gradcam * 144, np.maximum(cam, 0), rtol=1e-3, atol=1e-5)
+
+
+def test_grad_cam_of_an_earlier_layer_and_a_wrapped_model():
+    network = _gap_network()
+    inputs = keras.Input((12, 12, 3))
+    wrapped = keras.Model(inputs, network(keras.layers.Rescaling(2.0)(inputs)))
+    images = _images()
+    maps = interpret.grad_cam(wrapped, images, 1, layer_name="conv1")
+    assert maps.shape == (3, 12, 12) and (maps >= 0).all()
+    np.testing.assert_allclose(interpret.class_activation_map(wrapped, images, 1),
+                               interpret.class_activation_map(network, 2 * images, 1), rtol=1e-4, atol=1e-6)
+
+
+def test_saliency_is_the_largest_absolute_input_gradient_of_the_score():
+    model = _gap_network(softmax=False)
+    images = _images(2)
+    saliency = interpret.saliency_map(model, images, [1, 2])
+    _, gradient = value_and_gradient(
+        lambda x: keras.ops.sum(model(x) * keras.ops.convert_to_tensor(np.eye(4, dtype="float32")[[1, 2]])), images
+    )
+    np.testing.assert_allclose(saliency, np.abs(gradient).max(axis=-1), rtol=1e-4, atol=1e-7)
+
+
+def test_occlusion_measures_the_drop_of_the_class_probability():
+    # A classifier that only looks at the top-left 4x4 corner: occluding elsewhere changes nothing.
+    inputs = keras.Input((8, 8, 1))
+    corner = keras.layers.Cropping2D(((0, 4), (0, 4)))(inputs)
+    score = keras.layers.Flatten()(keras.layers.GlobalAveragePooling2D()(corner))
+    outputs = keras.layers.Softmax()(keras.layers.Concatenate()([score, -score]))
+    model = keras.Model(inputs, outputs)
+    images = np.ones((2, 8, 8, 1), "float32")
+    drops = interpret.occlusion_map(model, images, 0, patch_size=4, stride=4, fill=0.0)
+    assert drops.shape == (2, 2, 2)
+    assert (drops[:, 0, 0] > 0.1).all()
+    np.testing.assert_allclose(drops.reshape(2, -1)[:, 1:], 0, atol=1e-6)
+
+
+def test_upsample_and_overlay():
+    maps = np.arange(8, dtype="float32").reshape(2, 2, 2)
+    large = interpret.upsample_to(maps, (6, 6))
+    assert large.shape == (2, 6, 6)
+    assert large.min() >= maps.min() - 1e-5 and large.max() <= maps.max() + 1e-5
+    ax = overlay_map(np.zeros((6, 6, 3), "uint8"), maps[0], title="map")
+    assert ax.get_title() == "map"
+    with pytest.raises(ValueError, match="size"):
+        interpret.upsample_to(maps, (6,))
+
+
+def test_bad_arguments_get_clear_errors():
+    model = _gap_network()
+    images = _images()
+    with pytest.raises(ValueError, match="class_index"):
+        interpret.grad_cam(model, images, 4)
+    with pytest.raises(ValueError, match="one int per image"):
+        interpret.grad_cam(model, images, [0, 1])
+    with pytest.raises(ValueError, match="images"):
+        interpret.saliency_map(model, images[0], 0)
+    with pytest.raises(ValueError, match="layer_name"):
+        interpret.grad_cam(model, images, 0, layer_name="nope")
+    with pytest.raises(ValueError, match="4-D output"):
+        interpret.grad_cam(model, images, 0, layer_name="gap")
+    flatten = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
+                                keras.layers.Dense(4)])
+    with pytest.raises(ValueError, match="global average pooling"):
+        interpret.class_activation_map(flatten, images, 0)
+    with pytest.raises(ValueError, match="patch_size"):
+        interpret.occlusion_map(model, images, 0, patch_size=20)
