@@ -19,6 +19,8 @@ uses the same methodology:
 - `summarize` tabulates mean and spread over seeds; `compare` pairs two
   variants seed by seed and says whether a difference held on every seed and
   exceeds its spread, the course's rule for what a notebook may assert.
+- `learning_rate_range_test` draws the training loss against a growing
+  learning rate: a diagnostic for choosing the rate.
 """
 
 import collections
@@ -560,6 +562,64 @@ def evaluate(model, x, y, batch_size=256):
     correct = int((probabilities.argmax(1) == y).sum())
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-12, 1.0)
     return {"accuracy": correct / len(y), "crossentropy": float(-np.log(picked).mean()), "correct": correct}
+
+
+def learning_rate_range_test(model, x, y, min_lr=1e-4, max_lr=10.0, steps=100, batch_size=64,
+                             momentum=0.9, seed=0, stop_factor=4.0):
+    """The learning-rate range test: the training loss as the learning rate grows.
+
+    One short run of SGD (with `momentum`) in which the learning rate grows
+    geometrically from `min_lr` to `max_lr` over `steps` steps, one batch per
+    step, recording each batch's loss (Smith, 2017). The loss first stays
+    flat (too small a rate to learn in so few steps), then falls (rates that
+    train), then rises and explodes (rates too large); the run stops once the
+    smoothed loss exceeds `stop_factor` times its minimum. Choose a rate in
+    the falling part, well before the minimum of the curve. The model's
+    weights are changed: use a fresh model.
+
+    Args:
+        model: a fresh, uncompiled classifier ending in class probabilities.
+        x: training images, as the model takes them.
+        y: their integer labels.
+        min_lr, max_lr: the first and the last learning rate.
+        steps: number of steps (batches).
+        batch_size: images per batch, drawn in a random order.
+        momentum: SGD's momentum.
+        seed: seed of the batch order.
+        stop_factor: stop once the smoothed loss exceeds this multiple of
+            its minimum.
+
+    Returns:
+        A DataFrame with one row per step: "learning_rate", "loss" (the
+        batch's loss) and "smoothed_loss" (an exponential average, weight
+        0.9 on the past, corrected for its start).
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    x = np.asarray(x)
+    y = _flat_labels(y, "y")
+    check_positive_int(steps, "steps")
+    check_positive_int(batch_size, "batch_size")
+    if not 0 < min_lr < max_lr:
+        raise ValueError(f"`min_lr` and `max_lr` must satisfy 0 < min_lr < max_lr; received {min_lr}, {max_lr}.")
+    classes = model.outputs[0].shape[-1]
+    optimizer = keras.optimizers.SGD(min_lr, momentum=momentum)
+    model.compile(optimizer=optimizer, loss="categorical_crossentropy", jit_compile=False)
+    rates = min_lr * (max_lr / min_lr) ** (np.arange(steps) / max(steps - 1, 1))
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch_size // len(x)))])
+    rows, average, best = [], 0.0, np.inf
+    for step, rate in enumerate(rates):
+        optimizer.learning_rate.assign(float(rate))
+        chosen = order[step * batch_size : (step + 1) * batch_size]
+        loss = float(model.train_on_batch(x[chosen], _one_hot(y[chosen], classes)))
+        average = 0.9 * average + 0.1 * loss
+        smoothed = average / (1 - 0.9 ** (step + 1))
+        rows.append({"learning_rate": float(rate), "loss": loss, "smoothed_loss": smoothed})
+        best = min(best, smoothed)
+        if not np.isfinite(loss) or smoothed > stop_factor * best:
+            break
+    return pd.DataFrame(rows)
 
 
 class Runs:

@@ -17,7 +17,8 @@ course's `data/zoo/` folder:
 
 `records()` tabulates the records; `load(name)` rebuilds a recorded model,
 checks the weights' hash and loads them; `history(name)` reads its learning
-curves. `tests/lib/test_zoo.py` re-evaluates every recorded model on the test
+curves, `plot_history(name)` draws them and `describe(name)` sums a run up in
+one line. `tests/lib/test_zoo.py` re-evaluates every recorded model on the test
 set and re-runs the first steps of a recorded run from its seed.
 """
 
@@ -74,26 +75,26 @@ class ZooEntry:
 ENTRIES = {
     entry.name: entry
     for entry in (
-        ZooEntry("alexnet", "AlexNet", functools.partial(models.alexnet_cifar, width=0.5), "13_alexnet",
-                 Recipe(epochs=22, learning_rate=0.05)),
-        ZooEntry("vgg16", "VGG16", functools.partial(models.vgg16_cifar, width=0.5), "14_vgg",
-                 Recipe(epochs=14)),
+        ZooEntry("alexnet", "AlexNet", functools.partial(models.alexnet_cifar, width=0.5), "14_alexnet",
+                 Recipe(epochs=17, learning_rate=0.05)),
+        ZooEntry("vgg16", "VGG16", functools.partial(models.vgg16_cifar, width=0.5), "15_vgg",
+                 Recipe(epochs=13)),
         ZooEntry("nin", "NiN", functools.partial(models.nin, width=0.5, batch_norm=True),
-                 "15_nin_and_global_pooling", Recipe(epochs=11)),
+                 "16_nin_and_global_pooling", Recipe(epochs=10)),
         ZooEntry("googlenet", "GoogLeNet", functools.partial(models.googlenet_cifar, width=0.25),
-                 "16_inception_googlenet", Recipe(epochs=14)),
-        ZooEntry("resnet20", "ResNet-20", functools.partial(models.resnet_cifar, 20), "17_resnet",
+                 "17_inception_googlenet", Recipe(epochs=13)),
+        ZooEntry("resnet20", "ResNet-20", functools.partial(models.resnet_cifar, 20), "18_resnet",
                  Recipe(epochs=20)),
-        ZooEntry("resnet9", "ResNet-9", functools.partial(models.resnet9_cifar, width=0.5), "17_resnet",
-                 Recipe(epochs=24)),
+        ZooEntry("resnet9", "ResNet-9", functools.partial(models.resnet9_cifar, width=0.5), "18_resnet",
+                 Recipe(epochs=22)),
         ZooEntry("mobilenet", "MobileNet", functools.partial(models.mobilenet_cifar, alpha=0.5),
-                 "18_mobilenet", Recipe(epochs=20)),
+                 "19_mobilenet", Recipe(epochs=20)),
         ZooEntry("wrn16_2", "WRN-16-2", functools.partial(models.wide_resnet, 16, 2),
-                 "19_wide_resnet_resnext_densenet", Recipe(epochs=14)),
+                 "20_wide_resnet_resnext_densenet", Recipe(epochs=9)),
         ZooEntry("resnext", "ResNeXt 8x4d", functools.partial(models.resnext_cifar, (2, 2, 2), 8, 4),
-                 "19_wide_resnet_resnext_densenet", Recipe(epochs=8)),
+                 "20_wide_resnet_resnext_densenet", Recipe(epochs=7)),
         ZooEntry("densenet", "DenseNet-BC-28", functools.partial(models.densenet_cifar, 28, 12),
-                 "19_wide_resnet_resnext_densenet", Recipe(epochs=10)),
+                 "20_wide_resnet_resnext_densenet", Recipe(epochs=9)),
     )
 }
 
@@ -168,7 +169,7 @@ def records():
             "name": name,
             "architecture": entry["architecture"],
             "builder": entry["builder"],
-            "notebook": entry["notebook"],
+            "notebook": ENTRIES[name].notebook,
             "parameters": entry["parameters"],
             "multiply_adds": entry["multiply_adds"],
             "test_accuracy": entry["test_accuracy"],
@@ -183,6 +184,41 @@ def history(name):
     """The per-epoch learning curves of a recorded run (a DataFrame indexed by epoch)."""
     record(name)
     return pd.read_csv(files(name)["history"], index_col="epoch")
+
+
+def describe(name):
+    """One line on a recorded run: size, cost, test accuracy and training time.
+
+    Example: "ResNet-20 (resnet_cifar(20)): 274,042 parameters, 40.8 M
+    multiply-adds per image, test accuracy 0.8600 on 10,000 images, 20
+    epochs in 42 min on CPU (2 cores)".
+    """
+    entry = record(name)
+    return (
+        f"{entry['architecture']} ({entry['builder']}): {entry['parameters']:,} parameters, "
+        f"{entry['multiply_adds'] / 1e6:.1f} M multiply-adds per image, test accuracy "
+        f"{entry['test_accuracy']:.4f} on {entry['data']['test_images']:,} images, "
+        f"{entry['recipe']['epochs']} epochs in {entry['seconds'] / 60:.0f} min on {entry['trained_with']['device']}"
+    )
+
+
+def plot_history(name, ax=None, error=False):
+    """Draws a recorded run's training and validation curves and its test accuracy.
+
+    Args:
+        name: a recorded entry of `ENTRIES`.
+        ax: the matplotlib axes (default: a new figure).
+        error: draw the error `1 - accuracy` instead of the accuracy.
+
+    Returns:
+        The matplotlib `Axes`.
+    """
+    from course_lib.viz import plot_learning_curves
+
+    entry = record(name)
+    title = (f"recorded: {entry['architecture']}, {entry['data']['train_images']:,} images, "
+             f"{entry['recipe']['epochs']} epochs")
+    return plot_learning_curves(history(name), ax=ax, test=entry["test_accuracy"], error=error, title=title)
 
 
 def build_classifier(name, mean, variance):

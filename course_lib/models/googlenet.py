@@ -43,6 +43,35 @@ def _aux_head(x, index, classes, classifier_activation, width):
     )(x)
 
 
+def _modules_and_head(inputs, x, n, width, batch_norm, include_top, pooling, classes,
+                      classifier_activation, dropout, aux_heads, name):
+    """The nine Inception modules of Table 1 and the head, shared by both builders."""
+    aux_outputs = []
+    pools = 2
+    for entry in GOOGLENET_LAYOUT:
+        if entry == "pool":
+            pools += 1
+            x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{pools}")(x)
+            continue
+        module_name, *filters = entry
+        x = InceptionModule(*(n(f) for f in filters), batch_norm=batch_norm, name=module_name)(x)
+        if aux_heads and module_name in AUX_AFTER:
+            aux_outputs.append(
+                _aux_head(x, len(aux_outputs) + 1, classes, classifier_activation, width)
+            )
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+        x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    else:
+        x = global_pool_head(x, False, pooling, classes, classifier_activation)
+    inference = keras.Model(inputs, x, name=name)
+    if not aux_heads:
+        return inference
+    training = keras.Model(inputs, [x, *aux_outputs], name=f"{name}_training")
+    return training, inference
+
+
 def googlenet(
     input_shape=(224, 224, 3),
     classes=1000,
@@ -113,30 +142,10 @@ def googlenet(
     if local_response_norm:
         x = LocalResponseNormalization(name="lrn2")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
-    aux_outputs = []
-    pools = 2
-    for entry in GOOGLENET_LAYOUT:
-        if entry == "pool":
-            pools += 1
-            x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{pools}")(x)
-            continue
-        module_name, *filters = entry
-        x = InceptionModule(*(n(f) for f in filters), name=module_name)(x)
-        if aux_heads and module_name in AUX_AFTER:
-            aux_outputs.append(
-                _aux_head(x, len(aux_outputs) + 1, classes, classifier_activation, width)
-            )
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-        x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = global_pool_head(x, False, pooling, classes, classifier_activation)
-    inference = keras.Model(inputs, x, name=name)
-    if not aux_heads:
-        return inference
-    training = keras.Model(inputs, [x, *aux_outputs], name=f"{name}_training")
-    return training, inference
+    return _modules_and_head(
+        inputs, x, n, width, False, include_top, pooling, classes, classifier_activation, dropout,
+        aux_heads, name,
+    )
 
 
 def googlenet_cifar(
@@ -202,27 +211,7 @@ def googlenet_cifar(
         for layer in conv_unit(n(filters), 3, layer_name, batch_norm=batch_norm, padding="same"):
             x = layer(x)
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
-    aux_outputs = []
-    pools = 2
-    for entry in GOOGLENET_LAYOUT:
-        if entry == "pool":
-            pools += 1
-            x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{pools}")(x)
-            continue
-        module_name, *filters = entry
-        x = InceptionModule(*(n(f) for f in filters), batch_norm=batch_norm, name=module_name)(x)
-        if aux_heads and module_name in AUX_AFTER:
-            aux_outputs.append(
-                _aux_head(x, len(aux_outputs) + 1, classes, classifier_activation, width)
-            )
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-        x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = global_pool_head(x, False, pooling, classes, classifier_activation)
-    inference = keras.Model(inputs, x, name=name)
-    if not aux_heads:
-        return inference
-    training = keras.Model(inputs, [x, *aux_outputs], name=f"{name}_training")
-    return training, inference
+    return _modules_and_head(
+        inputs, x, n, width, batch_norm, include_top, pooling, classes, classifier_activation,
+        dropout, aux_heads, name,
+    )

@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import pandas as pd
 import pytest
 
 from course_lib import data, experiment
@@ -274,3 +273,19 @@ def test_run_trains_a_model_with_auxiliary_outputs_and_scores_its_inference_mode
     assert len(result.models[0].outputs) == 1
     with pytest.raises(ValueError, match="loss_weights"):
         experiment.run(build, splits, recipe, seeds=(0,))
+
+
+def test_learning_rate_range_test_grows_the_rate_and_stops_when_the_loss_explodes():
+    splits = _toy_splits()
+    x = splits.train[0].astype("float32") / 255
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(8, "relu"),
+                              keras.layers.Dense(2, activation="softmax")])  # no BatchNormalization
+    table = experiment.learning_rate_range_test(plain, x, splits.train[1], min_lr=1e-3, max_lr=1e3,
+                                                steps=30, batch_size=16)
+    rates = table["learning_rate"].to_numpy()
+    assert rates[0] == pytest.approx(1e-3) and (np.diff(rates) > 0).all()
+    np.testing.assert_allclose(rates[1:] / rates[:-1], (1e6) ** (1 / 29), rtol=1e-6)
+    assert len(table) < 30  # the loss exploded before the last, absurd rates
+    assert set(table.columns) == {"learning_rate", "loss", "smoothed_loss"}
+    with pytest.raises(ValueError, match="min_lr"):
+        experiment.learning_rate_range_test(_tiny_network(), x, splits.train[1], min_lr=1.0, max_lr=0.1)

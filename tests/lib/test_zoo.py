@@ -27,9 +27,10 @@ def _fake_record(folder, monkeypatch, name="resnet20"):
     model.save_weights(paths["weights"])
     paths["history"].write_text("epoch,accuracy,val_accuracy\n1,0.5,0.4\n2,0.6,0.5\n")
     record = {
-        "architecture": "ResNet-20", "builder": "resnet_cifar(20)", "notebook": "17_resnet",
+        "architecture": "ResNet-20", "builder": "resnet_cifar(20)", "notebook": "18_resnet",
         "parameters": model.count_params(), "multiply_adds": 1, "test_accuracy": 0.5,
         "recipe": {"epochs": 2}, "seconds": 1.0, "trained_with": {"device": "CPU (2 cores)"},
+        "data": {"train_images": 100, "test_images": 10},
         "standardization": statistics, "sha256": data.sha256_of(paths["weights"]),
     }
     paths["record"].write_text(json.dumps(record))
@@ -49,6 +50,8 @@ def test_load_checks_the_hash_and_restores_the_model(tmp_path, monkeypatch):
     assert list(table.index) == ["resnet20"]
     assert {"parameters", "multiply_adds", "test_accuracy"} <= set(table.columns)
     assert list(zoo.history("resnet20").index) == [1, 2]
+    assert zoo.describe("resnet20").startswith("ResNet-20 (resnet_cifar(20)): ")
+    assert zoo.plot_history("resnet20").get_title().startswith("recorded: ResNet-20")
     raw = bytearray(paths["weights"].read_bytes())
     raw[-100] ^= 0xFF
     paths["weights"].write_bytes(bytes(raw))
