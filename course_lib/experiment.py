@@ -336,8 +336,9 @@ class Recipe:
             images' per-channel mean and variance) in front of the network;
             without, the pixels are only divided by 255.
 
-    `benchmarks/recipe_ablation.md` measures what each choice adds, once, on
-    a CIFAR-10 subset over three seeds (`scripts/recipe_ablation.py`).
+    `scripts/recipe_ablation.py` measures what each choice adds, on a
+    CIFAR-10 subset over three seeds, and writes the table to
+    `benchmarks/recipe_ablation.md`.
     """
 
     epochs: int = 10

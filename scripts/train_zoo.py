@@ -216,11 +216,14 @@ def write_report(path=ROOT / "benchmarks" / "zoo.md"):
     lines = [
         "# The model zoo: recorded CIFAR-10 runs",
         "",
-        "One CIFAR-10 variant of every Part III architecture (`course_lib.zoo`), trained with the",
-        "course's recipe on 45,000 training images (5,000 carved out for validation) and tested",
+        "The CIFAR-10 variants of the Part III architectures (`course_lib.zoo`), each trained with",
+        "the course's recipe on 45,000 training images (5,000 carved out for validation) and tested",
         "once on the 10,000 test images of the offline mirror (a JPEG copy of CIFAR-10, so",
         "accuracies are close to, not equal to, those on the original arrays). Written by",
         "`python scripts/train_zoo.py --report` from the records in `data/zoo/`.",
+        "",
+        "Not recorded yet: " + (", ".join(f"`{name}`" for name in zoo.ENTRIES if name not in zoo.recorded())
+                                or "none") + " (`python scripts/train_zoo.py NAME` records one).",
         "",
         "| model | builder | parameters | multiply-adds (M) | epochs | minutes | mean load | "
         "validation | test | device | date |",
@@ -260,7 +263,8 @@ def _processor():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", choices=["all", *zoo.ENTRIES], metavar="NAME",
+    # No `choices`: argparse rejects an empty list against them (`--report` alone).
+    parser.add_argument("names", nargs="*", metavar="NAME",
                         help=f"entries of course_lib.zoo.ENTRIES ({', '.join(zoo.ENTRIES)}), or all")
     parser.add_argument("--restart", action="store_true", help="discard checkpoints and start over")
     parser.add_argument("--verbose", type=int, default=2, help="Keras fit verbosity (0, 1, 2)")
@@ -270,6 +274,9 @@ def main(argv=None):
     parser.add_argument("--report", action="store_true",
                         help="write benchmarks/zoo.md from the records (after training NAMEs, if any)")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - {"all", *zoo.ENTRIES})
+    if unknown:
+        parser.error(f"unknown NAME {', '.join(unknown)}: choose from all, {', '.join(zoo.ENTRIES)}")
     if not args.names and not args.report:
         parser.error("name at least one model (or all), or pass --report")
     if (args.epochs or args.limit) and not args.out:

@@ -43,14 +43,16 @@ info = setup_notebook(seed=42)
 # %% [markdown]
 # ## Parameters
 #
-# The settings below keep the notebook within about two minutes on a 2-core CPU.
+# The settings below keep the notebook within about three minutes on a 2-core CPU.
 # On a GPU, try the larger settings in the comments: more training images per class
 # widen the gap between learned and hand-crafted features.
 
 # %%
-PER_CLASS = 500  # training images per class (GPU: 6000, the full training set)
+PER_CLASS = 300  # training images per class (GPU: 4500, all of them after the validation split)
+VALIDATION_SIZE = 1000  # validation images, carved out of the training set
+CIFAR_TEST_PER_CLASS = 200  # CIFAR-10 test images per class (GPU: 1000, all of them)
 SEEDS = (0, 1, 2)  # one stratified subset and one CNN initialisation per seed (GPU: range(10))
-CNN_EPOCHS = 20  # (GPU: 30)
+CNN_EPOCHS = 15  # (GPU: 30)
 BATCH_SIZE = 64
 
 # %% [markdown]
@@ -62,13 +64,16 @@ BATCH_SIZE = 64
 # feature extractor by hand and learned only the classifier. A convolutional neural
 # network (CNN) learns both, from the data, with the same gradient descent.
 #
-# We compare the two on Fashion-MNIST: 28x28 grey images of ten kinds of clothing.
-# Every method trains on the same stratified subset of the training set and is
-# tested on the full test set of 10,000 images.
+# We compare the two first on Fashion-MNIST (28x28 grey images of ten kinds of
+# clothing, centred on a black background), then on CIFAR-10 (32x32 colour photos
+# of ten kinds of objects and animals, in their natural surroundings), where the
+# lecture's claim is made: on natural images, learned features beat designed
+# ones. Every method trains on the same stratified subset of the training set;
+# a validation set, carved out of the training set, is set aside; the test set
+# is only used for the final scores.
 
 # %%
 import time
-import warnings
 
 import keras
 import matplotlib.pyplot as plt
@@ -80,10 +85,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from course_lib import data
+from course_lib import data, experiment
 from course_lib.viz import plot_filters, show_images
 
 (x_train_full, y_train_full), (x_test, y_test) = data.load_fashion_mnist()
+(x_train_full, y_train_full), (x_val, y_val) = experiment.split_validation(
+    x_train_full, y_train_full, validation_size=VALIDATION_SIZE, seed=0
+)
 names = data.class_names("fashion_mnist")
 x_train, y_train = data.subset(x_train_full, y_train_full, per_class=PER_CLASS, seed=SEEDS[0])
 show_images(x_train[:16], y_train[:16], class_names=names, title="Training images (first subset)")
@@ -167,8 +175,9 @@ print(f"{cells}x{cells} cells, {blocks}x{blocks} blocks, HOG length {expected_le
 
 # %%
 def hog_features(images):
-    """One HOG vector per image, as rows of an array."""
-    return np.stack([hog(image, **HOG_OPTIONS) for image in images])
+    """One HOG vector per image, as rows of an array (colour images: per-pixel strongest channel)."""
+    channel_axis = -1 if images.ndim == 4 else None
+    return np.stack([hog(image, channel_axis=channel_axis, **HOG_OPTIONS) for image in images])
 
 
 def fit_linear_classifier(features, labels):
@@ -179,10 +188,10 @@ def fit_linear_classifier(features, labels):
         return classifier.fit(features, labels)
 
 
-def build_cnn():
+def build_cnn(input_shape):
     return keras.Sequential(
         [
-            keras.Input((28, 28, 1)),
+            keras.Input(input_shape),
             keras.layers.Rescaling(1 / 255),
             keras.layers.Conv2D(32, 3, activation="relu", name="conv1"),
             keras.layers.MaxPooling2D(2),
@@ -198,78 +207,169 @@ def build_cnn():
     )
 
 
-hog_test = hog_features(x_test)
-pixels_test = x_test.reshape(len(x_test), -1) / 255
+def with_channels(images):
+    """Adds the channel axis of grey images: (N, rows, cols) -> (N, rows, cols, 1)."""
+    return images[..., None] if images.ndim == 3 else images
 
 
-def run_all(seed):
-    """Trains the three methods on subset `seed`; returns their accuracies and times."""
-    x, y = data.subset(x_train_full, y_train_full, per_class=PER_CLASS, seed=seed)
+def run_all(pool, validation, test, seed):
+    """Trains the three methods on subset `seed` of `pool`; returns their scores and the CNN."""
+    x, y = data.subset(*pool, per_class=PER_CLASS, seed=seed)
+    y = y.reshape(-1)
+    evaluation = {"validation": validation, "test": test}
+    flat = {split: images.reshape(len(images), -1) / 255 for split, (images, _) in evaluation.items()}
+    hogs = {split: hog_features(images) for split, (images, _) in evaluation.items()}
     results = []
 
     start = time.perf_counter()
     model = fit_linear_classifier(x.reshape(len(x), -1) / 255, y)
-    results.append(("intensities + linear", model.score(pixels_test, y_test), time.perf_counter() - start))
+    seconds = time.perf_counter() - start
+    results.append(("intensities + linear", *(model.score(flat[s], evaluation[s][1]) for s in evaluation), seconds))
 
     start = time.perf_counter()  # the feature extraction counts as training time
     model = fit_linear_classifier(hog_features(x), y)
-    results.append(("HOG + linear", model.score(hog_test, y_test), time.perf_counter() - start))
+    seconds = time.perf_counter() - start
+    results.append(("HOG + linear", *(model.score(hogs[s], evaluation[s][1]) for s in evaluation), seconds))
 
     keras.utils.set_random_seed(seed)
-    cnn = build_cnn()
+    cnn = build_cnn(with_channels(x).shape[1:])
     cnn.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     start = time.perf_counter()
-    cnn.fit(x[..., None], y, epochs=CNN_EPOCHS, batch_size=BATCH_SIZE, verbose=0)
+    cnn.fit(with_channels(x), y, epochs=CNN_EPOCHS, batch_size=BATCH_SIZE, verbose=0)
     seconds = time.perf_counter() - start
-    accuracy = cnn.evaluate(x_test[..., None], y_test, verbose=0)[1]
-    results.append(("small CNN", accuracy, seconds))
-    return pd.DataFrame(results, columns=["method", "accuracy", "train seconds"]).assign(seed=seed), cnn
+    scores = [cnn.evaluate(with_channels(images), labels, verbose=0)[1] for images, labels in evaluation.values()]
+    results.append(("small CNN", *scores, seconds))
+    columns = ["method", "validation accuracy", "accuracy", "train seconds"]
+    return pd.DataFrame(results, columns=columns).assign(seed=seed), cnn
 
 
-runs, cnns = zip(*(run_all(seed) for seed in SEEDS))
-runs = pd.concat(runs, ignore_index=True)
+def compare_methods(pool, validation, test):
+    runs, cnns = zip(*(run_all(pool, validation, test, seed) for seed in SEEDS))
+    return pd.concat(runs, ignore_index=True), cnns
+
+
+def dot_plot(runs, title, ax):
+    """Test accuracy of each method: one dot per seed, and the mean."""
+    methods = list(dict.fromkeys(runs["method"]))
+    for i, method in enumerate(methods):
+        values = 100 * runs.loc[runs["method"] == method, "accuracy"]
+        ax.plot(np.full(len(values), i), values, "o", color="tab:blue", alpha=0.6,
+                label="one seed" if i == 0 else None)
+        ax.plot([i - 0.25, i + 0.25], [values.mean()] * 2, color="black", label="mean" if i == 0 else None)
+    ax.set_xticks(range(len(methods)), methods)
+    ax.set_xlim(-0.5, len(methods) - 0.5)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("method")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+
+
+runs, cnns = compare_methods((x_train_full, y_train_full), (x_val, y_val), (x_test, y_test))
 runs.pivot(index="seed", columns="method", values="accuracy").round(4)
 
 # %% [markdown]
 # Each seed draws another subset of training images (and another initialisation of
 # the CNN). The mean and the spread (standard deviation over the seeds), with the
-# training time, which for HOG includes computing the features of the training set:
+# validation accuracy and the training time, which for HOG includes computing the
+# features of the training set:
 
 # %%
-summary = runs.groupby("method", sort=False).agg(
-    accuracy_mean=("accuracy", "mean"),
-    accuracy_std=("accuracy", "std"),
-    accuracy_min=("accuracy", "min"),
-    train_seconds_mean=("train seconds", "mean"),
-)
+def summarize_methods(runs):
+    return runs.groupby("method", sort=False).agg(
+        validation_mean=("validation accuracy", "mean"),
+        accuracy_mean=("accuracy", "mean"),
+        accuracy_std=("accuracy", "std"),
+        accuracy_min=("accuracy", "min"),
+        train_seconds_mean=("train seconds", "mean"),
+    )
+
+
+summary = summarize_methods(runs)
 summary.round(4)
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.bar(summary.index, summary["accuracy_mean"] * 100, yerr=summary["accuracy_std"] * 100, capsize=6)
-for seed, group in runs.groupby("seed"):
-    ax.plot(group["method"], group["accuracy"] * 100, "k.", alpha=0.6)
-low = runs["accuracy"].min() * 100
-ax.set_ylim(low - 3, runs["accuracy"].max() * 100 + 2)
-ax.set_xlabel("method")
-ax.set_ylabel("test accuracy (%)")
-ax.set_title(f"Fashion-MNIST, {10 * PER_CLASS} training images: mean over {len(SEEDS)} seeds (dots: each seed)")
+dot_plot(runs, f"Fashion-MNIST, {10 * PER_CLASS} training images, {len(SEEDS)} seeds", ax)
 plt.show()
 
 # %% [markdown]
-# **Check.** On every seed, the CNN beats the intensity baseline by more than two
-# percentage points, and the HOG features by a smaller margin; HOG beats the raw
-# intensities on average. The lines below give the margins (mean and smallest).
+# **Check.** On every seed, the CNN beats the intensity baseline, by more than
+# the spread of the margins; HOG beats the raw intensities on average. Between
+# the CNN and HOG the difference does not pass the course's test on
+# Fashion-MNIST at this budget (its sign changes from seed to seed): we do not
+# claim either is better here. The lines below give the margins, seed by seed.
 
 # %%
-by_seed = runs.pivot(index="seed", columns="method", values="accuracy")
-margin_over_intensities = by_seed["small CNN"] - by_seed["intensities + linear"]
-margin_over_hog = by_seed["small CNN"] - by_seed["HOG + linear"]
-assert (margin_over_intensities > 0.02).all(), margin_over_intensities
-assert (margin_over_hog > 0).all() and margin_over_hog.mean() < margin_over_intensities.mean(), margin_over_hog
+def margins(runs, better, worse, metric="accuracy"):
+    by_seed = runs.pivot(index="seed", columns="method", values=metric)
+    return experiment.paired_comparison(by_seed[better] - by_seed[worse], metric=metric,
+                                        baseline=worse, treatment=better)
+
+
+margin_over_intensities = margins(runs, "small CNN", "intensities + linear")
+margin_over_hog = margins(runs, "small CNN", "HOG + linear")
+print(margin_over_intensities)
+print(margin_over_hog)
+assert margin_over_intensities.holds and margin_over_intensities.mean > 0, margin_over_intensities
+assert not margin_over_hog.holds, margin_over_hog
 assert summary.loc["HOG + linear", "accuracy_mean"] > summary.loc["intensities + linear", "accuracy_mean"]
-print(f"CNN - intensities: {margin_over_intensities.mean():+.1%} (min {margin_over_intensities.min():+.1%})")
-print(f"CNN - HOG:         {margin_over_hog.mean():+.1%} (min {margin_over_hog.min():+.1%})")
+
+# %% [markdown]
+# On Fashion-MNIST the designed features hold their own: HOG gains over raw
+# pixels as much as the CNN does, because these images are all alike in the ways
+# HOG was designed for (one centred object, on black, no background, no
+# lighting changes). Natural images are not.
+#
+# ### The same comparison on natural images: CIFAR-10
+#
+# CIFAR-10's objects vary in position, size, pose, colour and lighting, and
+# stand in cluttered backgrounds. Same three methods, same subset sizes, same
+# seeds; HOG takes the strongest colour channel's gradient at each pixel
+# (`channel_axis=-1`): 8x8 cells of 4x4 pixels, 7x7 blocks, 1,764 numbers. The
+# test set is a stratified subset of `CIFAR_TEST_PER_CLASS` images per class.
+
+# %%
+(cifar_train, cifar_labels), (cifar_test, cifar_test_labels) = data.load_cifar10()
+cifar_pool, cifar_val = experiment.split_validation(cifar_train, cifar_labels, VALIDATION_SIZE, seed=0)
+cifar_test, cifar_test_labels = data.subset(cifar_test, cifar_test_labels.reshape(-1), CIFAR_TEST_PER_CLASS, seed=0)
+cifar_runs, cifar_cnns = compare_methods(cifar_pool, cifar_val, (cifar_test, cifar_test_labels))
+cifar_summary = summarize_methods(cifar_runs)
+cifar_summary.round(4)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharey=True)
+dot_plot(runs, f"Fashion-MNIST ({10 * PER_CLASS} training images)", axes[0])
+dot_plot(cifar_runs, f"CIFAR-10 ({10 * PER_CLASS} training images)", axes[1])
+fig.suptitle(f"Test accuracy of the three methods, {len(SEEDS)} seeds each (dots) and their mean (lines)")
+fig.tight_layout()
+plt.show()
+
+# %%
+cifar_over_hog = margins(cifar_runs, "small CNN", "HOG + linear")
+cifar_over_intensities = margins(cifar_runs, "small CNN", "intensities + linear")
+print(cifar_over_intensities)
+print(cifar_over_hog)
+
+# %% [markdown]
+# On natural images the picture changes. All three methods score far lower than
+# on Fashion-MNIST (ten times more classes of appearance per class, and only
+# 300 images each), but the learned features now beat the designed ones by a
+# wide margin on every seed: HOG's edge histograms do not tell a cat from a dog,
+# or a deer from a horse, in front of varied backgrounds, while the CNN learns
+# colour, texture and shape together from the training images. This is the
+# lecture's claim, measured: on natural images, features learned from the data
+# beat hand-crafted ones.
+#
+# **Check.** On CIFAR-10 the CNN beats HOG and the raw intensities on every
+# seed, by more than the spread, and its margin over HOG is larger than on
+# Fashion-MNIST.
+
+# %%
+assert cifar_over_hog.holds and cifar_over_hog.mean > 0, cifar_over_hog
+assert cifar_over_intensities.holds and cifar_over_intensities.mean > 0, cifar_over_intensities
+assert cifar_over_hog.mean > margin_over_hog.mean, (cifar_over_hog, margin_over_hog)
 
 # %% [markdown]
 # ## 4. What the CNN learned
@@ -314,13 +414,14 @@ print(f"CNN parameters: {cnn_params:,}; logistic regression on HOG: {hog_linear_
 #   at all; only the linear classifier learns, from a convex problem with a unique
 #   solution.
 # - *But designed by experts,* for pedestrians in photos, and *may not fit the
-#   task:* HOG ignores intensity and texture, which tell a shirt from a T-shirt or a
-#   pullover from a coat; compare its gain over raw pixels with the CNN's.
+#   task:* HOG ignores colour, intensity and texture. On centred clothing on a
+#   black background that costs little (it matched the CNN on Fashion-MNIST);
+#   on CIFAR-10's natural images it costs a lot.
 #
 # **Learned features (CNN)**
 #
-# - *Adapt to the task:* the filters of section 4 were chosen for Fashion-MNIST,
-#   and the CNN is the most accurate of the three on every subset.
+# - *Adapt to the task:* the filters of section 4 were chosen for Fashion-MNIST;
+#   on CIFAR-10 the CNN's features beat HOG's by a wide margin on every seed.
 # - *Hierarchical:* the second layer combines the first layer's maps into larger,
 #   more specific patterns (notebook 03 looks at them).
 # - *But need data and compute:* the CNN fits far more parameters than the linear
@@ -343,9 +444,10 @@ print(f"training time, CNN / intensities + linear: {times['small CNN'] / times['
 #   together.
 # - HOG describes a shape by histograms of gradient directions in small cells,
 #   normalised in blocks: 1,296 numbers for a 28x28 image with 4x4 cells.
-# - On the same small Fashion-MNIST subset, a small CNN beats a linear classifier
-#   on raw intensities and on HOG features on every seed tried, at a higher training
-#   cost.
+# - On the same small subsets, a small CNN beats a linear classifier on raw
+#   intensities on every seed. Against HOG it ties on Fashion-MNIST (centred
+#   objects on black, what HOG was designed for) and wins by a wide margin on
+#   CIFAR-10's natural images, at a higher training cost.
 # - The CNN's first layer learns small filters, many of which resemble the
 #   derivative filters that HOG starts from.
 #

@@ -64,17 +64,27 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## 1. Correlation and convolution
 #
-# Take a grey image $I$ and a kernel $K$ of $k_h \times k_w$ weights. The
-# **cross-correlation** of $I$ with $K$ puts the kernel on top of the image, multiplies
-# the overlapping numbers and adds them up, once per position:
+# Take a grey image $I$ and a kernel $K$ of $(2r+1) \times (2r+1)$ weights, indexed
+# from its centre: $i, j$ run from $-r$ to $r$, as in the lecture notes (NumPy
+# stores the centre weight at `K[r, r]`). The **cross-correlation** of $I$ with $K$
+# puts the kernel on top of the image, multiplies the overlapping numbers and adds
+# them up, once per position:
 #
-# $$(I \star K)[p, q] = \sum_{i=0}^{k_h-1} \sum_{j=0}^{k_w-1} I[p+i,\, q+j]\; K[i, j].$$
+# $$(I \star K)[p, q] = \sum_{i=-r}^{r} \sum_{j=-r}^{r} I[p+i,\, q+j]\; K[i, j].$$
 #
 # The **convolution** of signal processing is the same sum with the kernel turned by
 # 180 degrees (flipped upside down and left to right):
 #
 # $$(I * K)[p, q] = \sum_{i,j} I[p-i,\, q-j]\; K[i, j] = \big(I \star K_{\text{flipped}}\big)[p, q],
-# \qquad K_{\text{flipped}} = K[::-1, ::-1].$$
+# \qquad K_{\text{flipped}}[i, j] = K[-i, -j]$$
+#
+# (in NumPy, `K[::-1, ::-1]`). With centred indices both sums read the same
+# window around $(p, q)$, so the identity holds at the same output index. With
+# 0-based indices ($i, j$ from $0$ to $k-1$, as the array is stored), the
+# correlation's window *starts* at $[p, q]$ and the convolution's *ends* there:
+# the identity then holds with the output shifted by $k-1$,
+# $(I * K)[p, q] = (I \star K_{\text{flipped}})[p-k_h+1,\, q-k_w+1]$. Libraries
+# hide the shift by their choice of padding (`padding="same"` centres the kernel).
 #
 # The flip makes convolution commutative and associative (blurring twice is blurring
 # with the convolved kernels), which is why mathematicians prefer it. The easiest way

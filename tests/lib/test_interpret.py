@@ -118,3 +118,44 @@ def test_bad_arguments_get_clear_errors():
         interpret.class_activation_map(flatten, images, 0)
     with pytest.raises(ValueError, match="patch_size"):
         interpret.occlusion_map(model, images, 0, patch_size=20)
+
+
+def _spot_detector():
+    """conv -> GAP -> dense whose class 1 responds to bright pixels: its evidence is where they are."""
+    inputs = keras.Input((12, 12, 1))
+    x = keras.layers.Conv2D(1, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="predictions")(x))
+    model.get_layer("conv").set_weights([np.ones((3, 3, 1, 1), "float32"), np.zeros(1, "float32")])
+    model.get_layer("predictions").set_weights([np.array([[-1.0, 1.0]], "float32"), np.zeros(2, "float32")])
+    return model
+
+
+def test_sanity_hiding_the_cam_peak_costs_more_than_hiding_elsewhere():
+    model = _spot_detector()
+    images = np.zeros((4, 12, 12, 1), "float32")
+    for i, (row, col) in enumerate([(2, 2), (8, 3), (5, 9), (9, 9)]):
+        images[i, row:row + 2, col:col + 2] = 1.0  # one bright 2x2 spot per image
+    cams = interpret.class_activation_map(model, images, 1)
+    occlusion = interpret.occlusion_map(model, images, 1, patch_size=4, stride=2, fill=0.0)
+    for cam, drops in zip(cams, occlusion):
+        peak = np.unravel_index(np.argmax(cam), cam.shape)
+        # The occlusion patch covering the CAM's peak is among those that cost the most.
+        at_peak = drops[min(peak[0] // 2, drops.shape[0] - 1), min(peak[1] // 2, drops.shape[1] - 1)]
+        assert at_peak > np.median(drops) and at_peak > 0
+
+
+def test_sanity_randomised_top_layers_change_the_maps():
+    model = _gap_network(softmax=False)
+    images = _images()
+    trained = interpret.grad_cam(model, images, 1)
+    randomised = keras.models.clone_model(model)
+    randomised.set_weights(model.get_weights())
+    layer = randomised.get_layer("predictions")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.random.default_rng(1).normal(size=kernel.shape).astype("float32"), bias])
+    changed = interpret.grad_cam(randomised, images, 1)
+    # Grad-CAM depends on the classifier's weights: new weights give other maps.
+    assert not np.allclose(trained, changed, atol=1e-6)
+    saliency = interpret.saliency_map(model, images, 1)
+    assert not np.allclose(saliency, interpret.saliency_map(randomised, images, 1), atol=1e-6)

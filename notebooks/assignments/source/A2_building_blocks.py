@@ -23,7 +23,7 @@
 # `course_lib.receptive_field`.
 #
 # **Time budget:** about 3 hours. **Material:** notebooks 06 (receptive
-# field), 14 (VGG), 16 (Inception / GoogLeNet), 17 (ResNet) and 18 (MobileNet).
+# field), 15 (VGG), 17 (Inception / GoogLeNet), 18 (ResNet) and 19 (MobileNet).
 #
 # | question | topic | points |
 # | --- | --- | ---: |

@@ -18,8 +18,8 @@
 # batch, a test-time augmentation prediction, a transfer-learning model on the
 # course's pre-trained backbone, and an image search with its precision@k.
 #
-# **Time budget:** about 2.5 hours. **Material:** notebooks 09 (mixup),
-# 10 (test-time augmentation), 11 (transfer learning) and 12 (latent-space
+# **Time budget:** about 2.5 hours. **Material:** notebooks 10 (mixup),
+# 11 (test-time augmentation), 12 (transfer learning) and 13 (latent-space
 # retrieval). No training beyond one step: everything runs in seconds on a CPU.
 #
 # | question | topic | points |

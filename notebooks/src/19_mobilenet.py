@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 18 · MobileNet and depthwise separable convolution
+# # 19 · MobileNet and depthwise separable convolution
 #
 # A standard convolution filters and mixes channels in one step. MobileNet
 # (Howard et al., 2017) splits the step in two: a *depthwise* convolution filters
@@ -19,7 +19,8 @@
 #    is often smaller than the ratio of multiply-adds;
 # 5. check that `course_lib`'s MobileNet equals `keras.applications.MobileNet`:
 #    4,253,864 parameters, about 569 M multiply-adds, the same shapes block by
-#    block.
+#    block;
+# 6. train MobileNet on CIFAR-10.
 
 # %%
 # Setup: works locally and in Google Colab.
@@ -46,15 +47,17 @@ info = setup_notebook(seed=42)
 # %% [markdown]
 # ## Parameters
 #
-# The notebook trains nothing; section 4 times two layers on random data. These
-# CPU settings keep each measurement to a few seconds; on a GPU, the larger batch
-# in the comment fills the device better.
+# Section 4 times two layers on random data; section 6 trains a small MobileNet
+# on a CIFAR-10 subset for a few epochs. These CPU settings keep each to a few
+# seconds; on a GPU, the larger settings in the comments fill the device better.
 
 # %%
 TIMING_BATCH = 8  # images per timed call (GPU: 64)
 TIMING_STEPS = 15  # timed calls per layer; the median is kept (GPU: 50)
 TIMING_SHAPE = (28, 28, 128)  # input of the timed layers: rows, cols, channels K
 TIMING_FILTERS = 128  # output channels N_F of the timed layers
+TRAIN_PER_CLASS = 200  # CIFAR-10 training images per class in section 6 (GPU: None, all 4,500)
+EPOCHS = 8  # (GPU: 30)
 
 # %%
 import keras
@@ -62,9 +65,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from course_lib import experiment
 from course_lib.analysis import count_macs, layer_macs, measure_throughput
 from course_lib.layers import DepthwiseSeparableConv
-from course_lib.models.mobilenet import mobilenet
+from course_lib.models.mobilenet import MOBILENET_BLOCKS, mobilenet, mobilenet_cifar
+from course_lib.viz import plot_learning_curves
 
 # %% [markdown]
 # ## 1. Two steps instead of one
@@ -292,10 +297,13 @@ assert speedup > 1.0, speedup
 # %% [markdown]
 # ## 5. MobileNet
 #
-# MobileNet is a standard $3 \times 3$ convolution with stride 2 and 32 filters,
-# followed by 13 depthwise separable blocks; five of them halve the resolution
-# with a stride of 2 in the depthwise step while the pointwise steps double the
-# depth from 64 to 1024. Global average pooling and a classifier close it.
+# MobileNet is a standard $3 \times 3$ convolution with stride 2 and 32 filters
+# (224 → 112), followed by 13 depthwise separable blocks; four of them halve the
+# resolution with a stride of 2 in the depthwise step (112 → 56 → 28 → 14 → 7)
+# while the pointwise steps double the depth from 64 to 1024. (Table 1 of the
+# paper marks a fifth, the depthwise step of the 13th block, "s2", while its
+# own input and output sizes stay 7x7: a typo; Keras's MobileNet and ours use
+# stride 1 there, as the sizes require.) Global average pooling and a classifier close it.
 # `course_lib.models.mobilenet.mobilenet` builds it from
 # `DepthwiseSeparableConv` blocks; Keras's `keras.applications.MobileNet` builds
 # the same network from individual layers. We compare parameters, multiply-adds
@@ -327,6 +335,9 @@ summary
 
 # %%
 # NBVAL_CHECK_OUTPUT
+halving_blocks = [i for i, (_, strides) in enumerate(MOBILENET_BLOCKS, start=1) if strides == 2]
+assert halving_blocks == [2, 4, 6, 12]
+print("blocks with stride 2:", halving_blocks)
 print(blocks.to_string(index=False))
 
 # %% [markdown]
@@ -406,6 +417,31 @@ print(f"first convolution: {first_conv_share:.2f}% of the multiply-adds (paper: 
 print(f"largest other difference with Table 2: {difference.max().max():.2f} percentage points")
 
 # %% [markdown]
+# ## 6. MobileNet on CIFAR-10
+#
+# For 32x32 images, `mobilenet_cifar` gives the first convolution a stride of 1
+# (as CIFAR versions of MobileNet do) and keeps the 13 blocks: the four halvings
+# take 32x32 to 2x2. We train a quarter-width one on a subset for a few epochs.
+
+# %%
+splits = experiment.load_splits("cifar10", validation_size=1000, train_per_class=TRAIN_PER_CLASS,
+                                test_per_class=100)
+live = experiment.run(lambda: mobilenet_cifar(alpha=0.25), splits, experiment.Recipe(epochs=EPOCHS, batch_size=64),
+                      seeds=(0,), name="mobilenet_cifar(alpha=0.25)")
+fig, ax = plt.subplots(figsize=(5.5, 3.6))
+plot_learning_curves(live.histories, ax=ax,
+                     title=f"live: alpha 0.25, {len(splits.train[0]):,} images, {EPOCHS} epochs")
+fig.tight_layout()
+plt.show()
+print(f"live: test accuracy {live.scores['test_accuracy'].iloc[0]:.3f} on {len(splits.test[0]):,} images")
+
+# %% [markdown]
+# **Check.** The short live run is well above chance (10 %).
+
+# %%
+assert live.scores["test_accuracy"].iloc[0] > 0.3, live.scores
+
+# %% [markdown]
 # ## Summary
 #
 # - A depthwise separable convolution filters each input channel with its own
@@ -421,6 +457,8 @@ print(f"largest other difference with Table 2: {difference.max().max():.2f} perc
 # - MobileNet (4,253,864 parameters, about 569 M multiply-adds at 224x224) spends
 #   almost all its compute in the $1 \times 1$ convolutions, and a quarter of its
 #   parameters in the classifier.
+# - With a stride-1 first convolution it takes 32x32 images and learns CIFAR-10
+#   with the course's recipe.
 #
 # ## Exercises
 #

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 12 · Latent-space retrieval
+# # 13 · Latent-space retrieval
 #
 # An image search engine answers a query image with the images of its database
 # that look most like it. "Look like" needs a distance. The simplest one compares
