@@ -189,9 +189,13 @@ def history(name):
 def describe(name):
     """One line on a recorded run: size, cost, test accuracy and training time.
 
-    Example: "ResNet-20 (resnet_cifar(20)): 274,042 parameters, 40.8 M
-    multiply-adds per image, test accuracy 0.8600 on 10,000 images, 20
-    epochs in 42 min on CPU (2 cores)".
+    Args:
+        name: a recorded entry of `ENTRIES`.
+
+    Returns:
+        A string, e.g. "ResNet-20 (resnet_cifar(20)): 274,042 parameters,
+        40.8 M multiply-adds per image, test accuracy 0.8600 on 10,000
+        images, 20 epochs in 42 min on CPU (2 cores)".
     """
     entry = record(name)
     return (
