@@ -40,6 +40,7 @@ from course_lib.batchnorm import (
     set_batchnorm_momentum,
 )
 from course_lib.layers._utils import check_positive_int
+from course_lib.runtime import default_jit_compile
 
 
 class Splits(collections.namedtuple("Splits", ["train", "validation", "test"])):
@@ -469,7 +470,7 @@ def compile_with(model, recipe, steps_per_epoch, loss_weights=None):
         loss=recipe.loss() if outputs == 1 else [recipe.loss() for _ in range(outputs)],
         loss_weights=None if outputs == 1 else list(loss_weights),
         metrics=metrics if outputs == 1 else [metrics] + [[] for _ in range(outputs - 1)],
-        jit_compile=False,
+        jit_compile=default_jit_compile(),
     )
 
 
@@ -605,7 +606,8 @@ def learning_rate_range_test(model, x, y, min_lr=1e-4, max_lr=10.0, steps=100, b
         raise ValueError(f"`min_lr` and `max_lr` must satisfy 0 < min_lr < max_lr; received {min_lr}, {max_lr}.")
     classes = model.outputs[0].shape[-1]
     optimizer = keras.optimizers.SGD(min_lr, momentum=momentum)
-    model.compile(optimizer=optimizer, loss="categorical_crossentropy", jit_compile=False)
+    model.compile(optimizer=optimizer, loss="categorical_crossentropy",
+                  jit_compile=default_jit_compile())
     rates = min_lr * (max_lr / min_lr) ** (np.arange(steps) / max(steps - 1, 1))
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch_size // len(x)))])

@@ -39,6 +39,7 @@ SPLIT_SEED = 0
 # test can re-run them from the seed (tests/lib/test_zoo.py).
 FIRST_STEPS = 100
 ROOT = Path(__file__).resolve().parent.parent
+GPU_DIR = ROOT / "data" / "zoo" / "gpu"
 
 
 def _atomic_write(path, write):
@@ -246,9 +247,46 @@ def write_report(path=ROOT / "benchmarks" / "zoo.md"):
         "is the machine's 1-minute load average at the end of each epoch: about 2 on this 2-core",
         "CPU when the training had it to itself, more when other work shared it.",
         "",
-    ]
+    ] + _gpu_report_lines()
     path.write_text("\n".join(lines))
     return path
+
+
+def _gpu_report_lines():
+    """The report's section on the runs of the same entries on a GPU (data/zoo/gpu/)."""
+    rows = []
+    for name in zoo.ENTRIES:
+        path = GPU_DIR / f"{name}.json"
+        if not path.is_file():
+            continue
+        gpu = json.loads(path.read_text())
+        cpu = zoo.record(name) if name in zoo.recorded() else None
+        rows.append(
+            f"| {gpu['architecture']} | {gpu['recipe']['epochs']} | {gpu['seconds']:.0f} | "
+            f"{gpu['test_accuracy']:.4f} | "
+            + (f"{cpu['seconds'] / 60:.1f} | {cpu['test_accuracy']:.4f} | {cpu['seconds'] / gpu['seconds']:.0f}x |"
+               if cpu else "not recorded | | |")
+            + f" {gpu['trained_with']['device']}, {gpu['trained_with']['backend']} "
+            f"{gpu['trained_with']['backend_version']} | {gpu['date']} |"
+        )
+    if not rows:
+        return []
+    return [
+        "## The same runs on a GPU",
+        "",
+        "Records in `data/zoo/gpu/` (history and record, no weights): the same command, seed and",
+        "recipe, with `KERAS_BACKEND=jax` and `XLA_FLAGS=--xla_gpu_deterministic_ops=true`. See",
+        "`data/zoo/gpu/README.md` for how they were run (three runs shared the GPU at a time, so",
+        "the seconds are an upper bound on one run alone; the first epoch includes XLA compilation).",
+        "",
+        "| model | epochs | GPU seconds | GPU test | CPU minutes | CPU test | CPU/GPU time | GPU | date |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        *rows,
+        "",
+        "CPU and GPU test accuracies differ a little because the kernels differ (other summation",
+        "orders, other rounding); the batches and their augmentation come from the same NumPy seed.",
+        "",
+    ]
 
 
 def _processor():

@@ -184,6 +184,15 @@ def test_train_returns_one_row_per_epoch_and_sets_the_batchnorm_momentum():
     assert bn[0].momentum == pytest.approx(0.01 ** (1 / 6))
 
 
+def test_compile_with_compiles_the_training_step_with_xla_on_jax_only():
+    # On JAX, jit_compile=False runs every operation eagerly (tens of times
+    # slower); on TensorFlow the course keeps XLA off (slower for convnets on a CPU).
+    model = _tiny_network()
+    experiment.compile_with(model, Recipe(epochs=1), steps_per_epoch=1)
+    expected = {"tensorflow": False, "jax": True, "torch": False}[keras.backend.backend()]
+    assert model.jit_compile is expected
+
+
 def test_without_standardization_the_pixels_are_divided_by_255():
     splits = _toy_splits()
     model = experiment.with_standardization(_tiny_network(), splits.train[0], standardize=False)
