@@ -11,7 +11,7 @@ BACKENDS := tensorflow jax torch
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
                --nbval-cell-timeout=600 -p no:cacheprovider
 
-.PHONY: lab test test-repo test-lib test-zoo test-notebooks test-assignments notebooks bench assignments \
+.PHONY: lab test test-repo test-lib test-zoo test-notebooks test-assignments notebooks prose bench assignments \
         grade zoo lock set-repo course-map clean
 
 $(PY):
@@ -64,6 +64,10 @@ test-assignments: $(VENV)/.test
 # Execute the jupytext sources into the committed .ipynb files, recording timings.
 notebooks: $(VENV)/.test
 	KERAS_BACKEND=tensorflow $(PY) scripts/notebooks.py build $(NB)
+
+# Copy edited Markdown (prose only) into the committed .ipynb files, outputs kept, no execution.
+prose: $(VENV)/.test
+	$(PY) scripts/notebooks.py prose $(NB)
 
 # Execute every notebook and write benchmarks/notebooks.{csv,md} and the README's runtimes.
 bench: $(VENV)/.test

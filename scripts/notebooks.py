@@ -7,12 +7,16 @@ The source of truth of each notebook is a jupytext percent-format file,
 Usage (from the repository root, inside the course's environment):
 
     python scripts/notebooks.py build [NAME ...]   # execute sources -> .ipynb, record timings
+    python scripts/notebooks.py prose [NAME ...]   # copy edited Markdown into the .ipynb, no run
     python scripts/notebooks.py course-map         # rewrite the README's course map
     python scripts/notebooks.py set-repo URL       # set the public repository, write Colab badges
 
 `build` with no names builds every notebook; it records each notebook's
 wall-clock time and peak memory in `benchmarks/notebooks.csv` and the table in
-`benchmarks/notebooks.md` (this is `make bench`).
+`benchmarks/notebooks.md` (this is `make bench`). `prose` is for a change of
+Markdown only (a typo, a note, an exercise): it copies the Markdown cells of
+each source into its executed notebook and keeps the outputs, and refuses when
+any code cell differs, since that needs `build`.
 """
 
 import argparse
@@ -121,6 +125,48 @@ def _execute(source, target):
     nbformat.write(nb, tmp)
     os.replace(tmp, target)
     return seconds
+
+
+def copy_prose(names=()):
+    """Copies the Markdown cells of sources into their executed notebooks, outputs kept.
+
+    Args:
+        names: notebooks (default: all).
+
+    Returns:
+        The stems of the notebooks that changed.
+
+    Raises:
+        SystemExit: a notebook's code cells differ from its source's (or the
+            cells are not the same sequence of Markdown and code): run `build`.
+    """
+    import nbformat
+
+    def layout(nb):
+        return [(c.cell_type, c.source if c.cell_type == "code" else None) for c in nb.cells]
+
+    changed = []
+    for source in source_paths(names):
+        target = NOTEBOOKS / f"{source.stem}.ipynb"
+        nb = nbformat.read(target, as_version=4)
+        expected = read_source(source)
+        if layout(nb) != layout(expected):
+            raise SystemExit(
+                f"{source.stem}: the code cells changed, not only the prose; "
+                f"run `python scripts/notebooks.py build {source.stem}`"
+            )
+        edits = 0
+        for cell, new in zip(nb.cells, expected.cells):
+            if cell.cell_type == "markdown" and cell.source != new.source:
+                cell.source = new.source
+                edits += 1
+        if edits:
+            tmp = target.with_suffix(".ipynb.tmp")
+            nbformat.write(nb, tmp)
+            os.replace(tmp, target)
+            changed.append(source.stem)
+        print(f"{source.stem}: {edits} Markdown cell(s) updated")
+    return changed
 
 
 class PeakMemory:
@@ -348,6 +394,8 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="execute sources into .ipynb files")
     build_parser.add_argument("names", nargs="*", help="notebooks to build (default: all)")
+    prose_parser = commands.add_parser("prose", help="copy edited Markdown into the .ipynb (no execution)")
+    prose_parser.add_argument("names", nargs="*", help="notebooks (default: all)")
     commands.add_parser("course-map", help="rewrite the README's course map")
     repo_parser = commands.add_parser("set-repo", help="set the public repository URL")
     repo_parser.add_argument("url")
@@ -357,6 +405,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "build":
         build(args.names)
+    elif args.command == "prose":
+        copy_prose(args.names)
     elif args.command == "course-map":
         write_course_map()
     elif args.command == "set-repo":

@@ -116,3 +116,27 @@ def test_set_repo_writes_badges_and_keeps_sources_in_sync(tmp_path, monkeypatch)
         assert source.read_text().count(f'COURSE_REPO = "{url}"') == 1
         student = nbformat.read(assignments / "student" / source.stem / f"{source.stem}.ipynb", as_version=4)
         assert sum(c.source.count(f'COURSE_REPO = "{url}"') for c in student.cells) == 1
+
+
+def test_prose_copies_markdown_and_refuses_code_changes(tmp_path, monkeypatch):
+    import shutil
+
+    notebooks = tmp_path / "notebooks"
+    (notebooks / "src").mkdir(parents=True)
+    stem = SOURCES[0].stem
+    shutil.copy(SOURCES[0], notebooks / "src" / SOURCES[0].name)
+    shutil.copy(NOTEBOOKS / f"{stem}.ipynb", notebooks / f"{stem}.ipynb")
+    monkeypatch.setattr(tool, "NOTEBOOKS", notebooks)
+    monkeypatch.setattr(tool, "SOURCES", notebooks / "src")
+    source = notebooks / "src" / SOURCES[0].name
+    text = source.read_text()
+    assert "## Summary" in text
+    source.write_text(text.replace("## Summary", "## Summary\n#\n# A sentence added.", 1))
+    assert tool.copy_prose([stem]) == [stem]
+    committed = nbformat.read(notebooks / f"{stem}.ipynb", as_version=4)
+    assert tool.code_cells(committed) == tool.code_cells(tool.read_source(source))
+    assert sum(len(c.outputs) for c in committed.cells if c.cell_type == "code") > 0
+    assert tool.copy_prose([stem]) == []  # nothing left to copy
+    source.write_text(source.read_text() + "\n# %%\nprint('a new code cell')\n")
+    with pytest.raises(SystemExit, match="build"):
+        tool.copy_prose([stem])
