@@ -285,17 +285,19 @@ else:
 #
 # ## Exercises
 #
-# 1. **Pixel statistics.** Compute the mean and standard deviation of the pixel
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **Pixel statistics.** Compute the mean and standard deviation of the pixel
 #    values of each dataset's training set, per channel for CIFAR-10. *Hint:*
 #    `x.mean(axis=(0, 1, 2))` on a float copy; you will use these numbers to
 #    normalise inputs.
-# 2. **Hardest pairs to tell apart.** Show ten random "Shirt" and ten random
+# 2. ★ **Hardest pairs to tell apart.** Show ten random "Shirt" and ten random
 #    "T-shirt/top" images of Fashion-MNIST side by side. Which features separate
 #    them? *Hint:* `np.flatnonzero(y_train == 6)`, then `show_images`.
-# 3. **Subset variance.** Draw five subsets of 10 images per class with seeds 0-4
+# 3. ★★ **Subset variance.** Draw five subsets of 10 images per class with seeds 0-4
 #    and compute the mean image of each. How much do they differ from the mean
 #    image of the full training set? *Hint:* `np.abs(a - b).mean()`.
-# 4. **Offline copy.** Copy the `mnist/` folder of a data mirror to a new folder,
+# 4. ★ **Offline copy.** Copy the `mnist/` folder of a data mirror to a new folder,
 #    set `COURSE_DATA_DIR` to it, delete one file and load MNIST. Read the error:
 #    what does it ask you to do? *Hint:* set the variable with `os.environ` before
 #    calling the loader.

@@ -453,17 +453,33 @@ print(f"training time, CNN / intensities + linear: {times['small CNN'] / times['
 #
 # ## Exercises
 #
-# 1. **Tune HOG.** Try cells of 7x7 pixels and 1x1 blocks. How do the length of the
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **Tune HOG.** Try cells of 7x7 pixels and 1x1 blocks. How do the length of the
 #    feature vector and the accuracy change? *Hint:* change `HOG_OPTIONS` and rerun
 #    section 3 with one seed.
-# 2. **Less data.** Rerun section 3 with 50 and 100 images per class. Does the CNN
+# 2. ★ **Less data.** Rerun section 3 with 50 and 100 images per class. Does the CNN
 #    still win? Which method suffers most? *Hint:* set `PER_CLASS`; keep the test
 #    set.
-# 3. **Combine features.** Concatenate the HOG vector and the pixel intensities
+# 3. ★★ **Combine features.** Concatenate the HOG vector and the pixel intensities
 #    and train the same linear classifier. *Hint:* `np.hstack`.
-# 4. **A non-linear classifier.** Replace the logistic regression on HOG by
+# 4. ★★ **A non-linear classifier.** Replace the logistic regression on HOG by
 #    `sklearn.svm.SVC(kernel="rbf")`. Does a stronger classifier close the gap to
 #    the CNN, and at what training time? *Hint:* train on one subset only: kernel
 #    SVMs grow slowly with the number of images.
-# 5. **The classes that fail.** Which classes does each method confuse? *Hint:*
+# 5. ★★ **The classes that fail.** Which classes does each method confuse? *Hint:*
 #    `course_lib.viz.plot_confusion_matrix(y_test, model.predict(...))`.
+# 6. ★★ **HOG by hand (pen and paper).** Take the 4x4 patch
+#    `[[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 8, 8], [0, 0, 8, 8]]`, a bright square
+#    in its bottom-right corner. At each of its four inner pixels (rows and
+#    columns 1 and 2), compute the two derivatives of section 2, $g_\text{col}$
+#    (right neighbour minus left neighbour) and $g_\text{row}$ (neighbour below
+#    minus neighbour above), the gradient's magnitude
+#    $\sqrt{g_\text{row}^2 + g_\text{col}^2}$ and its direction
+#    $\theta = \operatorname{atan2}(g_\text{row}, g_\text{col})$, taken modulo 180
+#    degrees. Then build the histogram of these four pixels over 9 orientation
+#    bins, each pixel voting with its magnitude. Which part of the square does
+#    each non-empty bin describe? *Hint:* bin $b$ (counting from 0) collects the
+#    directions from $20b$ up to, but not including, $20(b + 1)$ degrees; a pixel
+#    with a zero gradient votes nothing. `np.gradient(patch)` returns
+#    $g_\text{row}/2$ and $g_\text{col}/2$, to check your derivatives.

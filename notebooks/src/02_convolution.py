@@ -496,23 +496,34 @@ print("correlating with Sobel flips the sign; blur keeps the mean; sharpen keeps
 #
 # ## Exercises
 #
-# 1. **Commutativity.** Check numerically that `scipy.signal.convolve2d(a, b, "full")`
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **Commutativity.** Check numerically that `scipy.signal.convolve2d(a, b, "full")`
 #    equals `convolve2d(b, a, "full")` for random `a` and `b`, and that correlation is
 #    not commutative. *Hint:* flip one of the arguments to relate the two
 #    correlations.
-# 2. **Separable kernels.** The 9x9 Gaussian kernel is the outer product of two 1-D
+# 2. ★★ **Separable kernels.** The 9x9 Gaussian kernel is the outer product of two 1-D
 #    kernels. Blur the photo with a 9x1 then a 1x9 kernel and compare with the 9x9
 #    blur. How many multiplications per pixel does each way need? *Hint:*
 #    `gaussian_1d[:, None]` and `gaussian_1d[None, :]`, normalised.
-# 3. **Even kernels and "same".** `ops.correlate2d` refuses an even kernel with
+# 3. ★★ **Even kernels and "same".** `ops.correlate2d` refuses an even kernel with
 #    `padding="same"`, but `keras.layers.Conv2D(1, 2, padding="same")` accepts it.
 #    Where does Keras put the extra zero row, top or bottom? *Hint:* use
 #    `ops.conv2d_forward`, which follows Keras, with a 2x2 kernel holding a single 1.
-# 4. **Output sizes with strides.** For $n = 224$, $k = 7$, $s = 2$ (the first layer of
+# 4. ★ **Output sizes with strides.** For $n = 224$, $k = 7$, $s = 2$ (the first layer of
 #    ResNet), compute the valid and same output sizes with the formulas, then check
 #    with `ops.output_size` and a Keras layer's `compute_output_shape`. *Hint:* same
 #    padding needs $\max((\lceil n/s\rceil-1)s + k - n, 0)$ zeros.
-# 5. **Design an edge detector.** Build a 3x3 kernel that responds to diagonal edges
+# 5. ★★ **Design an edge detector.** Build a 3x3 kernel that responds to diagonal edges
 #    (top-left to bottom-right) and show its output on the photo. *Hint:* rotate the
 #    Sobel idea by 45 degrees: positive weights on one side of the diagonal, negative
 #    on the other, zeros on it.
+# 6. ★★ **Correlation by hand (pen and paper).** Take the 3x3 image
+#    $I$ = `[[1, 2, 0], [0, 1, 3], [2, 1, 1]]` and the 2x2 kernel
+#    $K$ = `[[1, 0], [2, -1]]`. Compute by hand the correlation $I \star K$ with
+#    "valid" padding (2x2) and with "full" padding (4x4), then the valid
+#    convolution $I * K$. Check the three results with `ops.correlate2d` and
+#    `ops.convolve2d`. *Hint:* with 0-based indices the valid correlation is
+#    $\sum_{i,j} I[p+i, q+j]\,K[i, j]$, its window starting at $[p, q]$; "full"
+#    first pads $k - 1 = 1$ row and column of zeros on every side; the
+#    convolution is the correlation with the flipped kernel `K[::-1, ::-1]`.

@@ -419,18 +419,28 @@ print(f"conv1 maps {maps1.shape[1:]}, conv2 maps {maps2.shape[1:]}")
 #
 # ## Exercises
 #
-# 1. **Strided convolution instead of pooling.** Replace each `MaxPooling2D` of the
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★ **Strided convolution instead of pooling.** Replace each `MaxPooling2D` of the
 #    stack of section 1 by a stride of 2 in the convolution before it. Compare the
 #    output shapes and parameter counts. *Hint:* `Conv2D(..., strides=2)`.
-# 2. **Parameters of a 1x1 convolution.** How many parameters does a `Conv2D(64, 1)`
+# 2. ★ **Parameters of a 1x1 convolution.** How many parameters does a `Conv2D(64, 1)`
 #    have on an input of depth 256? Check with `count_params()`. *Hint:* H = W = 1
 #    in the formula.
-# 3. **Dead units.** Initialise a `Dense(100, activation="relu")` layer with
+# 3. ★★ **Dead units.** Initialise a `Dense(100, activation="relu")` layer with
 #    biases of -5 and count the units that output 0 for every image of a batch.
 #    What happens with `leaky_relu`? *Hint:*
 #    `bias_initializer=keras.initializers.Constant(-5.0)`.
-# 4. **Overlapping pooling.** AlexNet pools 3x3 windows with stride 2. Compute the
+# 4. ★ **Overlapping pooling.** AlexNet pools 3x3 windows with stride 2. Compute the
 #    output size for a 55x55 map and check it with `MaxPooling2D(3, strides=2)`.
 #    *Hint:* floor((55 - 3) / 2) + 1.
-# 5. **Another digit.** Plot the feature maps of a digit of another class. Which
+# 5. ★ **Another digit.** Plot the feature maps of a digit of another class. Which
 #    maps change most? *Hint:* pick an index with `np.flatnonzero(y_test == 1)[0]`.
+# 6. ★★ **The small CNN on paper (pen and paper).** Without running anything,
+#    write the shape of the volume after each layer of the small CNN of section 6
+#    (28x28x1 digits) and the number of parameters of each layer. Which layer
+#    holds the most parameters, and which volume the most values? Check with
+#    `cnn.summary()`. *Hint:* a "valid" 5x5 convolution removes 4 rows and 4
+#    columns, a 2x2 pooling halves them; a convolution has $N_F(HWK + 1)$
+#    parameters, a dense layer with $n$ inputs and $m$ units $(n + 1)m$;
+#    `Rescaling`, pooling and `Flatten` have none.

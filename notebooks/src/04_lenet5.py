@@ -302,22 +302,31 @@ print(f"{n_errors} errors out of {len(y_test)}")
 #
 # ## Exercises
 #
-# 1. **The paper's activations.** Train `lenet5(activation="tanh")` with the same
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **The paper's activations.** Train `lenet5(activation="tanh")` with the same
 #    settings. Does it reach 99%? *Hint:* compare the training curves with
 #    `plot_history`.
-# 2. **Choosing the epochs on the validation set.** Train for 20 epochs with a
+# 2. ★★ **Choosing the epochs on the validation set.** Train for 20 epochs with a
 #    constant learning rate, keep the model of the epoch with the best validation
 #    accuracy, then evaluate it once on the test set. *Hint:*
 #    `keras.callbacks.ModelCheckpoint(path, monitor="val_accuracy",
 #    save_best_only=True)`.
-# 3. **Fewer dense weights.** Replace `c5_dense` by a global average pooling of
+# 3. ★★ **Fewer dense weights.** Replace `c5_dense` by a global average pooling of
 #    S4 (`lenet5(include_top=False, pooling="avg")` followed by a `Dense(10)`). How
 #    many parameters remain, and what accuracy do you get? *Hint:*
 #    `keras.Sequential([base, keras.layers.Dense(10, activation="softmax")])`.
-# 4. **Paper-sized input.** Pad the images to 32x32 with `np.pad` and build
+# 4. ★ **Paper-sized input.** Pad the images to 32x32 with `np.pad` and build
 #    `lenet5(input_shape=(32, 32, 1))`. Check that it has the same number of
 #    parameters and the same output shapes after C1. *Hint:* `pad_width=((0, 0),
 #    (2, 2), (2, 2), (0, 0))`.
-# 5. **Your own digit.** Draw a digit, scale it to 28x28 with
+# 5. ★★ **Your own digit.** Draw a digit, scale it to 28x28 with
 #    `skimage.transform.resize`, and ask the model. *Hint:* MNIST digits are white
 #    on black and centred by their centre of mass.
+# 6. ★★ **The paper's C3 (pen and paper).** In the paper, a C3 map does not read
+#    all six maps of S2: six C3 maps read 3 of them each, nine read 4, and one
+#    reads all six. How many parameters does this C3 have, and how many
+#    multiply-adds per image, against the 2,416 parameters and 240,000
+#    multiply-adds of `c3_conv` in the table of section 1? *Hint:* a C3 map that
+#    reads $m$ maps has one filter of 5x5x$m$ weights and one bias, and is
+#    computed at all 10x10 positions.

@@ -397,21 +397,35 @@ print(f"as a convolution: {3 * 3 * 3 * 64 + 64:,} parameters")
 #
 # ## Exercises
 #
-# 1. **Strides.** Build $W$ for a stride-2 convolution by keeping only some rows
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★ **Strides.** Build $W$ for a stride-2 convolution by keeping only some rows
 #    of the stride-1 matrix. Which ones? Check against `Conv2D(..., strides=2)`.
 #    *Hint:* keep the outputs at even rows and columns, `row_of(p, q, f)`.
-# 2. **Padding.** "Same" padding adds zeros around the input. Build the $W$ of a
+# 2. ★★ **Padding.** "Same" padding adds zeros around the input. Build the $W$ of a
 #    "same" layer from the "valid" $W$ of a zero-padded input. *Hint:*
 #    `np.pad` the digits, build $W$ for 32x32 inputs, then drop the columns of the
 #    padding pixels.
-# 3. **The backward pass.** The gradient of a dense layer with respect to its
+# 3. ★★ **The backward pass.** The gradient of a dense layer with respect to its
 #    input is $W^\top \delta$. Check that it equals the gradient of the conv layer
 #    given by `course_lib.ops.conv2d_backward`. *Hint:* use a random `dout` of the
 #    output's shape and `flatten_volume` on both sides.
-# 4. **A dense layer that is not a convolution.** Train a `Dense` layer
+# 4. ★★ **A dense layer that is not a convolution.** Train a `Dense` layer
 #    initialised with $W^\top$ for a few steps. Does it stay sparse and shared?
 #    *Hint:* count the non-zeros of its kernel and the distinct values along a
 #    band.
-# 5. **Memory crossover.** For which image size does the CSR matrix of a 3x3,
+# 5. ★★ **Memory crossover.** For which image size does the CSR matrix of a 3x3,
 #    16-filter layer pass 1 GB? *Hint:* nnz grows like $HW$; CSR stores a value
 #    and an index per non-zero.
+# 6. ★★ **A matrix small enough to write (pen and paper).** A layer with one 2x2
+#    filter, "valid" padding and stride 1 runs on a 3x3 image with two channels.
+#    Call the kernel's weights $a_{ij}$ on channel 0 and $b_{ij}$ on channel 1,
+#    for $i, j \in \{0, 1\}$. Write its matrix $W$ in full, with the course's
+#    flattening for the input and for the output. What is its shape, how many of
+#    its entries are non-zero, and does that fraction equal $k_h k_w / (HW)$?
+#    Check with `conv_to_dense(kernel, np.zeros(1), (3, 3, 2))` for
+#    `kernel = np.arange(1.0, 9.0).reshape(2, 2, 2, 1)`, whose `kernel[i, j, 0, 0]`
+#    plays $a_{ij}$ and `kernel[i, j, 1, 0]` plays $b_{ij}$. *Hint:* the output at
+#    row $p$, column $q$ is row $2q + p$ of $W$; the input value at row $i$,
+#    column $j$, channel $c$ is column $9c + 3j + i$; the output reads input rows
+#    $p$ and $p + 1$ and columns $q$ and $q + 1$, of both channels.

@@ -481,22 +481,35 @@ print(f"weights: 27/49 = {27 / 49:.3f} ({1 - 27 / 49:.0%} fewer); non-linearitie
 #
 # ## Exercises
 #
-# 1. **Dilated convolutions.** Stack three 3x3 convolutions with dilation rates 1,
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★ **Dilated convolutions.** Stack three 3x3 convolutions with dilation rates 1,
 #    2 and 4. What is the receptive field, by hand and with `receptive_field`? How
 #    many weights does it take to reach it without dilation? *Hint:* a dilated
 #    kernel spans $d(k - 1) + 1$ pixels.
-# 2. **Stride instead of pooling.** Replace each 2x2 pooling of LeNet-5 by a stride
+# 2. ★★ **Stride instead of pooling.** Replace each 2x2 pooling of LeNet-5 by a stride
 #    of 2 in the convolution before it. Which fields and jumps change? *Hint:*
 #    build the model with `keras.Sequential` and compare the two tables row by row.
-# 3. **Small images.** Build VGG16 for 32x32 CIFAR-10 images
+# 3. ★ **Small images.** Build VGG16 for 32x32 CIFAR-10 images
 #    (`include_top=False, input_shape=(32, 32, 3)`). At which layer does the field
 #    exceed the image, and what does a unit of `block5_pool` see then? *Hint:* the
 #    field does not depend on the input size; the padding does the rest.
-# 4. **The effective field of a trained network.** Train LeNet-5 for one epoch on
+# 4. ★★ **The effective field of a trained network.** Train LeNet-5 for one epoch on
 #    MNIST and measure `empirical_receptive_field` of `s4_pool` on a few digits.
 #    How does the gradient map compare with the untrained network's? *Hint:* pass
 #    the digit with `inputs=`, and plot `result.gradient`.
-# 5. **Where does the centre lie?** For a 3x3 convolution with stride 2 and "same"
+# 5. ★★ **Where does the centre lie?** For a 3x3 convolution with stride 2 and "same"
 #    padding, compute the start on a 9x9 and on a 10x10 input, and check both with
 #    `empirical_receptive_field(..., unit=(0, 0))`. *Hint:* Keras puts the odd
 #    padding zero after the input.
+# 6. ★★ **AlexNet's field by the rules (pen and paper).** Along each axis,
+#    AlexNet's feature extractor is an 11x11 convolution with stride 4, a 3x3
+#    max pooling with stride 2, a 5x5 convolution, a 3x3 max pooling with stride
+#    2, three 3x3 convolutions and a last 3x3 max pooling with stride 2 (all
+#    convolutions after the first have stride 1). Write the field and the jump
+#    after each layer, as in section 1. How many pixels does a unit of the last
+#    pooling layer see, and how many pixels apart are the fields of neighbouring
+#    units? Check with `field_by_the_rules`, then with `receptive_field` on a
+#    `keras.Sequential` of these layers for 227x227x3 images. *Hint:* start from
+#    $r = 1$, $j = 1$; rule 1 uses the jump *before* the layer, and a pooling
+#    window adds to the field like a kernel of its size.

@@ -493,23 +493,34 @@ print(f"{EPOCHS} epochs x {steps_per_epoch} steps: fit == custom loop (relative 
 #
 # ## Exercises
 #
-# 1. **Average pooling backward.** Write the backward pass of average pooling (each
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★ **Average pooling backward.** Write the backward pass of average pooling (each
 #    window spreads its gradient evenly over its entries) and check it against
 #    autodiff of `keras.layers.AveragePooling2D`. *Hint:* with
 #    `ops.max_pool2d_backward` as a model, replace the arg-max by a division by the
 #    window size, and use `np.add.at` for overlapping windows.
-# 2. **Strided input gradient.** At stride 1, `dx` is the full convolution of `dout`
+# 2. ★★★ **Strided input gradient.** At stride 1, `dx` is the full convolution of `dout`
 #    with the kernel (section 2). Show that at stride 2 ("valid") it is the full
 #    convolution of a *dilated* `dout`, with a zero inserted between neighbouring
 #    entries. *Hint:* `dilated = np.zeros((2 * h - 1, 2 * w - 1)); dilated[::2, ::2] = dout`,
 #    and pad the result with zeros where the last input rows are read by no window.
-# 3. **Break the gradient check.** Introduce a bug in a copy of the hand-written
+# 3. ★ **Break the gradient check.** Introduce a bug in a copy of the hand-written
 #    backprop of section 4 (for example forget the ReLU mask) and look at the relative
 #    errors. *Hint:* compare with the CS231n thresholds: above $10^{-4}$ means a bug.
-# 4. **Momentum.** Replace SGD by `keras.optimizers.SGD(LEARNING_RATE, momentum=0.9)`
+# 4. ★★ **Momentum.** Replace SGD by `keras.optimizers.SGD(LEARNING_RATE, momentum=0.9)`
 #    in both runs of section 5. Does the custom loop still match `fit`? What state does
 #    the optimizer keep? *Hint:* `optimizer.variables`.
-# 5. **Shuffling.** Train `model_fit` again with `shuffle=True`. Why do the two runs
+# 5. ★★ **Shuffling.** Train `model_fit` again with `shuffle=True`. Why do the two runs
 #    now differ, and how would you make the loop shuffle the same way? *Hint:* draw the
 #    permutation of each epoch yourself with `np.random.default_rng(seed)` and pass the
 #    permuted data to `fit` one epoch at a time.
+# 6. ★ **Max pooling backward by hand (pen and paper).** Take the 4x4 input
+#    `x = [[1, 5, 2, 0], [3, 2, 7, 1], [4, 8, 6, 6], [0, 2, 3, 1]]` and the
+#    upstream gradient `dout = [[1, -2], [3, 4]]`. Write `dx` for a 2x2 max
+#    pooling with stride 2, then for 3x3 windows with stride 1 (the output is
+#    2x2 again, so the same `dout` applies). How many entries of `dx` are
+#    non-zero in each case? Check with `ops.max_pool2d_backward`, with `x` and
+#    `dout` as arrays of shape (1, rows, columns, 1). *Hint:* send each entry of `dout`
+#    to the arg-max of its window; in a tie, the first maximal entry in row-major
+#    order wins; where windows overlap, a pixel adds up what it receives.

@@ -442,11 +442,14 @@ print(falls.round(3).to_string())
 #
 # ## Exercises
 #
-# 1. ★ **By hand.** For one channel with values 1, 2, 3, 6 in the batch,
-#    $\gamma = 2$, $\beta = 1$ and $\epsilon = 0$, compute the outputs in
-#    training mode. *Hint:* mean 3, variance 3.5.
-# 2. ★ **The forgetting curve.** How many steps does momentum 0.9 need to leave
-#    1 % of the initial statistics? And 0.999? *Hint:* solve $m^n = 0.01$.
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **By hand (pen and paper).** For one channel with values 1, 2, 3, 6 in
+#    the batch, $\gamma = 2$, $\beta = 1$ and $\epsilon = 0$, compute the
+#    outputs in training mode. *Hint:* mean 3, variance 3.5.
+# 2. ★ **The forgetting curve (pen and paper).** How many steps does momentum
+#    0.9 need to leave 1 % of the initial statistics? And 0.999? *Hint:* solve
+#    $m^n = 0.01$.
 # 3. ★★ **Batch size.** Repeat section 4 with batches of 8 and of 128 (same
 #    epochs). Which one suffers more from the trap, and why? *Hint:* count the
 #    steps.

@@ -692,24 +692,26 @@ print(f"{symmetric.sum()} images from the flipping pipeline, {(~symmetric).sum()
 #
 # ## Exercises
 #
-# 1. **Which transformation helps most?** Repeat section 5 with only the flip,
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★ **Which transformation helps most?** Repeat section 5 with only the flip,
 #    only the shift, and with the default `geometric_augmentation()`; add a
 #    photometric pipeline. *Hint:* keep the seeds, and compare the mean gains
 #    with their standard deviations before concluding.
-# 2. **More epochs.** Train with and without augmentation for 10, 30 and 60
+# 2. ★★ **More epochs.** Train with and without augmentation for 10, 30 and 60
 #    epochs and plot the validation accuracy against the number of epochs.
 #    *Hint:* pass `validation_data=(x_val, y_val)` to `fit` and read
 #    `history.history["val_accuracy"]` (never the test set: it is for the end).
-# 3. **Augment every class.** In section 6, put the flip-and-shift pipeline of
+# 3. ★★ **Augment every class.** In section 6, put the flip-and-shift pipeline of
 #    section 5 in front of the network (all classes augmented, on the fly) and
 #    balance the minority classes with plain copies. How does the minority
 #    recall compare with augmented copies alone? *Hint:* `small_cnn(augmentation)`
 #    and `train_and_test(..., augmentation=...)`.
-# 4. **A harmful augmentation.** Train `digit_model` with a pipeline that
+# 4. ★★ **A harmful augmentation.** Train `digit_model` with a pipeline that
 #    includes `RandomRotation(0.5)` (rotations up to 180 degrees) and look at the
 #    confusion between "6" and "9". *Hint:* `geometric_augmentation(rotation=0.5,
 #    flip=None)` in front of the network; `course_lib.viz.plot_confusion_matrix`.
-# 5. **Class-specific training.** Train a digit network with flips for all
+# 5. ★★★ **Class-specific training.** Train a digit network with flips for all
 #    classes, and one with `augment_digits` (flips for 0, 1 and 8 only); compare
 #    the test accuracies on upright digits. *Hint:* apply the augmentation to
 #    each batch in a small loop, or to a copy of the training set per epoch.

@@ -508,20 +508,22 @@ print(accuracy_effect)
 #
 # ## Exercises
 #
-# 1. **Choosing alpha.** Repeat section 4 with $\alpha$ = 0.1, 0.4 and 1.0 and
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★ **Choosing alpha.** Repeat section 4 with $\alpha$ = 0.1, 0.4 and 1.0 and
 #    plot the mean ECE and accuracy against $\alpha$. *Hint:* keep the seeds,
 #    and add a column for $\alpha$ to `rows`.
-# 2. **Same-class partners.** Train with `MixUp(alpha=ALPHA,
+# 2. ★ **Same-class partners.** Train with `MixUp(alpha=ALPHA,
 #    different_classes=False)` and compare the ECE with the default. *Hint:*
 #    only the `mixer` line changes.
-# 3. **Keras's layer.** Train with `keras.layers.MixUp` instead of `course_lib`'s
+# 3. ★★ **Keras's layer.** Train with `keras.layers.MixUp` instead of `course_lib`'s
 #    in `mixed_epoch`. Does the partner rule change the results? *Hint:* it
 #    takes and returns a dict `{"images": ..., "labels": ...}`.
-# 4. **Label smoothing.** Another way to soften labels is
+# 4. ★ **Label smoothing.** Another way to soften labels is
 #    `keras.losses.CategoricalCrossentropy(label_smoothing=0.1)`. Train the
 #    baseline with it and compare its ECE with mixup's. *Hint:* pass the loss
 #    object to `compile` in `small_cnn`.
-# 5. **Temperature scaling.** Calibrate the baseline after training: divide its
+# 5. ★★★ **Temperature scaling.** Calibrate the baseline after training: divide its
 #    logits by a temperature $T$ chosen to minimise the NLL on held-out images.
 #    *Hint:* build the last layer without softmax, then search $T$ on a grid
 #    with `keras.ops.softmax(logits / T)`.

@@ -396,21 +396,23 @@ print("prediction time relative to the plain model, by number of views:",
 #
 # ## Exercises
 #
-# 1. **Wrong views.** Use views the model never saw in training: a vertical flip,
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **Wrong views.** Use views the model never saw in training: a vertical flip,
 #    or rotations of 30 degrees (`geometric_augmentation(flip=None, rotation=0.08,
 #    translation=0, zoom=0)`). Does TTA still help? *Hint:* `lambda b:
 #    keras.ops.flip(b, axis=1)` is a vertical flip.
-# 2. **Fixed crops.** Write a list of five fixed views: the image and the image
+# 2. ★★ **Fixed crops.** Write a list of five fixed views: the image and the image
 #    shifted by 3 pixels up, down, left and right (reflect padding), and compare
 #    with five random views. *Hint:* `np.pad(b, ((0, 0), (3, 3), (3, 3), (0, 0)),
 #    mode="reflect")`, then slice.
-# 3. **Calibration.** Is the TTA model more or less confident than the plain
+# 3. ★ **Calibration.** Is the TTA model more or less confident than the plain
 #    model? Compare the mean of the largest posterior on correct and on wrong
 #    answers. *Hint:* `posteriors.max(axis=1)`.
-# 4. **Votes instead of averages.** Replace the mean of the posteriors by a
+# 4. ★★ **Votes instead of averages.** Replace the mean of the posteriors by a
 #    majority vote over the views' predicted classes (by hand). Which is better
 #    with two views, and why? *Hint:* with two views that disagree, a vote needs a
 #    tie-break.
-# 5. **A weaker model.** Train a small CNN on 100 images per class with flip
+# 5. ★★ **A weaker model.** Train a small CNN on 100 images per class with flip
 #    augmentation and measure its TTA gain. Is it larger than the backbone's?
 #    *Hint:* models that learned less invariance often gain more from TTA.

@@ -520,29 +520,31 @@ else:
 #
 # ## Exercises
 #
-# 1. **How much to unfreeze?** Fine-tune from `"stage2_block1"` instead of
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★ **How much to unfreeze?** Fine-tune from `"stage2_block1"` instead of
 #    `"stage3_block1"`, and from `"stage3_block2"`. Which is best with 20 images
 #    per class, and with 50? *Hint:* build a new transfer model for each, and
 #    train its head first.
-# 2. **Skip the head phase.** Fine-tune stage 3 with a randomly initialised head,
+# 2. ★★ **Skip the head phase.** Fine-tune stage 3 with a randomly initialised head,
 #    at the head's learning rate. What happens to the accuracy, and why? *Hint:*
 #    compare with `restart(tuned_model, initial_head)`.
-# 3. **A bigger head.** Use `build_transfer_model(..., head_units=(64,),
+# 3. ★ **A bigger head.** Use `build_transfer_model(..., head_units=(64,),
 #    dropout=0.3)`. Does a hidden layer help with 20 images per class? *Hint:*
 #    count the head's parameters first.
-# 4. **Feature extraction, fast.** The frozen backbone is a fixed function:
+# 4. ★★ **Feature extraction, fast.** The frozen backbone is a fixed function:
 #    compute `features.predict(x)` once, pool it, and train a
 #    `keras.layers.Dense(5)` on the pooled features. Compare the accuracy and
 #    the time with section 2. *Hint:* `keras.layers.GlobalAveragePooling2D()`.
-# 5. **Source to target similarity.** Which target class gains most from
+# 5. ★ **Source to target similarity.** Which target class gains most from
 #    transfer? Make a confusion matrix of the frozen-features model. *Hint:*
 #    `course_lib.viz.plot_confusion_matrix`; trucks resemble automobiles.
-# 6. **A stronger baseline.** Train from scratch for 30 epochs instead of
+# 6. ★★★ **A stronger baseline.** Train from scratch for 30 epochs instead of
 #    `HEAD_EPOCHS + FINE_TUNE_EPOCHS`, with the augmentation of notebook 09 in
 #    front of the network. How close does it come to the frozen features with
 #    50 images per class? *Hint:* `course_lib.augment.geometric_augmentation`;
 #    keep `recompute_batchnorm_statistics`; expect minutes on a CPU.
-# 7. **The rate of whole-network fine-tuning.** Repeat the comparison with the
+# 7. ★★ **The rate of whole-network fine-tuning.** Repeat the comparison with the
 #    whole network fine-tuned at the last stage's rate (`fine_tuning_rate`)
 #    instead of `WHOLE_NETWORK_RATE`. What happens with 20 images per class, seed
 #    by seed? *Hint:* look at the worst seed, not only the mean.

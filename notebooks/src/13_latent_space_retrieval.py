@@ -353,18 +353,20 @@ for metric, (found, order, distances, expected) in brute_force.items():
 #
 # ## Exercises
 #
-# 1. **Which layer?** Use the output of stage 2 (`"stage2_block2"`) instead of
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **Which layer?** Use the output of stage 2 (`"stage2_block2"`) instead of
 #    stage 3 as the latent space, again with global average pooling. Is precision@10
 #    higher or lower on the target classes? *Hint:*
 #    `keras.Model(features.input, features.get_layer("stage2_block2").output)`.
-# 2. **Pooling matters.** Replace global average pooling by flattening the 8x8x128
+# 2. ★ **Pooling matters.** Replace global average pooling by flattening the 8x8x128
 #    maps (8,192 numbers). What happens to precision, and why? *Hint:*
 #    `keras.layers.Flatten()`; think of what a shift of the object does to each.
-# 3. **Where it fails.** Find the target-class queries whose 10 latent-space
+# 3. ★★ **Where it fails.** Find the target-class queries whose 10 latent-space
 #    neighbours contain none of their class, and show them with their neighbours.
 #    Which classes get confused? *Hint:* `(index.labels[indices] == y_query[:, None]).sum(axis=1) == 0`.
-# 4. **Mirror images.** Query the latent index with horizontally flipped queries.
+# 4. ★ **Mirror images.** Query the latent index with horizontally flipped queries.
 #    Does precision@10 change? And in pixel space? *Hint:* `x_query[:, :, ::-1]`.
-# 5. **Ten classes.** Index all ten classes together (both groups) and measure
+# 5. ★★ **Ten classes.** Index all ten classes together (both groups) and measure
 #    precision@k. Are source-class queries confused with target classes? *Hint:*
 #    build a confusion table of query class vs retrieved class.

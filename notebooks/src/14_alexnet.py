@@ -373,18 +373,20 @@ print(f"ensemble {ensemble_accuracy:.1%} vs mean member {single_accuracy.mean():
 #
 # ## Exercises
 #
-# 1. **ReLU against tanh.** The paper trained a small CNN on CIFAR-10 six times
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★ **ReLU against tanh.** The paper trained a small CNN on CIFAR-10 six times
 #    faster with ReLU than with tanh. Compare the training losses of two small
 #    networks that differ only in their activation. *Hint:* copy `alexnet`'s
 #    layers into a `keras.Sequential` with `activation="tanh"`.
-# 2. **Without LRN.** Train the members with `local_response_norm=False`. Does
+# 2. ★ **Without LRN.** Train the members with `local_response_norm=False`. Does
 #    the accuracy change? *Hint:* use the same seeds, so that only LRN differs,
 #    and `experiment.compare`.
-# 3. **Ensemble size.** With five seeds, plot the ensemble's accuracy against the
+# 3. ★ **Ensemble size.** With five seeds, plot the ensemble's accuracy against the
 #    number of members averaged (1 to 5). *Hint:* `posteriors[:n].mean(axis=0)`.
-# 4. **Majority vote.** Instead of averaging probabilities, let each member vote for
+# 4. ★ **Majority vote.** Instead of averaging probabilities, let each member vote for
 #    its top class. Which is better here? *Hint:* `scipy.stats.mode` on
 #    `posteriors.argmax(axis=-1)`.
-# 5. **Without augmentation.** Train the members with
+# 5. ★ **Without augmentation.** Train the members with
 #    `recipe.replace(flip=False, translate=0)`. How do the training and the
 #    validation accuracy move? *Hint:* `plot_learning_curves(members.histories)`.

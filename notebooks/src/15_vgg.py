@@ -282,22 +282,24 @@ assert record["test_accuracy"] >= 0.80, record["test_accuracy"]
 #
 # ## Exercises
 #
-# 1. **Two 3x3 or one 5x5?** Repeat section 1 for a 5x5 field: which ratio of
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **Two 3x3 or one 5x5?** Repeat section 1 for a 5x5 field: which ratio of
 #    weights do you expect, and what does `conv_stack` give? *Hint:* 18C² vs 25C².
-# 2. **VGG19.** Build VGG19 (blocks of 2, 2, 4, 4, 4 convolutions) and check it
+# 2. ★★ **VGG19.** Build VGG19 (blocks of 2, 2, 4, 4, 4 convolutions) and check it
 #    against `keras.applications.VGG19(weights=None)`. *Hint:* copy
 #    `VGG16_BLOCKS` from `course_lib/models/vgg.py` and change the counts.
-# 3. **Without the dense head.** How many parameters does
+# 3. ★ **Without the dense head.** How many parameters does
 #    `vgg16(include_top=False, pooling="avg")` followed by `Dense(1000)` have?
 #    Which share of VGG16's does it keep? *Hint:* `parameter_table` on the new
 #    model.
-# 4. **Smaller inputs.** Build `vgg16(input_shape=(32, 32, 3), classes=10)`. How do
+# 4. ★ **Smaller inputs.** Build `vgg16(input_shape=(32, 32, 3), classes=10)`. How do
 #    the parameter and multiply-add shares change, and why? *Hint:* the flattened
 #    volume is now 1x1x512.
-# 5. **The receptive field of VGG16.** Use `receptive_field(vgg16())` to find the
+# 5. ★ **The receptive field of VGG16.** Use `receptive_field(vgg16())` to find the
 #    field of a unit of `block5_conv3`. Is it larger than the 224x224 image?
 #    *Hint:* look at the `field_rows` column.
-# 6. **A short run from scratch.** Train `vgg16_cifar(width=0.25)` on 200
+# 6. ★★★ **A short run from scratch.** Train `vgg16_cifar(width=0.25)` on 200
 #    CIFAR-10 images per class with `experiment.run` and
 #    `experiment.Recipe(epochs=E, batch_size=64)` for E = 5, 10 and 20. After how
 #    many steps does the test accuracy leave chance level? Compare with

@@ -409,20 +409,22 @@ print(f"mean drop from no shift to {pad} px: GAP {gap_drop:.1%}, Flatten {flatte
 #
 # ## Exercises
 #
-# 1. **Global max pooling.** Replace GAP by GMP in section 5. Is the GMP head as
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★ **Global max pooling.** Replace GAP by GMP in section 5. Is the GMP head as
 #    robust to shifts? *Hint:* `keras.layers.GlobalMaxPooling2D()`; a maximum is
 #    also invariant to where it is.
-# 2. **Train with shifts.** Train the Flatten head on randomly shifted images
+# 2. ★★ **Train with shifts.** Train the Flatten head on randomly shifted images
 #    (data augmentation) and plot its accuracy against the shift again. *Hint:*
 #    `centred_recipe.replace(translate=4)`.
-# 3. **NiN on CIFAR-10.** Build `course_lib.models.nin.nin()` and count its
+# 3. ★ **NiN on CIFAR-10.** Build `course_lib.models.nin.nin()` and count its
 #    parameters; compare with `keras.applications` networks of the course. Where
 #    are its parameters? *Hint:* `course_lib.analysis.parameter_table`.
-# 4. **The class maps.** Plot the 10 maps of the `class_maps` layer of `gap_net`
+# 4. ★★ **The class maps.** Plot the 10 maps of the `class_maps` layer of `gap_net`
 #    for one test image. Where does the true class's map light up? *Hint:*
 #    `network = gap_net.layers[-1]` (the harness put the standardisation in
 #    front), `keras.Model(network.input, network.get_layer("class_maps").output)` and
 #    `course_lib.viz.plot_feature_maps`.
-# 5. **GAP as a Dense layer.** Build a `Dense(C, use_bias=False, trainable=False)`
+# 5. ★★ **GAP as a Dense layer.** Build a `Dense(C, use_bias=False, trainable=False)`
 #    layer whose kernel is `channels_last_M` and check that, after a `Flatten`, it
 #    equals `GlobalAveragePooling2D`. *Hint:* `layer.set_weights([channels_last_M])`.

@@ -467,18 +467,20 @@ assert not any(comparison.holds for comparison in heads_effect.values()), heads_
 #
 # ## Exercises
 #
-# 1. **Module 5b.** Compute the parameters and multiply-adds of module 5b (at 7x7x832)
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **Module 5b.** Compute the parameters and multiply-adds of module 5b (at 7x7x832)
 #    with and without bottlenecks, with `conv_cost` and with `count_macs`. *Hint:*
 #    its sizes are in `course_lib.models.googlenet.GOOGLENET_LAYOUT`.
-# 2. **Heads with BatchNormalization.** Repeat the comparison of section 4 with
+# 2. ★★ **Heads with BatchNormalization.** Repeat the comparison of section 4 with
 #    `batch_norm=True`. Do the heads still change anything? *Hint:* use the
 #    recipe's default learning rate, 0.1, and `experiment.compare`.
-# 3. **He initialisation.** Build the network without BatchNormalization with
+# 3. ★★ **He initialisation.** Build the network without BatchNormalization with
 #    `kernel_initializer="he_normal"` in every convolution and measure conv1's
 #    gradient again. How much of the attenuation was the initialisation's?
 #    *Hint:* He et al. (2015) derived it for ReLU networks: it keeps the variance
 #    of the signal from layer to layer.
-# 4. **Longer.** Train both variants of section 4 for 20 epochs. Does the gap
+# 4. ★★ **Longer.** Train both variants of section 4 for 20 epochs. Does the gap
 #    (if any) grow or close? *Hint:* plot `plot_learning_curves` for each.
-# 5. **The receptive field.** How large is the receptive field of module 5b of the
+# 5. ★ **The receptive field.** How large is the receptive field of module 5b of the
 #    full GoogLeNet? *Hint:* `course_lib.receptive_field.receptive_field(googlenet())`.

@@ -462,21 +462,23 @@ assert live.scores["test_accuracy"].iloc[0] > 0.3, live.scores
 #
 # ## Exercises
 #
-# 1. **Width multiplier.** Build `mobilenet(alpha=0.5)` and `mobilenet(alpha=0.25)`.
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★ **Width multiplier.** Build `mobilenet(alpha=0.5)` and `mobilenet(alpha=0.25)`.
 #    By what factor do the parameters and the multiply-adds shrink, and why is it
 #    close to $\alpha^2$? *Hint:* both terms of the cost are products of two
 #    depths.
-# 2. **Resolution multiplier.** Count the multiply-adds of `mobilenet()` at
+# 2. ★ **Resolution multiplier.** Count the multiply-adds of `mobilenet()` at
 #    160x160 and at 128x128. How do they scale, and do the parameters change?
 #    *Hint:* `mobilenet(input_shape=(160, 160, 3))`; the cost is proportional
 #    to $H' W'$.
-# 3. **Depth multiplier.** What does `DepthwiseSeparableConv(64, depth_multiplier=2)`
+# 3. ★ **Depth multiplier.** What does `DepthwiseSeparableConv(64, depth_multiplier=2)`
 #    add to the parameter count, and to the multiply-adds? *Hint:* the depthwise
 #    step then outputs $2K$ maps, and the pointwise step reads all of them.
-# 4. **Where the speed goes.** Repeat the timing of section 4 with 512 input and
+# 4. ★★ **Where the speed goes.** Repeat the timing of section 4 with 512 input and
 #    output channels on a 14x14 input. Does the measured speed-up get closer to
 #    the ratio of multiply-adds? *Hint:* change the parameters cell; larger depths
 #    give the pointwise matrix product more work per byte.
-# 5. **Separable 5x5.** For $N_F = 256$, compare the cost ratio of a $5 \times 5$
+# 5. ★ **Separable 5x5.** For $N_F = 256$, compare the cost ratio of a $5 \times 5$
 #    separable convolution with a $3 \times 3$ one. *Hint:* only the second term
 #    of $\frac{1}{N_F} + \frac{1}{HW}$ changes.

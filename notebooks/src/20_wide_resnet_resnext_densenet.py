@@ -344,24 +344,26 @@ assert (short_table["test_accuracy"] > 0.3).all(), short_table
 #
 # ## Exercises
 #
-# 1. **Equal budget, depth or width?** Find a WRN-$d$-1 with about as many
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★★ **Equal budget, depth or width?** Find a WRN-$d$-1 with about as many
 #    parameters as WRN-16-4 and train both with the settings of section 4, three
 #    seeds each. Which trains faster on your machine, and which is more
 #    accurate? *Hint:* use the table of section 1, `wide_resnet(depth, 1)` and
 #    `experiment.compare`.
-# 2. **Cardinality on a CPU.** Time `resnext_cifar((1, 1, 1), C, 16 // C)` for
+# 2. ★★ **Cardinality on a CPU.** Time `resnext_cifar((1, 1, 1), C, 16 // C)` for
 #    $C = 1, 2, 4, 8, 16$ with `course_lib.analysis.measure_throughput`. The
 #    multiply-adds barely change; does the time? Then replace
 #    `GroupedConv2D` by `keras.layers.Conv2D(groups=C)` and time it again.
 #    *Hint:* plot images/s against $C$.
-# 3. **Growth rate.** Count the parameters of `densenet121()`'s layout with
+# 3. ★ **Growth rate.** Count the parameters of `densenet121()`'s layout with
 #    growth rates 12, 24 and 48 (`densenet((6, 12, 24, 16), k)`). How do they
 #    scale? *Hint:* the 3x3 convolution has $9 \cdot 4k \cdot k$ weights.
-# 4. **Dropout in Wide ResNets.** Train WRN-10-2 with `dropout_rate=0.3`, as the
+# 4. ★★ **Dropout in Wide ResNets.** Train WRN-10-2 with `dropout_rate=0.3`, as the
 #    paper does on CIFAR, over three seeds, and compare training and validation
 #    accuracy with the runs above. *Hint:* with this little training, expect
 #    dropout to slow the fit more than it helps.
-# 5. **Paths by hand.** Build a ResNeXt block of 8 paths as a functional model
+# 5. ★★ **Paths by hand.** Build a ResNeXt block of 8 paths as a functional model
 #    with explicit `Add` of the paths, and check that its parameter count equals
 #    `ResNeXtBlock(32, cardinality=8)`'s convolutions (without BatchNormalization).
 #    *Hint:* `ResNeXtBlock` also normalises after each convolution.

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.data
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import train_zoo  # noqa: E402
 
-RESIDUAL = ("resnet20", "resnet9", "wrn16_2", "resnext")
+RESIDUAL = zoo.RESIDUAL
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +93,12 @@ def test_recorded_runs_meet_the_course_targets():
         # Until every residual network is recorded, any of them may turn out the best one.
         limit = 90 if name == best_residual or (name in RESIDUAL and len(residual) < len(RESIDUAL)) else 45
         assert seconds <= limit * 60, f"{name} trained for {seconds / 60:.1f} min"
-    if len(residual) < len(RESIDUAL):
+    # A network recorded later can only raise the best accuracy: once one
+    # residual network reaches 90 %, the target holds for good.
+    best_accuracy = table.loc[residual, "test_accuracy"].max() if residual else 0.0
+    if best_accuracy < 0.90 and len(residual) < len(RESIDUAL):
         pytest.skip(f"the 90 % target of the best residual network waits for {sorted(set(RESIDUAL) - set(residual))}")
-    assert table.loc[best_residual, "test_accuracy"] >= 0.90, table.loc[residual]
+    assert best_accuracy >= 0.90, table.loc[residual]
 
 
 # The first steps are re-run on ResNet-20, the cheapest residual network.
