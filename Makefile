@@ -94,6 +94,7 @@ set-repo: $(VENV)/.test
 	@test -n "$(URL)" || (echo "usage: make set-repo URL=https://github.com/OWNER/REPO" && exit 2)
 	$(PY) scripts/notebooks.py set-repo $(URL)
 
+# Rewrites the README's course map and concept map (notebooks/concepts.csv), and checks the latter.
 course-map: $(VENV)/.test
 	$(PY) scripts/notebooks.py course-map
 

@@ -62,3 +62,73 @@ def value_and_gradient(fn, x):
     else:
         raise NotImplementedError(f"No gradient for the Keras backend {backend!r}.")
     return keras.ops.convert_to_numpy(value), keras.ops.convert_to_numpy(gradient)
+
+
+def weight_gradients(model, loss_fn, x, y, training=False):
+    """The gradient of a loss with respect to each trainable weight of a model.
+
+    One backward pass through the backend's automatic differentiation, without
+    an optimizer step: the weights are not changed.
+
+    Args:
+        model: a built Keras model.
+        loss_fn: `loss_fn(y, predictions)` returning a scalar tensor, e.g. a
+            `keras.losses.Loss` instance.
+        x: the model's input (NumPy array or tensor).
+        y: the targets `loss_fn` compares the predictions with.
+        training: the `training` argument of the forward pass (dropout and
+            BatchNormalization behave as in `fit` when True; the moving
+            statistics are not updated).
+
+    Returns:
+        `(loss, gradients)`: the loss as a float, and a list of NumPy arrays,
+        one per entry of `model.trainable_weights`, in that order.
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    >>> model.set_weights([np.array([[1.0], [2.0]])])
+    >>> loss, (kernel_gradient,) = weight_gradients(
+    ...     model, keras.losses.MeanSquaredError(), np.array([[1.0, 1.0]]), np.array([[0.0]]))
+    >>> loss, kernel_gradient.ravel().tolist()  # d(3^2)/dw = 2 * 3 * x
+    (9.0, [6.0, 6.0])
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    if not callable(loss_fn):
+        raise TypeError(f"`loss_fn` must be callable; received {type(loss_fn).__name__}.")
+    x = keras.ops.convert_to_tensor(x)
+    y = keras.ops.convert_to_tensor(y)
+    weights = model.trainable_weights
+    # A forward pass with training=True updates BatchNormalization's moving
+    # statistics on TensorFlow and PyTorch; they are put back afterwards.
+    state = [keras.ops.convert_to_numpy(w) for w in model.non_trainable_weights]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=training))
+        gradients = tape.gradient(loss, weights)
+    elif backend == "jax":
+        import jax
+
+        trainable = [w.value for w in weights]
+        non_trainable = [w.value for w in model.non_trainable_weights]
+
+        def loss_of(values):
+            predictions, _ = model.stateless_call(values, non_trainable, x, training=training)
+            return loss_fn(y, predictions)
+
+        loss, gradients = jax.value_and_grad(loss_of)(trainable)
+    elif backend == "torch":
+        import torch
+
+        loss = loss_fn(y, model(x, training=training))
+        gradients = torch.autograd.grad(loss, [w.value for w in weights])
+        loss = loss.detach()
+    else:
+        raise NotImplementedError(f"No gradient for the Keras backend {backend!r}.")
+    for variable, value in zip(model.non_trainable_weights, state):
+        variable.assign(value)
+    return float(keras.ops.convert_to_numpy(loss)), [keras.ops.convert_to_numpy(g) for g in gradients]

@@ -8,7 +8,7 @@ Usage (from the repository root, inside the course's environment):
 
     python scripts/notebooks.py build [NAME ...]   # execute sources -> .ipynb, record timings
     python scripts/notebooks.py prose [NAME ...]   # copy edited Markdown into the .ipynb, no run
-    python scripts/notebooks.py course-map         # rewrite the README's course map
+    python scripts/notebooks.py course-map         # rewrite the README's course and concept maps
     python scripts/notebooks.py set-repo URL       # set the public repository, write Colab badges
 
 `build` with no names builds every notebook; it records each notebook's
@@ -17,6 +17,11 @@ wall-clock time and peak memory in `benchmarks/notebooks.csv` and the table in
 Markdown only (a typo, a note, an exercise): it copies the Markdown cells of
 each source into its executed notebook and keeps the outputs, and refuses when
 any code cell differs, since that needs `build`.
+
+`course-map` also rewrites the README's concept map from `notebooks/concepts.csv`
+(each concept of the lecture notes, the notebook section that teaches it and the
+assignment question that grades it), and fails, listing them, when a row names a
+notebook, a section heading or a question that does not exist.
 """
 
 import argparse
@@ -35,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SOURCES = NOTEBOOKS / "src"
 COURSE_MAP = NOTEBOOKS / "course_map.csv"
+CONCEPTS = NOTEBOOKS / "concepts.csv"
 BENCH_CSV = ROOT / "benchmarks" / "notebooks.csv"
 BENCH_MD = ROOT / "benchmarks" / "notebooks.md"
 README = ROOT / "README.md"
@@ -43,6 +49,11 @@ PYPROJECT = ROOT / "pyproject.toml"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 CELL_TIMEOUT_S = 600
 MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
+CONCEPTS_START, CONCEPTS_END = "<!-- concept-map:start -->", "<!-- concept-map:end -->"
+CONCEPT_FIELDS = ["concept", "lecture", "notebook", "section", "assignment"]
+HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
+ASSIGNMENT_REF = re.compile(r"^(A\d+) (\S+)$")
+QUESTION = re.compile(r"^# # BEGIN QUESTION\n(?:#.*\n)*?# name:\s*(\S+)", re.MULTILINE)
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
 REPO_LINE = re.compile(r'^COURSE_REPO = ".*"(.*)$', re.MULTILINE)
 JSON_REPO_LINE = re.compile(r'COURSE_REPO = \\"[^"\\]*\\"')
@@ -333,9 +344,130 @@ def render_course_map():
 
 
 def write_course_map():
+    """Rewrites the README's course map and concept map, between their markers."""
     text = README.read_text()
-    start, end = text.index(MAP_START), text.index(MAP_END) + len(MAP_END)
-    README.write_text(text[:start] + render_course_map() + text[end:])
+    for first, last, render in (
+        (MAP_START, MAP_END, render_course_map),
+        (CONCEPTS_START, CONCEPTS_END, render_concept_map),
+    ):
+        start, end = text.index(first), text.index(last) + len(last)
+        text = text[:start] + render() + text[end:]
+    README.write_text(text)
+
+
+# ---------------------------------------------------------------------------
+# The concept map: lecture concept -> notebook section -> assignment question
+
+
+def read_concept_map():
+    """The rows of `notebooks/concepts.csv`, in the lecture notes' order, values stripped."""
+    with open(CONCEPTS, newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames != CONCEPT_FIELDS:
+            raise SystemExit(f"{CONCEPTS.name}: columns must be {CONCEPT_FIELDS}, got {reader.fieldnames}")
+        return [{key: (value or "").strip() for key, value in row.items()} for row in reader]
+
+
+def notebook_headings(stem):
+    """The Markdown headings of a notebook source, without their leading `#`s, in order.
+
+    Only Markdown cells count (not comments in code cells), and not lines inside
+    fenced code blocks.
+    """
+    headings = []
+    for cell in read_source(SOURCES / f"{stem}.py").cells:
+        if cell.cell_type != "markdown":
+            continue
+        fenced = False
+        for line in cell.source.splitlines():
+            if line.lstrip().startswith(("```", "~~~")):
+                fenced = not fenced
+            elif not fenced and (match := HEADING.match(line)):
+                headings.append(match.group(1))
+    return headings
+
+
+def assignment_sources():
+    """`{"A1": path, ...}`: the instructor source of each assignment."""
+    sources = NOTEBOOKS / "assignments" / "source"
+    return {path.stem.split("_", 1)[0]: path for path in sorted(sources.glob("A[0-9]*_*.py"))}
+
+
+def assignment_questions(path):
+    """The names of the otter questions (`# name: q1` after `# BEGIN QUESTION`) of a source."""
+    return QUESTION.findall(path.read_text())
+
+
+def concept_map_problems(rows=None):
+    """What is wrong with the concept map: one message per problem, empty if none.
+
+    A row must name an existing notebook source and, in `section`, the exact text
+    of one of its Markdown headings (or leave both empty: a concept that no
+    notebook teaches yet); its `assignment`, if any, must be `A<n> <question>`
+    with a question of that assignment.
+
+    Args:
+        rows: the rows to check (default: `read_concept_map()`).
+    """
+    rows = read_concept_map() if rows is None else rows
+    assignments = assignment_sources()
+    headings, questions, problems = {}, {}, []
+    for number, row in enumerate(rows, start=1):
+        where = f"{CONCEPTS.name} row {number} ({row['concept']!r})"
+        stem, section = row["notebook"], row["section"]
+        if not row["concept"] or not row["lecture"]:
+            problems.append(f"{where}: concept and lecture must not be empty")
+        if bool(stem) != bool(section):
+            problems.append(f"{where}: give both a notebook and a section, or neither")
+        elif stem:
+            if not (SOURCES / f"{stem}.py").exists():
+                problems.append(f"{where}: no notebook source {stem}.py")
+            else:
+                if stem not in headings:
+                    headings[stem] = notebook_headings(stem)
+                if section not in headings[stem]:
+                    problems.append(f"{where}: {stem} has no heading {section!r}")
+        if row["assignment"]:
+            match = ASSIGNMENT_REF.match(row["assignment"])
+            if not match:
+                problems.append(f"{where}: assignment {row['assignment']!r} is not like 'A1 q2'")
+            elif match.group(1) not in assignments:
+                problems.append(f"{where}: no assignment {match.group(1)}")
+            else:
+                name, question = match.groups()
+                if name not in questions:
+                    questions[name] = assignment_questions(assignments[name])
+                if question not in questions[name]:
+                    problems.append(f"{where}: {assignments[name].stem} has no question {question!r}")
+    return problems
+
+
+def _table_cell(text):
+    return text.replace("|", "\\|")
+
+
+def render_concept_map():
+    """The concept map as a Markdown table between its README markers."""
+    assignments = assignment_sources()
+    lines = [
+        CONCEPTS_START,
+        "| # | lecture concept | in the notes | notebook section | assignment |",
+        "| ---: | --- | --- | --- | --- |",
+    ]
+    for number, row in enumerate(read_concept_map(), start=1):
+        stem = row["notebook"]
+        taught = "not taught yet"
+        if stem:
+            taught = f"[{stem}](notebooks/{stem}.ipynb): {_table_cell(row['section'])}"
+        graded = row["assignment"]
+        match = ASSIGNMENT_REF.match(graded)
+        if match and match.group(1) in assignments:
+            name = assignments[match.group(1)].stem
+            graded = f"[{graded}](notebooks/assignments/student/{name}/{name}.ipynb)"
+        cells = [str(number), _table_cell(row["concept"]), _table_cell(row["lecture"]), taught, graded]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(CONCEPTS_END)
+    return "\n".join(lines)
 
 
 def _with_badge(lines, badge, prefix=""):
@@ -396,7 +528,7 @@ def main(argv=None):
     build_parser.add_argument("names", nargs="*", help="notebooks to build (default: all)")
     prose_parser = commands.add_parser("prose", help="copy edited Markdown into the .ipynb (no execution)")
     prose_parser.add_argument("names", nargs="*", help="notebooks (default: all)")
-    commands.add_parser("course-map", help="rewrite the README's course map")
+    commands.add_parser("course-map", help="rewrite the README's course and concept maps, check the latter")
     repo_parser = commands.add_parser("set-repo", help="set the public repository URL")
     repo_parser.add_argument("url")
     execute_parser = commands.add_parser("_execute")
@@ -409,6 +541,9 @@ def main(argv=None):
         copy_prose(args.names)
     elif args.command == "course-map":
         write_course_map()
+        problems = concept_map_problems()
+        if problems:
+            raise SystemExit("the concept map names what does not exist:\n" + "\n".join(problems))
     elif args.command == "set-repo":
         set_repo(args.url)
     elif args.command == "_execute":

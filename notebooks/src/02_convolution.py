@@ -86,9 +86,7 @@ rng = np.random.default_rng(0)
 # $(I * K)[p, q] = (I \star K_{\text{flipped}})[p-k_h+1,\, q-k_w+1]$. Libraries
 # hide the shift by their choice of padding (`padding="same"` centres the kernel).
 #
-# The flip makes convolution commutative and associative (blurring twice is blurring
-# with the convolved kernels), which is why mathematicians prefer it. The easiest way
-# to see the difference is an **impulse**, an image that is zero except for one pixel:
+# The easiest way to see the difference is an **impulse**, an image that is zero except for one pixel:
 # convolution copies the kernel around the pixel, correlation copies it flipped.
 
 # %%
@@ -130,6 +128,42 @@ print(correlated[2:5, 2:5].astype(int).tolist(), "<- correlation around the impu
 print(convolved[2:5, 2:5].astype(int).tolist(), "<- convolution around the impulse")
 
 # %% [markdown]
+# **Why the flip, then?** Because it buys convolution three properties that
+# correlation lacks. With "full" padding (every overlap counted):
+#
+# - it is **commutative**, $I * K = K * I$: which of the two arrays is the
+#   "kernel" does not matter;
+# - it is **associative**, $(I * K_1) * K_2 = I * (K_1 * K_2)$: filtering twice is
+#   filtering once with the convolved kernels, so a chain of linear filters
+#   collapses into one;
+# - the **convolution theorem**: the Fourier transform of $I * K$ is the product
+#   of the transforms of $I$ and $K$, so a large convolution can be computed with
+#   the fast Fourier transform, and a filter is described by what it does to each
+#   frequency.
+#
+# Correlation keeps none of them exactly. We check all three on random arrays:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+a, b, c = rng.normal(size=(6, 7)), rng.normal(size=(3, 3)), rng.normal(size=(4, 2))
+checks = {
+    "commutative": (ops.convolve2d(a, b, "full"), ops.convolve2d(b, a, "full")),
+    "associative": (ops.convolve2d(ops.convolve2d(a, b, "full"), c, "full"),
+                    ops.convolve2d(a, ops.convolve2d(b, c, "full"), "full")),
+    "correlation commutative": (ops.correlate2d(a, b, "full"), ops.correlate2d(b, a, "full")),
+    "correlation associative": (ops.correlate2d(ops.correlate2d(a, b, "full"), c, "full"),
+                                ops.correlate2d(a, ops.correlate2d(b, c, "full"), "full")),
+}
+full_shape = (a.shape[0] + b.shape[0] - 1, a.shape[1] + b.shape[1] - 1)
+spectrum = np.fft.fft2(a, full_shape) * np.fft.fft2(b, full_shape)  # zero-padded to the full size
+checks["convolution theorem"] = (ops.convolve2d(a, b, "full"), np.fft.ifft2(spectrum).real)
+for name, (left, right) in checks.items():
+    print(f"{name:24s} {'holds' if np.allclose(left, right) else 'fails'}")
+assert np.allclose(*checks["commutative"]) and np.allclose(*checks["associative"])
+assert np.allclose(*checks["convolution theorem"])
+assert not np.allclose(*checks["correlation commutative"]) and not np.allclose(*checks["correlation associative"])
+
+# %% [markdown]
 # **Why CNN layers need no flip.** A `Conv2D` layer computes a correlation, although
 # it is called a convolution. Its kernel is not chosen by us but *learnt*: if the best
 # kernel for a task is $K$ in the convolution sense, training a correlation layer
@@ -164,7 +198,12 @@ print("Keras's Conv2D computes a cross-correlation")
 #
 # `course_lib.ops` implements both operations in NumPy, without any loop over pixels:
 # `sliding_window_view` gives a view of every $k_h \times k_w$ window of the image,
-# and one matrix product multiplies all windows with the kernel at once. Read the
+# and one matrix product multiplies all windows with the kernel at once. This is
+# the **im2col** ("image to columns") way that many libraries compute a
+# convolution: lay every window out as a row (or column) of a matrix, and the
+# convolution becomes one matrix product with the flattened kernel. Notebook 05
+# shows the other side of the same product: the layer as one large, sparse
+# (Toeplitz) matrix that multiplies the flattened image. Read the
 # code with `ops.correlate2d??` (one channel) and `ops.conv2d_forward??` (the layer).
 #
 # `scipy.signal.correlate2d` and `convolve2d` are the independent reference for one
@@ -396,7 +435,9 @@ print(strides_table.to_string(index=False))
 #
 # Textbooks and libraries such as scikit-image state these kernels as *convolution*
 # kernels, so we use `convolve2d` (for the symmetric blurs it makes no difference).
-# The image is scikit-image's 512x512 "camera" photograph, scaled to $[0, 1]$.
+# The image is scikit-image's 512x512 "camera" photograph, scaled to $[0, 1]$. The
+# filters run on the whole photograph; the figure shows a 200x200 crop (the head
+# and the camera), so that each pixel of the output stays visible.
 
 # %%
 photo = skimage.data.camera().astype(np.float64) / 255.0
@@ -424,14 +465,16 @@ filtered = {
 }
 
 signed = {"Sobel: horizontal edges (G_y)", "Sobel: vertical edges (G_x)"}
+shown = (slice(60, 260), slice(150, 350))  # rows and columns of the crop
 fig, axes = plt.subplots(2, 4, figsize=(12, 6.6))
 for ax, (title, result) in zip(axes.flat, filtered.items()):
-    # Colour limits from the 99.5th percentile away from the zero-padded border.
-    limit = np.percentile(np.abs(result[4:-4, 4:-4]), 99.5)
+    crop = result[shown]
+    # Colour limits from the 99.5th percentile of the crop (away from the zero-padded border).
+    limit = np.percentile(np.abs(crop), 99.5)
     if title in signed:
-        ax.imshow(result, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.imshow(crop, cmap="RdBu_r", vmin=-limit, vmax=limit)
     else:
-        ax.imshow(result, cmap="gray", vmin=0, vmax=limit if "strength" in title else 1)
+        ax.imshow(crop, cmap="gray", vmin=0, vmax=limit if "strength" in title else 1)
     ax.set_title(title, fontsize="small")
     ax.axis("off")
 kernel_ax = axes.flat[-1]
@@ -440,7 +483,8 @@ for (r, c), value in np.ndenumerate(sharpen):
     kernel_ax.text(c, r, f"{value:.2f}", ha="center", va="center", fontsize=9)
 kernel_ax.set_title("the sharpening kernel", fontsize="small")
 kernel_ax.axis("off")
-fig.suptitle("Hand-made kernels on skimage.data.camera() (derivatives: red positive, blue negative)")
+fig.suptitle("Hand-made kernels on skimage.data.camera(), rows 60-259 and columns 150-349 "
+             "(derivatives: red positive, blue negative)")
 plt.show()
 
 # %% [markdown]
@@ -497,6 +541,8 @@ print("correlating with Sobel flips the sign; blur keeps the mean; sharpen keeps
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# The pen-and-paper exercises have worked solutions in
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
 #
 # 1. ★ **Commutativity.** Check numerically that `scipy.signal.convolve2d(a, b, "full")`
 #    equals `convolve2d(b, a, "full")` for random `a` and `b`, and that correlation is

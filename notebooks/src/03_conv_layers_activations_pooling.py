@@ -12,7 +12,8 @@
 # 2. compute one output slice of a convolutional layer from its filter and its bias;
 # 3. count a layer's parameters with N_F(H W K + 1) and say why the count depends on
 #    the input depth K but not on the image size;
-# 4. plot ReLU and leaky ReLU and say what they do to a feature map;
+# 4. plot ReLU and leaky ReLU, say what they do to a feature map, and measure why
+#    CNNs prefer them to the sigmoid and tanh (saturation, vanishing gradients);
 # 5. compute max and average pooling by hand and with Keras;
 # 6. look at the filters and feature maps of a trained layer.
 
@@ -57,6 +58,7 @@ import pandas as pd
 from scipy import signal
 
 from course_lib import data
+from course_lib.autodiff import weight_gradients
 from course_lib.viz import plot_feature_maps, plot_filters
 
 rng = np.random.default_rng(0)
@@ -281,6 +283,97 @@ np.testing.assert_allclose(after[f"after leaky ReLU (a = {slope})"][negative], s
 print(f"ReLU and leaky ReLU match their definitions; {negative.mean():.0%} of the map is negative")
 
 # %% [markdown]
+# ### Why not sigmoid or tanh?
+#
+# The lecture notes say that CNNs use ReLU and leaky ReLU, while the hyperbolic
+# tangent and the sigmoid belong to older, fully connected networks. The reason
+# is the gradient. Backpropagation multiplies, layer after layer, by the
+# derivative of the activation. The sigmoid's derivative is at most 0.25 (at
+# $z = 0$), the tanh's at most 1, and both fall to almost 0 once $|z|$ passes 3:
+# the unit **saturates**. ReLU's derivative is exactly 1 for every positive
+# input, however large.
+
+# %%
+z_range = np.linspace(-6, 6, 1201).astype("float32")
+activations = {"sigmoid": keras.activations.sigmoid, "tanh": keras.activations.tanh, "ReLU": keras.activations.relu}
+derivatives = {}
+for name, function in activations.items():
+    values = keras.ops.convert_to_numpy(function(z_range))
+    derivatives[name] = np.gradient(values, z_range)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for name, derivative in derivatives.items():
+    ax.plot(z_range, derivative, label=name, linewidth=2)
+ax.set_xlabel("input z (pre-activation)")
+ax.set_ylabel("derivative f'(z)")
+ax.set_title("Derivatives of three activations")
+ax.legend(loc="upper left")
+ax.grid(alpha=0.3)
+plt.show()
+
+# %% [markdown]
+# What this does to a deep network: below, ten 3x3 convolutions of 16 filters
+# each, with one activation throughout, then global average pooling and a
+# softmax layer, at Keras's default initialisation. We take the gradient of
+# the cross-entropy on 64 digits with respect to each convolution's kernel
+# (`course_lib.autodiff.weight_gradients`, no training step) and divide its size
+# by that of the last convolution's gradient: how much of the learning signal
+# reaches each depth. Three seeds per activation.
+
+# %%
+DEPTH = 10
+probe_digits = x_train_full[:64, :, :, None].astype("float32") / 255
+probe_labels = y_train_full[:64]
+
+
+def gradient_profile(activation, seed):
+    """Norm of each convolution's kernel gradient, relative to the last convolution's."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1))]
+        + [keras.layers.Conv2D(16, 3, padding="same", activation=activation) for _ in range(DEPTH)]
+        + [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax")]
+    )
+    _, gradients = weight_gradients(model, keras.losses.SparseCategoricalCrossentropy(), probe_digits, probe_labels)
+    kernels = [np.linalg.norm(g) for g, w in zip(gradients, model.trainable_weights) if len(w.shape) == 4]
+    return np.array(kernels) / kernels[-1]
+
+
+profiles = {(name, seed): gradient_profile(name.lower(), seed) for name in activations for seed in range(3)}
+fig, ax = plt.subplots(figsize=(6.5, 3.8))
+for (name, seed), profile in profiles.items():
+    ax.plot(range(1, DEPTH + 1), profile, marker="o", markersize=3, color=f"C{list(activations).index(name)}",
+            label=name if seed == 0 else None)
+ax.set_yscale("log")
+ax.set_xlabel("convolution (1 = next to the input)")
+ax.set_ylabel("gradient norm / last convolution's")
+ax.set_title(f"Gradient reaching each of {DEPTH} convolutions at initialisation (3 seeds)")
+ax.legend(loc="lower right")
+ax.grid(alpha=0.3, which="both")
+plt.show()
+first_layer = pd.DataFrame({name: [profiles[name, seed][0] for seed in range(3)] for name in activations})
+first_layer.index.name = "seed"
+first_layer.map("{:.1e}".format)
+
+# %% [markdown]
+# **Check.** The derivatives peak at 0.25 (sigmoid) and 1 (tanh) and nearly
+# vanish at $|z| = 6$, while ReLU's is 1 for every positive input. On every
+# seed, the sigmoid network passes less than a ten-thousandth of the last
+# layer's gradient back to its first convolution, while tanh and ReLU pass at
+# least a twentieth. (tanh does not saturate here: Keras's default Glorot
+# initialisation was designed to keep it in its linear range. Large inputs or
+# large weights would saturate it.)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+peak = {name: derivatives[name].max() for name in derivatives}
+assert abs(peak["sigmoid"] - 0.25) < 1e-3 and abs(peak["tanh"] - 1) < 1e-3
+assert derivatives["sigmoid"][-1] < 0.01 and derivatives["tanh"][-1] < 0.01
+assert np.allclose(derivatives["ReLU"][z_range > 0.01], 1, atol=1e-3)
+assert (first_layer["sigmoid"] < 1e-4).all()
+assert (first_layer["tanh"] > 0.05).all() and (first_layer["ReLU"] > 0.05).all()
+print("sigmoid: the first convolution gets < 1e-4 of the last one's gradient on every seed; tanh, ReLU: > 0.05")
+
+# %% [markdown]
 # ## 5. Pooling
 #
 # A pooling layer summarises each window of a feature map by one number, slice by
@@ -412,6 +505,9 @@ print(f"conv1 maps {maps1.shape[1:]}, conv2 maps {maps2.shape[1:]}")
 #   the same filters cost more because K grows.
 # - ReLU keeps positive responses and zeroes the rest; leaky ReLU keeps a small
 #   slope for negative inputs, so their gradient never vanishes entirely.
+# - The sigmoid's derivative is at most 0.25: through ten sigmoid convolutions the
+#   gradient that reaches the first one all but vanishes, which is why CNNs use
+#   ReLU; tanh and sigmoid also saturate for large inputs.
 # - Max and average pooling with stride equal to the window tile each map with
 #   non-overlapping windows, dividing its rows and columns by the stride.
 # - Trained filters of a first layer look like edge and stroke detectors; their
@@ -420,6 +516,8 @@ print(f"conv1 maps {maps1.shape[1:]}, conv2 maps {maps2.shape[1:]}")
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# The pen-and-paper exercises have worked solutions in
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
 #
 # 1. ★★ **Strided convolution instead of pooling.** Replace each `MaxPooling2D` of the
 #    stack of section 1 by a stride of 2 in the convolution before it. Compare the

@@ -136,6 +136,58 @@ assert table.loc["s4_pool", "output shape"] == "(5, 5, 16)"
 print({name: count for name, count in expected.items()}, "total", model.count_params())
 
 # %% [markdown]
+# > **Lecture vs. course: LeNet-5 as published.** The lecture presents LeNet-5
+# > as LeCun et al. (1998) built it; the course trains the modern variant above.
+# > Three differences change the parameter count:
+# >
+# > - **C3 is sparse.** In the paper, a C3 map reads only some maps of S2 (its
+# >   Table I): six maps read 3, nine read 4 and one reads all 6. The paper's
+# >   reason: fewer connections, and maps forced to extract different features.
+# > - **S2 and S4 are trainable.** Each subsampling map sums its 2x2 window,
+# >   multiplies by one trainable coefficient, adds a trainable bias and applies
+# >   the sigmoid: 2 parameters per map. Max pooling has none.
+# > - **The output is a layer of Euclidean RBF units**, one per class, each
+# >   scoring the squared distance of F6's 84 values to a fixed 84-value
+# >   prototype (a stylised 7x12 bitmap of its digit) that was chosen by hand and
+# >   not trained. The course ends with a softmax `Dense` layer instead.
+# >
+# > The next cell counts the published network from Table I and finds the
+# > paper's "60,000 trainable free parameters" (Section II-B); the variant has
+# > 1,706 more.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+# Table I of LeCun et al. (1998): which S2 maps (rows) each C3 map (columns) reads.
+TABLE_I = np.array([
+    [1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1],
+    [1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1],
+    [1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 0, 1, 1, 1],
+    [0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 0, 1, 1],
+    [0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0, 1],
+    [0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1, 1],
+])
+inputs_per_map = TABLE_I.sum(axis=0)
+published = {
+    "C1": 6 * (5 * 5 * 1 + 1),
+    "S2": 6 * 2,  # a coefficient and a bias per map
+    "C3": int((5 * 5 * inputs_per_map + 1).sum()),
+    "S4": 16 * 2,
+    "C5": 120 * (5 * 5 * 16 + 1),
+    "F6": 84 * (120 + 1),
+}
+counts = pd.DataFrame({
+    "published (trainable)": published,
+    "course's variant": {"C1": expected["c1_conv"], "S2": 0, "C3": expected["c3_conv"], "S4": 0,
+                         "C5": expected["c5_dense"], "F6": expected["f6_dense"]},
+})
+counts.loc["output"] = [0, expected["predictions"]]  # 10 x 84 fixed RBF prototypes vs a softmax Dense layer
+counts.loc["total"] = counts.sum()
+print(counts.to_string())
+assert sorted(inputs_per_map.tolist()) == [3] * 6 + [4] * 9 + [6]
+assert published["C3"] == 1516 and counts.loc["total", "published (trainable)"] == 60000
+assert counts.loc["total", "course's variant"] == model.count_params() == 61706
+
+# %% [markdown]
 # ## 2. Where the parameters sit, and where the work is done
 #
 # A convolution shares one small filter over all positions of its input, so it has
@@ -303,6 +355,8 @@ print(f"{n_errors} errors out of {len(y_test)}")
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# The pen-and-paper exercises have worked solutions in
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
 #
 # 1. ★ **The paper's activations.** Train `lenet5(activation="tanh")` with the same
 #    settings. Does it reach 99%? *Hint:* compare the training curves with
@@ -325,8 +379,8 @@ print(f"{n_errors} errors out of {len(y_test)}")
 #    on black and centred by their centre of mass.
 # 6. ★★ **The paper's C3 (pen and paper).** In the paper, a C3 map does not read
 #    all six maps of S2: six C3 maps read 3 of them each, nine read 4, and one
-#    reads all six. How many parameters does this C3 have, and how many
-#    multiply-adds per image, against the 2,416 parameters and 240,000
-#    multiply-adds of `c3_conv` in the table of section 1? *Hint:* a C3 map that
-#    reads $m$ maps has one filter of 5x5x$m$ weights and one bias, and is
-#    computed at all 10x10 positions.
+#    reads all six. The box of section 1 counts its parameters. How many
+#    multiply-adds per image does it compute, against the 240,000 of `c3_conv`
+#    in the table of section 1, and is the saving the same fraction as for the
+#    parameters? *Hint:* a C3 map that reads $m$ maps applies a filter of
+#    5x5x$m$ weights at all 10x10 positions.

@@ -85,6 +85,28 @@ assert np.array_equal(unflatten_volume(vector, small.shape), small)
 print("x[i, j, c] -> v[c*H*W + j*H + i] for all", small.size, "values")
 
 # %% [markdown]
+# > **Lecture vs. course: the order of flattening.** The course flattens the way
+# > the lecture notes do: each channel column by column, then the channels one
+# > after the other. Keras's `Flatten` layer (like NumPy's `reshape`) reads the
+# > volume in its memory order instead: row by row, and within each pixel its
+# > channels, so $x[i, j, c]$ lands at $(iW + j)\,C + c$. Neither is wrong. They
+# > list the same values in two orders, so one vector is a fixed **permutation**
+# > of the other, and a dense layer built for one order serves the other once its
+# > columns (inputs) and rows (outputs) are permuted the same way (section 5
+# > checks it). Within one channel, the two orders differ by swapping the roles
+# > of rows and columns: column-major against row-major.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+keras_vector = keras.ops.convert_to_numpy(keras.layers.Flatten()(small[None]))[0]
+# Position k of the course's vector holds the value at position order[k] of Keras's.
+order = flatten_volume(np.arange(small.size).reshape(small.shape))
+print("Keras Flatten:", keras_vector.tolist())
+print("course's order as positions of Keras's vector:", order.tolist())
+assert np.array_equal(keras_vector[order], flatten_volume(small))
+assert sorted(order.tolist()) == list(range(small.size)) and not np.array_equal(order, np.arange(small.size))
+
+# %% [markdown]
 # ## 2. A convolutional layer on MNIST digits
 #
 # Our layer has $F = 3$ filters of $5 \times 5$ on $28 \times 28 \times 1$ digits,
@@ -208,6 +230,62 @@ for f in range(output_shape[2]):
 print(f"all {out_size} rows: the kernel of their filter in their window, zeros elsewhere")
 
 # %% [markdown]
+# ### Several input channels: a row of blocks
+#
+# With $C$ input channels, the flattened input holds channel 0's values, then
+# channel 1's, and so on, so the columns of $W$ fall into $C$ blocks, one per
+# input channel. The rows of filter $f$ read block $c$ with the slice
+# $w(\cdot, \cdot, c, f)$ of the filter's kernel:
+# $W_f = [\,W_f^{(0)} \mid W_f^{(1)} \mid \dots \mid W_f^{(C-1)}\,]$, the row of
+# blocks the lecture notes draw. Each block is the single-channel matrix of its
+# slice. That matrix has a name: cut it into $H' \times H$ tiles, one per output
+# column $q$ and input column $j$; tile $(q, j)$ depends only on $j - q$ (and is
+# zero unless $0 \le j - q < k_w$), and inside a tile, entry $(p, i)$ depends only
+# on $i - p$. A matrix that is constant along its diagonals is a **Toeplitz**
+# matrix; this one is *doubly block Toeplitz*. Here is one 3x3 filter on a 5x5
+# input with three channels:
+
+# %%
+small_kernel = np.random.default_rng(5).normal(size=(3, 3, 3, 1))
+small_shape = (5, 5, 3)
+W_small, _ = conv_to_dense(small_kernel, None, small_shape)
+fig, ax = plt.subplots(figsize=(11, 3.0), layout="constrained")
+limit = np.abs(W_small).max()
+image = ax.imshow(W_small, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+for c in range(1, small_shape[2]):
+    ax.axvline(c * 25 - 0.5, color="black", linewidth=1.5)
+for c in range(small_shape[2]):
+    ax.text(c * 25 + 12, -0.9, f"block of channel {c}: w(·, ·, {c})", ha="center", va="bottom", fontsize=9)
+ax.set_title("W of one 3x3 filter on a 5x5x3 input: one block of columns per input channel", pad=26)
+ax.set_xlabel("input index (channel by channel, each column by column)")
+ax.set_ylabel("output index")
+fig.colorbar(image, ax=ax, label="weight")
+plt.show()
+
+# %% [markdown]
+# **Check.** Block $c$ of $W$ is the matrix of the single-channel layer with
+# the kernel slice $w(\cdot, \cdot, c)$, and every block is doubly block
+# Toeplitz: its tiles, and the entries inside them, depend only on the
+# differences of their indices.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+H, C = small_shape[0], small_shape[2]
+H_out = H - 3 + 1
+for c in range(C):
+    block = W_small[:, c * H * H : (c + 1) * H * H]
+    single, _ = conv_to_dense(small_kernel[:, :, c : c + 1], None, (H, H, 1))
+    assert np.array_equal(block, single)
+    tile = lambda q, j: block[q * H_out : (q + 1) * H_out, j * H : (j + 1) * H]
+    for q in range(H_out):
+        for j in range(H):
+            assert np.array_equal(tile(q, j), tile(0, j - q)) if j >= q else not tile(q, j).any()
+            t = tile(q, j)
+            assert all(t[p, i] == t[0, i - p] for p in range(H_out) for i in range(p, H))
+            assert not any(t[p, i] for p in range(H_out) for i in range(p))
+print(f"W: {W_small.shape[0]} x {W_small.shape[1]}, {C} blocks of {H * H} columns, each doubly block Toeplitz")
+
+# %% [markdown]
 # ## 5. A dense layer that computes the convolution
 #
 # A `keras.layers.Dense` layer computes `x @ kernel + bias` with a kernel of shape
@@ -249,6 +327,24 @@ assert errors["Dense vs Conv2D, relative error"] < 1e-5
 assert errors["W x + b vs conv2d_forward (float64), max abs error"] < 1e-12
 assert np.finfo(np.float32).eps / 2 < 6e-8  # float32's unit round-off
 print("Dense(W.T, b) reproduces Conv2D on 256 test digits (relative error < 1e-5)")
+
+# %% [markdown]
+# The same layer in Keras's order of flattening: permute the columns of $W$ by
+# the input's permutation and its rows (and $b$) by the output's, and a `Dense`
+# layer placed after `keras.layers.Flatten` computes `Flatten()(conv(x))`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+input_order = flatten_volume(np.arange(in_size).reshape(input_shape))
+output_order = flatten_volume(np.arange(out_size).reshape(output_shape))
+# Course's vector = Keras's vector[order], so Keras's = course's[argsort(order)].
+W_keras = W[np.argsort(output_order)][:, np.argsort(input_order)]
+b_keras = b[np.argsort(output_order)]
+flat_digits = keras.ops.convert_to_numpy(keras.layers.Flatten()(digits))
+flat_conv = keras.ops.convert_to_numpy(keras.layers.Flatten()(conv(digits)))
+keras_order_error = np.abs(flat_digits @ W_keras.T + b_keras - flat_conv).max() / np.abs(flat_conv).max()
+assert keras_order_error < 1e-5
+print("Dense(W_keras.T, b_keras) after Flatten reproduces Flatten(Conv2D) (relative error < 1e-5)")
 
 # %% [markdown]
 # ## 6. Counting non-zeros
@@ -398,6 +494,8 @@ print(f"as a convolution: {3 * 3 * 3 * 64 + 64:,} parameters")
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# The pen-and-paper exercises have worked solutions in
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
 #
 # 1. ★★ **Strides.** Build $W$ for a stride-2 convolution by keeping only some rows
 #    of the stride-1 matrix. Which ones? Check against `Conv2D(..., strides=2)`.

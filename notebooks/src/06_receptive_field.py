@@ -276,6 +276,45 @@ for name in lenet_layers:
     assert (left + right) / 2 == row.start_cols + result.unit[1] * row.jump_cols, name
 print("theory == measurement for", list(lenet_layers))
 
+# %% [markdown]
+# > **Lecture vs. course: the receptive field through pooling.** The lecture
+# > notes state rule 1 for convolutions (a filter adds $H - 1$ rows) but give
+# > pooling another rule: it *multiplies* the rows and columns of the field by
+# > the stride. For LeNet-5 that gives 5, 10, 14, 28, so a unit of `s4_pool`
+# > would see the whole digit. The gradient sides with the course's rules (5, 6,
+# > 14, 16), as the next cell shows. The reason: a 2x2 pooling unit reads two
+# > neighbouring units of the layer below, whose fields are shifted by the jump
+# > $j_{in}$ and overlap; together they cover $r_{in} + j_{in}$ pixels, not
+# > $2 r_{in}$. What the stride does multiply is the jump (rule 2). The two rules
+# > agree only when $r_{in} = j_{in}$, when the fields below do not overlap: for
+# > a pooling applied straight to the image, for example. (The notes also add
+# > $H - 1$ for a convolution after a pooling, where rule 1 adds $(H - 1)\,j_{in}$;
+# > in LeNet-5 the two errors happen to meet again at 14.)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def field_by_the_notes(layers):
+    """The lecture notes' rules: a convolution adds H - 1, a pooling multiplies the field by its stride."""
+    field, fields = 1, []
+    for name, (kernel, stride) in layers.items():
+        field = field * stride if name.endswith("pool") else field + kernel - 1
+        fields.append(field)
+    return fields
+
+
+rules_compared = pd.DataFrame(
+    {
+        "lecture notes' rules": field_by_the_notes(lenet_layers),
+        "course's rules": rule_fields,
+        "measured (gradient)": [measured[name].size[0] for name in lenet_layers],
+    },
+    index=list(lenet_layers),
+)
+print(rules_compared.to_string())
+assert rules_compared["lecture notes' rules"].tolist() == [5, 10, 14, 28]
+assert (rules_compared["measured (gradient)"] == rules_compared["course's rules"]).all()
+assert (rules_compared["measured (gradient)"] != rules_compared["lecture notes' rules"]).any()
+
 # %%
 result = measured["s4_pool"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -482,6 +521,8 @@ print(f"weights: 27/49 = {27 / 49:.3f} ({1 - 27 / 49:.0%} fewer); non-linearitie
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# The pen-and-paper exercises have worked solutions in
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
 #
 # 1. ★★ **Dilated convolutions.** Stack three 3x3 convolutions with dilation rates 1,
 #    2 and 4. What is the receptive field, by hand and with `receptive_field`? How

@@ -443,6 +443,8 @@ print(falls.round(3).to_string())
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# The pen-and-paper exercises have worked solutions in
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
 #
 # 1. ★ **By hand (pen and paper).** For one channel with values 1, 2, 3, 6 in
 #    the batch, $\gamma = 2$, $\beta = 1$ and $\epsilon = 0$, compute the

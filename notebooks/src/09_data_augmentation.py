@@ -199,6 +199,48 @@ assert all(0 <= views[name].min() and views[name].max() <= 1 for name in ("brigh
 print("all", len(views), "transformations keep the shape", batch.shape[1:], "and change the image")
 
 # %% [markdown]
+# ### Superimposing another image
+#
+# The lecture notes list one more photometric transformation: **superimposing
+# other images**. Blend a faint copy of another training image into this one,
+# $\tilde x = (1 - w)\,x + w\,z$, and keep $x$'s label. Keras has no layer for
+# it, and it needs none: it is one line of NumPy. It teaches the network to
+# ignore clutter that does not belong to the object, as long as $w$ stays small.
+# Where the label stops being true is a choice, not a fact: at $w = 0.5$ the
+# picture is as much the other image as the horse. The weights we allow, like
+# every choice of transformations, put our **bias** into the training data
+# (the notes' warning). Mixup (notebook 10) blends the same way but mixes the
+# labels too, which removes that choice.
+
+# %%
+rng = np.random.default_rng(11)
+chosen = rng.choice(np.flatnonzero(y_train_all.reshape(-1) != cifar_names.index("horse")), DRAWS, replace=False)
+others = x_train_all[chosen].astype("float32") / 255.0
+overlay_weights = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], dtype="float32")
+weight = overlay_weights[:, None, None, None]
+superimposed = (1 - weight) * image + weight * others
+show_images(
+    np.concatenate([others, superimposed]),
+    [cifar_names[c] for c in y_train_all.reshape(-1)[chosen]] + [f"horse, w = {v:.1f}" for v in overlay_weights],
+    ncols=DRAWS,
+    cell_size=1.4,
+    title="Other training images (top) superimposed on the horse with weight w (bottom); the label stays horse",
+)
+plt.show()
+
+# %% [markdown]
+# **Check.** Each blend is the stated convex combination, so it stays in
+# [0, 1]; its distance to the horse grows in proportion to $w$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+np.testing.assert_allclose(superimposed, image + weight * (others - image), atol=1e-6)
+assert superimposed.min() >= 0 and superimposed.max() <= 1
+distance = np.abs(superimposed - image).reshape(DRAWS, -1).mean(axis=1)
+np.testing.assert_allclose(distance, overlay_weights * np.abs(others - image).reshape(DRAWS, -1).mean(axis=1), rtol=1e-4)
+print(f"{DRAWS} blends with w from {overlay_weights[0]:.1f} to {overlay_weights[-1]:.1f}, all in [0, 1]")
+
+# %% [markdown]
 # ## 3. Active only in training
 #
 # An augmentation pipeline is a layer, so it can go into the model, in front of
@@ -641,11 +683,16 @@ order = np.argsort(digit_labels, kind="stable")
 digit_batch = digit_batch[order][..., None].astype("float32") / 255.0
 digit_labels = digit_labels[order]
 augmented_digits = keras.ops.convert_to_numpy(augment_digits(digit_batch, digit_labels))
+# The flipping pipeline's first layer is a RandomFlip seeded with 100: a fresh one
+# draws the same flips, which tells which images of the symmetric digits it mirrored.
+flip_draws = keras.ops.convert_to_numpy(keras.layers.RandomFlip("horizontal", seed=100)(digit_batch, training=True))
+mirrored = np.isin(digit_labels, symmetric_digits) & (flip_draws != digit_batch).any(axis=(1, 2, 3))
 show_images(
     np.concatenate([digit_batch, augmented_digits]),
-    np.concatenate([digit_labels, digit_labels]),
+    [str(d) for d in digit_labels] + [f"{d}, mirrored" if m else str(d) for d, m in zip(digit_labels, mirrored)],
     ncols=10,
-    title="Digits (top two rows) and their class-specific augmentation (bottom two rows)",
+    title="Digits (top two rows) and their class-specific augmentation (bottom two rows): "
+          "only 0, 1 and 8 may be mirrored",
 )
 plt.show()
 
@@ -665,7 +712,9 @@ np.testing.assert_allclose(augmented_digits[~symmetric], default[~symmetric], at
 np.testing.assert_array_equal(
     keras.ops.convert_to_numpy(augment_digits(digit_batch, digit_labels, training=False)), digit_batch
 )
-print(f"{symmetric.sum()} images from the flipping pipeline, {(~symmetric).sum()} from the default one")
+np.testing.assert_allclose(flip_draws[mirrored], digit_batch[mirrored][:, :, ::-1], atol=1e-6)
+print(f"{symmetric.sum()} images from the flipping pipeline ({mirrored.sum()} of them mirrored), "
+      f"{(~symmetric).sum()} from the default one")
 
 # %% [markdown]
 # ## Summary

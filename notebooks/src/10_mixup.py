@@ -68,7 +68,6 @@ from sklearn.calibration import calibration_curve
 
 from course_lib import data, experiment
 from course_lib.augment import MixUp, mixup_batch
-from course_lib.viz import show_images
 
 (x_train_all, y_train_all), (x_test_all, y_test_all) = data.load_cifar10()
 # 1,000 validation images, carved out of the training set; the training subsets come from the rest.
@@ -117,13 +116,20 @@ def describe(soft_label):
     return "\n".join(f"{soft_label[c]:.2f} {names[c]}" for c in top)
 
 
-show_images(
-    to_uint8(np.concatenate([images, images[partners], mixed])),
-    [names[c] for c in labels] + [names[c] for c in labels[partners]] + [describe(s) for s in soft],
-    ncols=8,
-    cell_size=1.4,
-    title="Sample i (top), its partner j (middle), the virtual sample and its soft label (bottom)",
-)
+fig, axes = plt.subplots(3, 8, figsize=(11.5, 5.2), layout="constrained")
+for row, pictures in zip(axes, (images, images[partners], mixed)):
+    for ax, picture in zip(row, to_uint8(pictures)):
+        ax.imshow(picture)
+        ax.set_xticks([])
+        ax.set_yticks([])
+for k in range(8):
+    axes[0, k].set_title(names[labels[k]], fontsize="small")
+    axes[1, k].set_title(names[labels[partners[k]]], fontsize="small")
+    axes[2, k].set_xlabel(describe(soft[k]), fontsize="small")  # under its own image
+for ax, row_name in zip(axes[:, 0], ("sample i", "partner j", "virtual\nsample")):
+    ax.set_ylabel(row_name)
+fig.suptitle("Mixup: sample i (top) and its partner j (middle) make the virtual sample (bottom); "
+             "its soft label is written under it")
 plt.show()
 pd.DataFrame(
     {"class of i": [names[c] for c in labels], "class of j": [names[c] for c in labels[partners]], "lambda": lambdas}
@@ -180,6 +186,20 @@ near_ends.round(3).to_frame()
 assert near_ends[0.2] > near_ends[ALPHA] > near_ends[1.0]
 assert abs(near_ends[1.0] - 0.2) < 0.03, near_ends
 print("share near 0 or 1 decreases with alpha:", near_ends.index.tolist())
+
+# %% [markdown]
+# ### Why mixup is domain-agnostic
+#
+# Augmentation works only with transformations that keep the label, and knowing
+# which ones do takes knowledge of the domain: a flip keeps a horse a horse, but
+# a rotation turns a 6 into a 9 (notebook 09), and a mirrored chest X-ray puts
+# the heart on the wrong side. Mixup never asks that question. A weighted average
+# of two inputs, and of their labels, is defined for any data stored as arrays of
+# numbers: photographs, spectrograms of sound, rows of a table. The lecture notes
+# give this as mixup's main advantage: it is **domain-agnostic**. What it costs:
+# its virtual samples are not realistic images (the bottom row of the figure
+# above), and what it teaches is not an invariance but a smooth, linear
+# transition between classes.
 
 # %% [markdown]
 # ## 2. Why mixup needs one-hot labels

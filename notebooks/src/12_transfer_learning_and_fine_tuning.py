@@ -316,12 +316,21 @@ print(f"{n_changed} of {len(changed)} backbone weight arrays changed, all in sta
 #   fine-tuning of stage 3 at the ten times lower rate (section 4);
 # - **fine-tuned, whole network**: the same head, then `FINE_TUNE_EPOCHS` epochs
 #   in which *every* layer trains (BatchNormalization still in inference mode).
-#   This is fine-tuning as the lecture notes define it: "the whole network is
-#   re-trained, starting from the pre-trained weights". With every layer free
-#   to move on a hundred images, we take the rate ten times lower again
+#   This is fine-tuning as the lecture notes define it (see the box below).
+#   With every layer free to move on a hundred images, we take the rate ten
+#   times lower again
 #   (`WHOLE_NETWORK_RATE`, a hundredth of the head's): the early layers hold the
 #   most general features, and the usual advice is to move them least
 #   (exercise 7 tries the last stage's rate).
+#
+# > **Lecture vs. course: what "fine-tuning" means.** In the lecture notes,
+# > fine-tuning retrains the whole CNN, its convolutional layers initialised
+# > from the pre-trained model, at a lower learning rate than training from
+# > scratch, and it needs more training data than transfer learning with frozen
+# > features. Keras's transfer-learning guide, and much of practice, also call
+# > "fine-tuning" the unfreezing of only the top layers, our "last stage". The
+# > words differ, not the ideas: the course runs both variants on the same
+# > budget, and the results below say which one helped here.
 #
 # The validation images (`VALIDATION_PER_CLASS` per class) are carved out of the
 # target training pool, and no training subset contains them; nothing here is

@@ -230,6 +230,77 @@ print(
 # deep (256, 512 filters): this is where later networks put their savings, with
 # 1x1 bottlenecks (notebook 17) and separable convolutions (notebook 19).
 #
+# ### How deep? The configurations A to E
+#
+# VGG16 is one of five networks of the paper, which is a study of depth
+# (Simonyan and Zisserman, 2015, Table 1). All five share the five blocks, the
+# 2x2 poolings and the three dense layers; they differ in the convolutions per
+# block: **A** has 8 (11 weight layers), **B** 10 (13 layers), **C** 13 with three
+# of them 1x1 (16 layers), **D**, which is VGG16, 13 (16 layers), and **E**,
+# VGG19, 16 (19 layers). We build all five at 224x224 and count their
+# parameters and multiply-adds. The dense head dominates the parameters, so the
+# depth barely changes them (Table 2 of the paper: 133, 133, 134, 138 and 144
+# million), while the multiply-adds grow with every added convolution.
+
+# %%
+# Each block: a list of kernel sizes, one per convolution (Table 1 of the paper).
+VGG_CONFIGURATIONS = {
+    "A": ([3], [3], [3, 3], [3, 3], [3, 3]),
+    "B": ([3, 3], [3, 3], [3, 3], [3, 3], [3, 3]),
+    "C": ([3, 3], [3, 3], [3, 3, 1], [3, 3, 1], [3, 3, 1]),
+    "D": ([3, 3], [3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]),
+    "E": ([3, 3], [3, 3], [3, 3, 3, 3], [3, 3, 3, 3], [3, 3, 3, 3]),
+}
+PAPER_TABLE_2 = {"A": 133, "B": 133, "C": 134, "D": 138, "E": 144}  # millions of parameters
+
+
+def vgg_configuration(blocks, filters=(64, 128, 256, 512, 512)):
+    layers = [keras.Input((224, 224, 3))]
+    for kernels, width in zip(blocks, filters):
+        layers += [keras.layers.Conv2D(width, k, padding="same", activation="relu") for k in kernels]
+        layers.append(keras.layers.MaxPooling2D(2))
+    layers += [keras.layers.Flatten(), keras.layers.Dense(4096, activation="relu"),
+               keras.layers.Dense(4096, activation="relu"), keras.layers.Dense(1000, activation="softmax")]
+    return keras.Sequential(layers)
+
+
+depth_rows = {}
+for name, blocks in VGG_CONFIGURATIONS.items():
+    model = vgg_configuration(blocks)
+    depth_rows[name] = {
+        "weight layers": sum(len(kernels) for kernels in blocks) + 3,
+        "parameters (M)": model.count_params() / 1e6,
+        "paper, Table 2 (M)": PAPER_TABLE_2[name],
+        "multiply-adds (G)": count_macs(model) / 1e9,
+    }
+    del model
+    keras.backend.clear_session()
+depth_study = pd.DataFrame(depth_rows).T.astype({"weight layers": int, "paper, Table 2 (M)": int})
+depth_study.round(2)
+
+# %% [markdown]
+# **Check.** The weight layers are 11, 13, 16, 16 and 19; each count rounds to
+# the paper's Table 2; configuration D is the VGG16 built above; and from A to
+# E the parameters grow by less than a tenth while the multiply-adds more than
+# double.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+assert depth_study["weight layers"].tolist() == [11, 13, 16, 16, 19]
+assert (depth_study["parameters (M)"].round() == depth_study["paper, Table 2 (M)"]).all()
+assert depth_study.loc["D", "parameters (M)"] * 1e6 == ours.count_params()
+assert depth_study.loc["E", "parameters (M)"] / depth_study.loc["A", "parameters (M)"] < 1.1
+assert depth_study.loc["E", "multiply-adds (G)"] / depth_study.loc["A", "multiply-adds (G)"] > 2
+print(depth_study[["weight layers", "paper, Table 2 (M)"]].astype(int).to_string())
+
+# %% [markdown]
+# What the paper found (its Section 4.1): the ImageNet error fell as the depth
+# grew from A to E, and saturated at 19 layers. C, with its three extra 1x1
+# convolutions, beat B (more non-linearities help) but lost to D at the same
+# depth: the extra layers need 3x3 windows, which see spatial context, not 1x1
+# ones. The deepest networks were hard to train from scratch, so the authors
+# initialised them from the trained A (section 4 below comes back to this).
+#
 # %% [markdown]
 # ## 4. VGG16 on CIFAR-10
 #

@@ -76,6 +76,17 @@ SEEDS = (0, 1, 2)
 # input depth, and the pooling branch passes the whole input depth on, so the
 # output grows from module to module.
 #
+# > **Lecture vs. course: "fractional stride".** The lecture notes say that
+# > the pooling branch keeps the rows and columns by a "fractional stride" (and
+# > link TensorFlow's fractional max pooling). The paper and the course use a
+# > 3x3 max pooling with stride 1 and "same" padding: the window moves one pixel
+# > at a time, and a border of one padded pixel keeps $H \times W$. Fractional
+# > max pooling (Graham, 2014) is another operation: it *shrinks* a map by a
+# > factor between 1 and 2 (for example $\sqrt 2$) with pseudo-random pooling
+# > regions, so it could not keep the size. The checks below confirm that the
+# > module's output keeps 28x28, which its concatenation along the depth needs
+# > from every branch.
+#
 # Module 3a of GoogLeNet sees a 28x28x192 volume and has 64 (1x1), 96 -> 128
 # (3x3), 16 -> 32 (5x5) and 32 (pool proj) filters. We build it with and without
 # bottlenecks (`InceptionModule` drops a reduce or projection set to 0).

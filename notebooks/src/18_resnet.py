@@ -205,17 +205,30 @@ for metric in ("train_accuracy", "val_accuracy"):
 # %% [markdown]
 # ### What the full run reaches
 #
-# The course's model zoo (`course_lib.zoo`) holds **ResNet-20** of the paper's
-# CIFAR-10 family (`resnet_cifar(20)`: 16-32-64 filters, three stages of three
-# blocks), trained with the same recipe on all 45,000 training images, with its
-# record and learning curves. Next to the live runs above it shows where the
-# curves go with the full data and more epochs (`python scripts/train_zoo.py
-# resnet20` re-creates it; the record says how long it took on the course's
-# 2-core CPU).
+# The course's model zoo (`course_lib.zoo`) holds two residual networks trained
+# with the same recipe on all 45,000 training images, with their records and
+# learning curves:
+#
+# - **ResNet-20** of the paper's CIFAR-10 family (`resnet_cifar(20)`: 16-32-64
+#   filters, three stages of three blocks);
+# - **ResNet-9** (`resnet9_cifar(width=0.5)`), the layout David Page used to
+#   train CIFAR-10 to 94 % in minutes for the DAWNBench competition (2018): few
+#   layers, wide, downsampled early by max pooling, with two residual blocks. It
+#   does more multiply-adds per image than ResNet-20 but runs them in a few wide
+#   layers, which a CPU computes efficiently.
+#
+# Next to the live runs above they show where the curves go with the full data
+# and more epochs (`python scripts/train_zoo.py resnet20 resnet9` re-creates
+# them; the records say how long each took on the course's 2-core CPU).
+#
+# The course's target for its best residual network is 90 % test accuracy in at
+# most 90 minutes of this CPU. At half width and 22 epochs, ResNet-9 used most of
+# that time and stopped short of the target (the check below prints by how
+# much): reaching it on a 2-core CPU is still an open problem of the course.
 
 # %%
-records = {name: zoo.record(name) for name in ("resnet20",)}
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+records = {name: zoo.record(name) for name in ("resnet20", "resnet9")}
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.6), sharey=True)
 plot_learning_curves(runs[f"residual-{deep}"].histories, ax=axes[0], error=True,
                      title=f"live: residual-{deep}, {len(splits.train[0]):,} images, {EPOCHS} epochs")
 for ax, (name, record) in zip(axes[1:], records.items()):
@@ -229,12 +242,15 @@ for name, record in records.items():
 # **Check.** The recorded ResNet-20 reaches at least 85 % on the 10,000 test
 # images (the paper's ResNet-20 reaches 91.25 %, Table 6, after 64,000 steps on
 # the original CIFAR-10; ours had the number of steps printed below, on the
-# course's JPEG copy).
+# course's JPEG copy), and ResNet-9, the wider and shallower network, beats it.
 
 # %%
 steps = records["resnet20"]["recipe"]["epochs"] * -(-records["resnet20"]["data"]["train_images"] // 128)
 print(f"ResNet-20: {steps:,} steps of 128 images")
 assert records["resnet20"]["test_accuracy"] >= 0.85, records["resnet20"]["test_accuracy"]
+assert records["resnet9"]["test_accuracy"] > records["resnet20"]["test_accuracy"], records
+print(f"ResNet-9: {records['resnet9']['test_accuracy']:.2%}, "
+      f"{100 * (0.90 - records['resnet9']['test_accuracy']):.1f} points short of the 90 % target")
 
 # %% [markdown]
 # ## 2. Identity and projection shortcuts
@@ -442,8 +458,9 @@ print(f"v1.5 costs {extra / 1e9:.3f} G more multiply-adds, {count_macs(v15) / co
 #   seeds, a 26-layer plain network has a higher training and validation error
 #   than an 8-layer one, on every seed, while a 26-layer residual network of the
 #   same depth beats the plain one on every seed.
-# - The recorded ResNet-20 (`course_lib.zoo`) shows where the curves go with all
-#   45,000 training images.
+# - The recorded ResNet-20 and ResNet-9 (`course_lib.zoo`) show where the curves
+#   go with all 45,000 training images; ResNet-9, wide and shallow, is the more
+#   accurate, still short of the course's 90 % target.
 # - A residual block adds its input to the output of two (or three) layers. The
 #   shortcut is the identity when the shape is kept, and a 1x1 projection with
 #   the block's stride when the depth or the resolution changes: in ResNet-50,
@@ -457,24 +474,26 @@ print(f"v1.5 costs {extra / 1e9:.3f} G more multiply-adds, {count_macs(v15) / co
 #
 # ## Exercises
 #
-# 1. **Deeper still.** Add `"plain-44": (7, False)` and `"residual-44": (7, True)`
+# Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+#
+# 1. ★★★ **Deeper still.** Add `"plain-44": (7, False)` and `"residual-44": (7, True)`
 #    to the configurations of section 1. Does the gap between plain and residual
 #    grow? *Hint:* expect about twice the training time of the 26-layer models;
 #    use `experiment.compare` to decide.
-# 2. **Zero-padding shortcuts.** The paper's CIFAR networks use parameter-free
+# 2. ★★ **Zero-padding shortcuts.** The paper's CIFAR networks use parameter-free
 #    shortcuts (option A): subsample by 2 and pad the new channels with zeros.
 #    Write one with `keras.layers.Lambda` and compare its parameter count with
 #    the projection's. *Hint:* `x[:, ::2, ::2, :]` and `keras.ops.pad`.
-# 3. **Zero-initialised residuals.** Initialise the scale (gamma) of the last
+# 3. ★★ **Zero-initialised residuals.** Initialise the scale (gamma) of the last
 #    BatchNormalization of every block to zero, so that each block starts as
 #    the identity (Goyal et al., 2017), and retrain residual-26. *Hint:*
 #    `block.residual[-1]` is that layer; set its weights after building.
-# 4. **ResNet-18 and ResNet-34.** Count the parameters and multiply-adds of
+# 4. ★ **ResNet-18 and ResNet-34.** Count the parameters and multiply-adds of
 #    `resnet(18)` and `resnet(34)` (`from course_lib.models.resnet import
 #    resnet`). Why do they have fewer parameters than ResNet-50 but, for
 #    ResNet-34, almost as many multiply-adds? *Hint:* compare `parameter_table`
 #    of both by stage.
-# 5. **Pre-activation.** Build the residual network of section 1 with
+# 5. ★★ **Pre-activation.** Build the residual network of section 1 with
 #    `ResidualBlock(..., preactivation=True)` and compare its training loss.
 #    *Hint:* a pre-activation network needs a final BN and ReLU before the
 #    pooling.

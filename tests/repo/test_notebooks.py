@@ -1,7 +1,9 @@
 """The committed notebooks: in sync with their sources, executed, clean, listed.
 
 The sources (notebooks/src/*.py, jupytext percent format) are the truth;
-`make notebooks` executes them into the committed .ipynb files.
+`make notebooks` executes them into the committed .ipynb files. The concept map
+(notebooks/concepts.csv) names, for each concept of the lecture notes, a section
+heading of a source: renaming or removing that heading fails a test here.
 """
 
 import csv
@@ -140,3 +142,73 @@ def test_prose_copies_markdown_and_refuses_code_changes(tmp_path, monkeypatch):
     source.write_text(source.read_text() + "\n# %%\nprint('a new code cell')\n")
     with pytest.raises(SystemExit, match="build"):
         tool.copy_prose([stem])
+
+
+def test_concept_map_names_existing_sections_and_questions():
+    rows = tool.read_concept_map()
+    assert len(rows) >= 40, "the concept map lists every concept of the lecture notes"
+    assert tool.concept_map_problems() == []
+    stems = set(_ids(SOURCES))
+    for row in rows:
+        if row["notebook"]:
+            assert row["notebook"] in stems
+            assert row["section"] in tool.notebook_headings(row["notebook"])
+    questions = {name: tool.assignment_questions(path) for name, path in tool.assignment_sources().items()}
+    assert questions and all(questions.values()), "no otter questions found in the assignments"
+    for row in rows:
+        if row["assignment"]:
+            name, question = row["assignment"].split(" ")
+            assert question in questions[name], row["assignment"]
+
+
+def test_readme_concept_map_is_current():
+    readme = (ROOT / "README.md").read_text()
+    table = tool.render_concept_map()
+    assert table in readme, "README concept map is stale: run `make course-map`"
+    assert table.count("\n| ") == len(tool.read_concept_map()) + 2  # header, separator, one line a row
+
+
+def test_notebook_headings_lists_every_markdown_heading_in_order():
+    headings = tool.notebook_headings("02_convolution")
+    assert headings[:2] == ["02 · Convolution", "1. Correlation and convolution"]
+    assert "3. Padding: valid, same, full" in headings
+    assert headings[-2:] == ["Summary", "Exercises"]
+
+
+def test_concept_map_fails_when_a_section_disappears(tmp_path, monkeypatch):
+    import shutil
+
+    rows = tool.read_concept_map()
+    row = next(r for r in rows if r["notebook"] and r["assignment"])
+    sources = tmp_path / "src"
+    shutil.copytree(NOTEBOOKS / "src", sources)
+    monkeypatch.setattr(tool, "SOURCES", sources)
+    assert tool.concept_map_problems() == []
+    path = sources / f"{row['notebook']}.py"
+    text = path.read_text()
+    heading = re.compile(r"^# #+ " + re.escape(row["section"]) + "$", re.MULTILINE)
+    assert len(heading.findall(text)) == 1
+    path.write_text(heading.sub(lambda m: m.group(0).replace(row["section"], "A renamed section"), text))
+    problems = tool.concept_map_problems()
+    named = [r for r in rows if (r["notebook"], r["section"]) == (row["notebook"], row["section"])]
+    assert len(problems) == len(named) > 0
+    assert all(row["notebook"] in p and repr(row["section"]) in p for p in problems)
+    assert any(repr(row["concept"]) in p for p in problems)
+    # The same heading moved into a comment of a code cell does not count.
+    cell = f"# %% [markdown]\n{heading.search(text).group(0)}\n"
+    assert cell in text
+    path.write_text(text.replace(cell, f"# %%\n{heading.search(text).group(0)}\n# %% [markdown]\n", 1))
+    assert len(tool.concept_map_problems()) == len(named)
+    # A notebook that disappears, and an assignment question that does not exist.
+    path.unlink()
+    assert all("no notebook source" in p for p in tool.concept_map_problems())
+    broken = [dict(r) for r in rows]
+    broken[0]["assignment"] = "A1 q99"
+    broken[1]["assignment"] = "A9 q1"
+    broken[2]["assignment"] = "question 1"
+    broken[3]["section"] = ""
+    monkeypatch.setattr(tool, "SOURCES", NOTEBOOKS / "src")
+    problems = tool.concept_map_problems(broken)
+    assert len(problems) == 4
+    assert "no question 'q99'" in problems[0] and "no assignment A9" in problems[1]
+    assert "not like 'A1 q2'" in problems[2] and "both a notebook and a section" in problems[3]

@@ -1,0 +1,106 @@
+"""The written solutions (notebooks/solutions/) agree with what course_lib computes.
+
+Each answer of `pen_and_paper.md` is derived by hand there; here the same
+numbers come out of the course's own functions, so a change to an exercise or
+to the library that breaks a solution fails.
+"""
+
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from course_lib import ops
+
+SOLUTIONS = Path(__file__).resolve().parents[2] / "notebooks" / "solutions" / "pen_and_paper.md"
+
+
+def test_01_hog_votes():
+    patch = np.array([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 8, 8], [0, 0, 8, 8]], float)
+    g_row, g_col = (2 * g for g in np.gradient(patch))  # np.gradient halves the differences
+    votes = np.zeros(9)
+    for r in (1, 2):
+        for c in (1, 2):
+            magnitude = math.hypot(g_row[r, c], g_col[r, c])
+            if magnitude:
+                votes[int(math.degrees(math.atan2(g_row[r, c], g_col[r, c])) % 180 // 20)] += magnitude
+    np.testing.assert_allclose(votes, [8, 0, 8 * math.sqrt(2), 0, 8, 0, 0, 0, 0])
+
+
+def test_02_correlation_by_hand():
+    image = np.array([[1, 2, 0], [0, 1, 3], [2, 1, 1]], float)
+    kernel = np.array([[1, 0], [2, -1]], float)
+    assert ops.correlate2d(image, kernel).tolist() == [[0, 1], [3, 2]]
+    assert ops.correlate2d(image, kernel, "full").tolist() == [
+        [-1, 0, 4, 0], [0, 0, 1, 6], [-2, 3, 2, 5], [0, 2, 1, 1]]
+    assert ops.convolve2d(image, kernel).tolist() == [[4, 1], [3, 6]]
+
+
+def test_03_small_cnn_counts():
+    cnn = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(8, 5, name="conv1"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(16, 5, name="conv2"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, name="dense"),
+    ])
+    assert [cnn.get_layer(n).count_params() for n in ("conv1", "conv2", "dense")] == [208, 3216, 2570]
+    assert tuple(cnn.get_layer("conv1").output.shape[1:]) == (24, 24, 8)
+    assert cnn.count_params() == 5994
+
+
+def test_04_sparse_c3_cost():
+    inputs = [3] * 6 + [4] * 9 + [6]
+    assert 100 * 25 * sum(inputs) == 150_000
+    assert sum(25 * m + 1 for m in inputs) == 1516
+
+
+def test_05_the_dense_matrix_of_a_two_channel_layer():
+    W, _ = ops.conv_to_dense(np.arange(1.0, 9.0).reshape(2, 2, 2, 1), np.zeros(1), (3, 3, 2))
+    assert W.shape == (4, 18) and np.count_nonzero(W) == 32
+    a = lambda i, j: 1 + 4 * i + 2 * j  # kernel[i, j, 0, 0]
+    b = lambda i, j: 2 + 4 * i + 2 * j  # kernel[i, j, 1, 0]
+    for p in range(2):
+        for q in range(2):
+            for i in range(2):
+                for j in range(2):
+                    assert W[2 * q + p, 3 * (q + j) + p + i] == a(i, j)
+                    assert W[2 * q + p, 9 + 3 * (q + j) + p + i] == b(i, j)
+
+
+def test_06_alexnet_field():
+    field, jump, fields = 1, 1, []
+    for kernel, stride in [(11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1), (3, 2)]:
+        field += (kernel - 1) * jump
+        jump *= stride
+        fields.append(field)
+    assert fields == [11, 19, 51, 67, 99, 131, 163, 195] and jump == 32
+
+
+def test_07_max_pooling_backward():
+    x = np.array([[1, 5, 2, 0], [3, 2, 7, 1], [4, 8, 6, 6], [0, 2, 3, 1]], float).reshape(1, 4, 4, 1)
+    dout = np.array([[1, -2], [3, 4]], float).reshape(1, 2, 2, 1)
+    assert ops.max_pool2d_backward(dout, x, 2, 2)[0, :, :, 0].tolist() == [
+        [0, 1, 0, 0], [0, 0, -2, 0], [0, 3, 4, 0], [0, 0, 0, 0]]
+    overlapping = ops.max_pool2d_backward(dout, x, 3, 1)[0, :, :, 0]
+    assert np.count_nonzero(overlapping) == 1 and overlapping[2, 1] == 6
+
+
+def test_08_batch_normalization_and_forgetting():
+    values = np.array([1, 2, 3, 6], float)
+    assert values.mean() == 3 and values.var() == 3.5
+    outputs = 2 * (values - 3) / math.sqrt(3.5) + 1
+    np.testing.assert_allclose(outputs, [-1.138, -0.069, 1, 4.207], atol=5e-4)
+    assert math.ceil(math.log(0.01) / math.log(0.9)) == 44
+    assert math.ceil(math.log(0.01) / math.log(0.999)) == 4603
+
+
+def test_every_solution_names_its_notebook_and_exercise():
+    text = SOLUTIONS.read_text()
+    sources = {p.stem[:2] for p in (SOLUTIONS.parents[1] / "src").glob("*.py")}
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert len(headings) == 9
+    assert all(h[3:5] in sources and "(exercise " in h for h in headings)
