@@ -327,10 +327,11 @@ print(f"{n_changed} of {len(changed)} backbone weight arrays changed, all in sta
 # > fine-tuning retrains the whole CNN, its convolutional layers initialised
 # > from the pre-trained model, at a lower learning rate than training from
 # > scratch, and it needs more training data than transfer learning with frozen
-# > features. Keras's transfer-learning guide, and much of practice, also call
-# > "fine-tuning" the unfreezing of only the top layers, our "last stage". The
-# > words differ, not the ideas: the course runs both variants on the same
-# > budget, and the results below say which one helped here.
+# > features. Keras's transfer-learning guide unfreezes "the entire model ...
+# > (or part of it)", and much of practice calls "fine-tuning" the unfreezing
+# > of only the top layers, our "last stage". The words differ, not the ideas:
+# > the course runs both variants on the same budget, and the results below say
+# > which one helped here.
 #
 # The validation images (`VALIDATION_PER_CLASS` per class) are carved out of the
 # target training pool, and no training subset contains them; nothing here is
