@@ -152,7 +152,7 @@ print({name: count for name, count in expected.items()}, "total", model.count_pa
 # >   not trained. The course ends with a softmax `Dense` layer instead.
 # >
 # > The next cell counts the published network from Table I and finds the
-# > paper's "60,000 trainable free parameters" (Section II-B); the variant has
+# > paper's "60,000 trainable free parameters"; the variant has
 # > 1,706 more.
 
 # %%
