@@ -274,6 +274,29 @@ print(f"Table 1's parameter column sums to {table_1_total / 1e6:.2f} M; AlexNet 
       f"and a twelfth of it is {alexnet_parameters / 12 / 1e6:.1f} M")
 
 # %% [markdown]
+# > **Lecture vs. course: how many layers?** The lecture notes call GoogLeNet
+# > "a stack of 27 layers considering pooling ones". The paper counts depth, not
+# > Keras layers: 22 layers with parameters along the deepest path (or 27 with
+# > the poolings), where an Inception module counts as two (a 1x1 reduction,
+# > then the 3x3 or 5x5 convolution). The model we built lists something else:
+# > its Keras layers (with the input, the local response normalisations and the
+# > dropout), and, inside its nine modules, 54 convolutions side by side. The
+# > next cell counts all three.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+modules = [layer for layer in full.layers if isinstance(layer, InceptionModule)]
+plain = [layer for layer in full.layers if layer.weights and not isinstance(layer, InceptionModule)]
+poolings = [layer for layer in full.layers if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.GlobalAveragePooling2D))]
+depth = len(plain) + 2 * len(modules)
+convolutions = sum(len(branch_layers) for module in modules for branch_layers in
+                   ([l for l in branch if isinstance(l, keras.layers.Conv2D)] for branch in module.branches))
+print(f"depth with parameters: {len(plain)} plain layers + 2 x {len(modules)} modules = {depth}; "
+      f"with the {len(poolings)} poolings: {depth + len(poolings)}")
+print(f"Keras layers listed by the model: {len(full.layers)}; convolutions inside the modules: {convolutions}")
+assert (depth, depth + len(poolings)) == (22, 27) and convolutions == 9 * 6
+
+# %% [markdown]
 # ## 3. Auxiliary classifiers: used in training, dropped at inference
 #
 # GoogLeNet is deep for 2014, and the gradient of the loss reaches its first
