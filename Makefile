@@ -77,11 +77,12 @@ bench: $(VENV)/.test
 assignments: $(VENV)/.test
 	KERAS_BACKEND=tensorflow $(PY) scripts/assignments.py build $(A)
 
-# Grade a folder of submissions: make grade A=A1_convolution_and_pooling SUBMISSIONS=dir [OUT=scores.csv]
+# Grade a folder of submissions: make grade A=A1_convolution_and_pooling SUBMISSIONS=dir [OUT=scores.csv] [TIME_LIMIT=60]
 grade: $(VENV)/.lab
 	@test -n "$(A)" -a -n "$(SUBMISSIONS)" || \
-	  (echo "usage: make grade A=A1_convolution_and_pooling SUBMISSIONS=folder [OUT=scores.csv]" && exit 2)
-	KERAS_BACKEND=tensorflow $(PY) scripts/assignments.py grade $(A) $(SUBMISSIONS) -o $(or $(OUT),scores-$(A).csv)
+	  (echo "usage: make grade A=A1_convolution_and_pooling SUBMISSIONS=folder [OUT=scores.csv] [TIME_LIMIT=60]" && exit 2)
+	KERAS_BACKEND=tensorflow $(PY) scripts/assignments.py grade $(A) $(SUBMISSIONS) -o $(or $(OUT),scores-$(A).csv) \
+	  --time-limit $(or $(TIME_LIMIT),60)
 
 # Train (or resume) recorded CIFAR-10 models: make zoo [NAMES="resnet20 vgg16"] (default: all).
 zoo: $(VENV)/.test

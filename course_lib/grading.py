@@ -32,6 +32,10 @@ __all__ = [
     "relative_error",
     "layer_output",
     "randomize_weights",
+    "in_submission",
+    "Answers",
+    "layer_answers",
+    "saved_model",
 ]
 
 
@@ -213,3 +217,152 @@ def randomize_weights(layer, rng):
             values[key] = _random_value(*key, rng)
         variable.assign(values[key].astype(variable.dtype))
     return values
+
+
+def in_submission(probe, *args, **kwargs):
+    """Calls `probe(*args, **kwargs)` where the submission's code lives, and returns its result.
+
+    In the student's notebook (`grader.check`) that is here. In the judge
+    (`course_lib.judge`), where the student's functions and classes are
+    remote handles, the probe's source is sent to the submission's process
+    and run there; only its result, as data, comes back, and the test compares
+    that with references it computes itself. So a probe must be
+    self-contained (its own imports, no variables from around it) and return
+    data: numbers, strings, arrays, and lists, tuples and dicts of them.
+
+    Args:
+        probe: a function of the arguments.
+        *args, **kwargs: its arguments, among them the student's objects.
+
+    Returns:
+        What the probe returns.
+    """
+    import inspect
+    import textwrap
+
+    from course_lib.sandbox import Ref
+
+    def is_remote(value):
+        return getattr(value, "__course_remote__", False) is True
+
+    remote = next((value for value in (*args, *kwargs.values()) if is_remote(value)), None)
+    if remote is None:
+        return probe(*args, **kwargs)
+    if probe.__code__.co_freevars:
+        raise ValueError(f"the probe {probe.__name__} uses variables from around it: {probe.__code__.co_freevars}")
+    source = textwrap.dedent(inspect.getsource(probe))
+    args = [Ref(value.__name__) if is_remote(value) else value for value in args]
+    kwargs = {key: Ref(value.__name__) if is_remote(value) else value for key, value in kwargs.items()}
+    return remote.run_probe(source, probe.__name__, args, kwargs)
+
+
+class Answers(dict):
+    """A probe's answers; a missing answer raises the probe's error as an `AssertionError`.
+
+    A probe stops at the first step that fails and records its message under
+    `"error"`; the test then fails at the first answer it needs that was never
+    given, with that message.
+    """
+
+    def __missing__(self, key):
+        raise AssertionError(dict.get(self, "error") or f"no answer for {key!r}")
+
+
+def layer_answers(layer_class, args, kwargs, x, seed, name, **call_kwargs):
+    """Everything the assignments' layer tests ask of a student's layer class, as data.
+
+    A probe for `in_submission`: it makes `layer_class(*args, **kwargs)`, calls
+    it on `x`, counts its parameters, gives its weights random values
+    (`randomize_weights` with `np.random.default_rng(seed)`), calls it again,
+    wraps it in a `keras.Model`, and rebuilds it from `get_config()` with the
+    same weights. The test computes the reference from the returned weights.
+
+    Returns:
+        A dict with `type_name`, `is_layer`, `output`, `count_params`,
+        `weights` (`{(name, shape): array}`), `random_output`, `model_output`,
+        `config_is_dict` and `clone_output`, up to the first step that failed,
+        whose message is under `error`.
+    """
+    import keras
+    import numpy as np
+
+    from course_lib.grading import call, layer_output, randomize_weights
+
+    on_x = f"{name}(x) for x of shape {x.shape}"
+    answers = {}
+    try:
+        layer = call(layer_class, *args, name=name, **kwargs)
+        answers["type_name"] = type(layer).__name__
+        answers["is_layer"] = isinstance(layer, keras.layers.Layer)
+        if not answers["is_layer"]:
+            return answers
+        answers["output"] = layer_output(layer, x, on_x, **call_kwargs)
+        answers["count_params"] = call(layer.count_params, name=f"{name}.count_params()")
+        answers["weights"] = randomize_weights(layer, np.random.default_rng(seed))
+        answers["random_output"] = layer_output(layer, x, on_x, **call_kwargs)
+        inputs = keras.Input(x.shape[1:])
+        model = call(keras.Model, inputs, layer_output(layer, inputs, f"{name} on a keras.Input"), name="keras.Model")
+        answers["model_output"] = layer_output(model, x, "model(x)", **call_kwargs)
+        config = call(layer.get_config, name=f"{name}.get_config()")
+        answers["config_is_dict"] = isinstance(config, dict)
+        if not answers["config_is_dict"]:
+            return answers
+        clone = call(type(layer).from_config, config, name=f"{type(layer).__name__}.from_config({name}.get_config())")
+        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", **call_kwargs)
+        call(clone.set_weights, layer.get_weights(), name=f"setting the clone's weights to {name}'s")
+        answers["clone_output"] = layer_output(clone, x, "clone(x)", **call_kwargs)
+    except AssertionError as error:
+        answers["error"] = str(error)
+    return answers
+
+
+def saved_model(data, name):
+    """Loads a Keras model from the bytes of a `.keras` file, as a probe returns them.
+
+    The file is loaded with `safe_mode=True`: built-in Keras layers and the
+    course's registered ones only, no `Lambda` code. So a judge can check a
+    student's model (its shapes, its weights, training it) without running
+    any of the student's code.
+
+    Args:
+        data: the file's bytes, as a 1-D `uint8` array.
+        name: what built the model, used in the messages.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        AssertionError: if `data` is not the bytes of a `.keras` file that loads safely.
+    """
+    import os
+    import tempfile
+
+    import keras
+
+    data = np.asarray(data) if isinstance(data, np.ndarray) else data
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1):
+        raise AssertionError(f"{name}: expected the bytes of a .keras file, got {_describe(data)}.")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        with open(path, "wb") as file:
+            file.write(data.tobytes())
+        try:
+            model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        except Exception as error:
+            message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))[:500]
+            raise AssertionError(f"{name} could not be loaded back from its .keras file: {type(error).__name__}: {message}") from None
+    if not isinstance(model, keras.Model):
+        raise AssertionError(f"{name} should be a keras.Model, got {type(model).__name__}.")
+    _reapply_frozen(model)
+    return model
+
+
+def _reapply_frozen(layer):
+    # Keras 3.15 loads a frozen nested model with the variables of its inner
+    # custom layers trainable, though each layer's saved `trainable` is False;
+    # setting the flag again applies it to the variables, as in the saved model.
+    for sublayer in getattr(layer, "layers", []):
+        _reapply_frozen(sublayer)
+    if not layer.trainable:
+        layer.trainable = True
+        layer.trainable = False

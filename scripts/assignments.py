@@ -16,9 +16,12 @@ Commands:
     python scripts/assignments.py check [NAME ...]   fail if a committed student version is stale
     python scripts/assignments.py grade NAME SUBMISSION_OR_FOLDER ... [-o scores.csv]
 
-`grade` runs `otter run` once per submission (a notebook or the zip that
-`grader.export()` writes), each in its own process and without Docker, and
-writes one table: a row per submission, a column per question, the total.
+`grade` judges each submission (a notebook or the zip that `grader.export()`
+writes) with `course_lib.judge`: the submission's code runs in a child process
+with time and memory limits, the tests run in this process on data only, so a
+submission cannot change how it is judged. It writes one table: a row per
+submission, a column per question, the total, the seconds and any notes (a
+cell or a question that ran out of time).
 """
 
 import argparse
@@ -29,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -164,29 +168,25 @@ def autograder_zip(folder):
     return zips[0]
 
 
-def grade_one(submission, zip_path, timeout=900):
-    """Grades one submission with `otter run`; returns {question: (score, possible)} and the raw results.
+def make_judge(autograder, time_limit=60.0):
+    """A `course_lib.judge.Judge` on the autograder's test files (public and hidden)."""
+    from course_lib.judge import Judge
 
-    otter run exits 0 whatever the score, so the results file is what counts;
-    a submission otter cannot grade at all raises RuntimeError.
+    return Judge(Path(autograder) / "tests", time_limit=time_limit)
+
+
+def grade_one(submission, judge):
+    """Grades one submission; returns {question: (score, possible)} and the judge's `GradingResult`.
+
+    The submission's code runs in a child process; the tests run here on data
+    (see `course_lib.judge`). A file that is not a readable notebook (or an
+    otter export zip holding one) raises ValueError.
     """
-    with tempfile.TemporaryDirectory() as out:
-        result = subprocess.run(
-            [_bin("otter"), "run", "-a", str(zip_path), "-o", out, str(submission)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        results_file = Path(out) / "results.json"
-        if not results_file.exists():
-            raise RuntimeError(f"otter run did not grade {submission}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-        results = json.loads(results_file.read_text())
-    scores = {
-        test["name"]: (float(test["score"]), float(test["max_score"]))
-        for test in results["tests"]
-        if test["name"] != "Public Tests"
-    }
-    return scores, results
+    try:
+        result = judge.grade(submission)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile, nbformat.reader.NotJSONError) as error:
+        raise ValueError(f"{Path(submission).name} is not a readable notebook: {error}") from None
+    return result.scores, result
 
 
 def _submissions(paths):
@@ -203,31 +203,37 @@ def _submissions(paths):
     return found
 
 
-def grade(name, paths, output):
+def grade(name, paths, output, time_limit=60.0):
+    """Grades every submission into one table: a row each, a column per question, the total, notes."""
     import pandas as pd
 
     autograder = BUILD / name / "autograder"
     if not autograder.exists():
         build(name)
-    zip_path = autograder_zip(autograder)
+    # Made before any submission runs: the judge holds the tests in memory from here on.
+    judge = make_judge(autograder, time_limit)
     rows = []
     for submission in _submissions(paths):
         print(f"grading {submission} ...", flush=True)
         try:
-            scores, _ = grade_one(submission, zip_path)
-        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            scores, result = grade_one(submission, judge)
+        except ValueError as error:
             print(f"  could not grade it: {error}", file=sys.stderr)
-            rows.append({"submission": str(submission), "error": "otter run could not grade it (see the log)"})
+            rows.append({"submission": str(submission), "error": f"could not grade it: {error}"})
             continue
         row = {"submission": str(submission)}
         row.update({question: score for question, (score, _) in scores.items()})
         row["total"] = sum(score for score, _ in scores.values())
         row["possible"] = sum(possible for _, possible in scores.values())
+        row["seconds"] = round(result.seconds, 1)
+        row["notes"] = "; ".join(result.notes)
         rows.append(row)
     table = pd.DataFrame(rows)
     print(table.to_string(index=False))
     if output:
-        table.to_csv(output, index=False)
+        staging = Path(output).with_name(f".{Path(output).name}.tmp")
+        table.to_csv(staging, index=False)
+        staging.replace(output)  # atomic: a submission cannot leave a half-written or forged table
         print(f"wrote {output}")
     return table
 
@@ -242,12 +248,14 @@ def main(argv=None):
     grade_parser.add_argument("name", help="the assignment, e.g. A1_convolution_and_pooling")
     grade_parser.add_argument("submissions", nargs="+", help="notebooks, zips or folders of them")
     grade_parser.add_argument("-o", "--output", help="CSV file for the table of scores")
+    grade_parser.add_argument("--time-limit", type=float, default=60.0,
+                              help="seconds each code cell, and each question's calls, may take (default 60)")
     args = parser.parse_args(argv)
 
     if args.command == "grade":
         if args.name not in names():
             raise SystemExit(f"unknown assignment {args.name!r}; choose from {names()}")
-        grade(args.name, args.submissions, args.output)
+        grade(args.name, args.submissions, args.output, args.time_limit)
         return
     selected = args.names or names()
     unknown = sorted(set(selected) - set(names()))

@@ -7,15 +7,15 @@ every test). Then:
 - the committed student version equals the generated one (after normalising
   the cell ids and execution traces that otter writes differently each time);
 - the student version holds the public tests only;
-- graded by `otter run`: the solution scores full marks, the untouched student
-  notebook zero on every question, and each planted wrong submission
+- graded by the judge (`course_lib.judge`, the submission's code in a child
+  process): the solution scores full marks, the untouched student notebook
+  zero on every question, and each planted wrong submission
   (tests/assignments/planted.py) loses exactly the points of its question;
 - run as a student would (fresh kernel, Run all), the student notebook raises
   no error and its first `grader.check` reports a failure;
 - the points stated in each notebook's table and headings are the graded ones.
 """
 
-import importlib.util
 import re
 import shutil
 from pathlib import Path
@@ -27,26 +27,10 @@ import yaml
 from nbclient import NotebookClient
 
 from .planted import PLANTED
-
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("assignments", ROOT / "scripts" / "assignments.py")
-assignments = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(assignments)
+from .support import ROOT, assignments
 
 NAMES = assignments.names()
 PLANTED_CASES = [(name, planted) for name in NAMES for planted in PLANTED.get(name, [])]
-
-
-@pytest.fixture(scope="session")
-def generated(tmp_path_factory):
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = assignments.generate(name, tmp_path_factory.mktemp(name))
-        return cache[name]
-
-    return get
 
 
 def questions(name):
@@ -97,15 +81,14 @@ def test_points_in_the_notebook_are_the_graded_points(name):
     assert {q: int(p) for q, p in headings.items()} == points
 
 
-def _grade(notebook_path, name, generated):
-    scores, results = assignments.grade_one(notebook_path, assignments.autograder_zip(generated(name) / "autograder"))
-    outputs = {test["name"]: test.get("output", "") for test in results["tests"]}
-    return scores, outputs
+def _grade(notebook_path, name, judge):
+    scores, result = assignments.grade_one(notebook_path, judge(name))
+    return scores, result.outputs
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_solution_scores_full_marks(name, generated):
-    scores, outputs = _grade(generated(name) / "autograder" / f"{name}.ipynb", name, generated)
+def test_solution_scores_full_marks(name, generated, judge):
+    scores, outputs = _grade(generated(name) / "autograder" / f"{name}.ipynb", name, judge)
     assert set(scores) == set(questions(name))
     lost = {q: s for q, s in scores.items() if s[0] != s[1]}
     assert not lost, {q: outputs[q] for q in lost}
@@ -113,8 +96,8 @@ def test_solution_scores_full_marks(name, generated):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_untouched_student_notebook_scores_zero_everywhere(name, generated):
-    scores, outputs = _grade(assignments.STUDENT / name / f"{name}.ipynb", name, generated)
+def test_untouched_student_notebook_scores_zero_everywhere(name, judge):
+    scores, outputs = _grade(assignments.STUDENT / name / f"{name}.ipynb", name, judge)
     assert set(scores) == set(questions(name))
     scored = {q: s for q, s in scores.items() if s[0] != 0}
     assert not scored, {q: outputs[q] for q in scored}
@@ -128,13 +111,13 @@ def _plant(notebook, planted):
 
 
 @pytest.mark.parametrize(("name", "planted"), PLANTED_CASES, ids=[f"{n[:2]}-{p.name}" for n, p in PLANTED_CASES])
-def test_planted_bug_loses_exactly_its_question(name, planted, generated, tmp_path):
+def test_planted_bug_loses_exactly_its_question(name, planted, generated, judge, tmp_path):
     solution = generated(name) / "autograder" / f"{name}.ipynb"
     notebook = nbformat.read(solution, as_version=4)
     _plant(notebook, planted)
     submission = tmp_path / f"{name}.ipynb"
     nbformat.write(notebook, submission)
-    scores, outputs = _grade(submission, name, generated)
+    scores, outputs = _grade(submission, name, judge)
     expected = {q: (0.0 if q == planted.question else p) for q, p in questions(name).items()}
     assert {q: s[0] for q, s in scores.items()} == expected, outputs[planted.question]
     assert planted.message in outputs[planted.question], outputs[planted.question]
@@ -164,22 +147,40 @@ def test_readme_states_each_assignments_points():
         assert int(row.group(1)) == sum(questions(name).values()), name
 
 
-def test_grade_command_writes_one_table_for_a_folder(generated, tmp_path, monkeypatch):
-    # The instructor's command on a folder: the solution, an unreadable file; one row each.
+def test_grade_command_grades_a_folder_in_bounded_time(generated, tmp_path, monkeypatch):
+    # The instructor's command on a folder: a correct submission, an unreadable file, one that
+    # loops forever in q1, one that tampers (and forges the output table), an untouched one.
     name = NAMES[0]
     monkeypatch.setattr(assignments, "BUILD", tmp_path / "build")
     (tmp_path / "build" / name).mkdir(parents=True)
     shutil.copytree(generated(name) / "autograder", tmp_path / "build" / name / "autograder")
-    submissions = tmp_path / "submissions"
+    submissions, output = tmp_path / "submissions", tmp_path / "scores.csv"
     submissions.mkdir()
-    shutil.copy(generated(name) / "autograder" / f"{name}.ipynb", submissions / "alice.ipynb")
+    solution = generated(name) / "autograder" / f"{name}.ipynb"
+    shutil.copy(solution, submissions / "alice.ipynb")
     (submissions / "bob.ipynb").write_text("not a notebook")
+    looping = nbformat.read(solution, as_version=4)
+    looping.cells.append(nbformat.v4.new_code_cell("def output_size(*args, **kwargs):\n    while True:\n        pass"))
+    nbformat.write(looping, submissions / "carol.ipynb")
+    tampering = nbformat.read(assignments.STUDENT / name / f"{name}.ipynb", as_version=4)
+    tampering.cells.append(nbformat.v4.new_code_cell(
+        "import course_lib.grading as grading\n"
+        "for name in grading.__all__:\n"
+        "    setattr(grading, name, lambda *args, **kwargs: None)\n"
+        f"open({str(output)!r}, 'w').write('submission,total\\ndave.ipynb,16\\n')\n"
+    ))
+    nbformat.write(tampering, submissions / "dave.ipynb")
+    shutil.copy(assignments.STUDENT / name / f"{name}.ipynb", submissions / "erin.ipynb")
     (submissions / "notes.txt").write_text("ignored")
-    table = assignments.grade(name, [str(submissions)], str(tmp_path / "scores.csv"))
-    written = pd.read_csv(tmp_path / "scores.csv")
-    assert list(written["submission"].map(lambda p: Path(p).name)) == ["alice.ipynb", "bob.ipynb"]
-    alice, bob = written.iloc[0], written.iloc[1]
-    assert alice["total"] == alice["possible"] == sum(questions(name).values())
-    assert [alice[q] for q in questions(name)] == list(questions(name).values())
-    assert pd.isna(bob["total"]) and "could not grade" in bob["error"]
-    assert len(table) == 2
+
+    table = assignments.grade(name, [str(submissions)], str(output), time_limit=20.0)
+    written = pd.read_csv(output).set_index(pd.read_csv(output)["submission"].map(lambda p: Path(p).stem))
+    assert list(written.index) == ["alice", "bob", "carol", "dave", "erin"]
+    points = questions(name)
+    assert [written.loc["alice", q] for q in points] == list(points.values())
+    assert pd.isna(written.loc["bob", "total"]) and "could not grade" in written.loc["bob", "error"]
+    assert written.loc["carol", "q1"] == 0 and written.loc["carol", "total"] == sum(points.values()) - points["q1"]
+    assert "q1" in written.loc["carol", "notes"] and "20 s" in written.loc["carol", "notes"]
+    assert written.loc["carol", "seconds"] < 20 + 40  # the loop costs its question's limit, then the batch goes on
+    assert written.loc["dave", "total"] == 0 and written.loc["erin", "total"] == 0
+    assert len(table) == 5

@@ -357,7 +357,7 @@ def test_residual_block(ResidualBlock):
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
 
     def reference(x, filters, strides, weights):
         def get(name, shape):
@@ -385,31 +385,24 @@ def test_residual_block(ResidualBlock):
         x = rng.normal(size=(2, h, w, c_in)).astype("float32")
         name = f"ResidualBlock({filters}, strides={strides})"
         on_x = f"{name}(x) for x of shape {x.shape}"
-        block = call(ResidualBlock, filters, strides=strides, name=name)
-        if not isinstance(block, keras.layers.Layer):
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(block).__name__}.")
-        out = layer_output(block, x, on_x, training=False)
-        assert_equal(out.shape, (2, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
+        seed = int(rng.integers(2**31))  # the random weights' seed
+        answers = Answers(in_submission(layer_answers, ResidualBlock, (filters,), {"strides": strides}, x, seed, name, training=False))
+        if not answers["is_layer"]:
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
+        assert_equal(np.shape(answers["output"]), (2, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
         params = 9 * c_in * filters + 9 * filters * filters + 8 * filters
         if strides != 1 or c_in != filters:
             params += c_in * filters + 4 * filters
-        assert_equal(call(block.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
 
-        expected = reference(x, filters, strides, randomize_weights(block, rng))
-        assert_same_array(layer_output(block, x, on_x, training=False), expected, f"{on_x} with random weights", 1e-4, 1e-4)
+        expected = reference(x, filters, strides, answers["weights"])
+        assert_same_array(answers["random_output"], expected, f"{on_x} with random weights", 1e-4, 1e-4)
 
-        inputs = keras.Input(x.shape[1:])
-        model = call(keras.Model, inputs, layer_output(block, inputs, f"{name} on a keras.Input"), name="keras.Model")
-        assert_same_array(layer_output(model, x, "model(x)", training=False), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
 
-        config = call(block.get_config, name=f"{name}.get_config()")
-        if not isinstance(config, dict):
-            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
-        clone = call(type(block).from_config, config, name=f"ResidualBlock.from_config({name}.get_config())")
-        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", training=False)
-        call(clone.set_weights, block.get_weights(), name=f"setting the clone's weights to {name}'s")
-        result = layer_output(clone, x, "clone(x)", training=False)
-        assert_same_array(result, expected, f"a ResidualBlock.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+        if not answers["config_is_dict"]:
+            raise AssertionError(f"{name}.get_config() should return a dict.")
+        assert_same_array(answers["clone_output"], expected, f"a ResidualBlock.from_config({name}.get_config()) clone", 1e-4, 1e-4)
 
 
 # %%
@@ -418,7 +411,7 @@ def test_residual_block_hidden(ResidualBlock):
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
 
     def reference(x, filters, strides, weights):
         def get(name, shape):
@@ -451,31 +444,24 @@ def test_residual_block_hidden(ResidualBlock):
         x = rng.normal(size=(3, h, w, c_in)).astype("float32")
         name = f"ResidualBlock({filters}, strides={strides})"
         on_x = f"{name}(x) for x of shape {x.shape}"
-        block = call(ResidualBlock, filters, strides=strides, name=name)
-        if not isinstance(block, keras.layers.Layer):
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(block).__name__}.")
-        out = layer_output(block, x, on_x, training=False)
-        assert_equal(out.shape, (3, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
+        seed = int(rng.integers(2**31))  # the random weights' seed
+        answers = Answers(in_submission(layer_answers, ResidualBlock, (filters,), {"strides": strides}, x, seed, name, training=False))
+        if not answers["is_layer"]:
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
+        assert_equal(np.shape(answers["output"]), (3, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
         params = 9 * c_in * filters + 9 * filters * filters + 8 * filters
         if strides != 1 or c_in != filters:
             params += c_in * filters + 4 * filters
-        assert_equal(call(block.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
 
-        expected = reference(x, filters, strides, randomize_weights(block, rng))
-        assert_same_array(layer_output(block, x, on_x, training=False), expected, f"{on_x} with random weights", 1e-4, 1e-4)
+        expected = reference(x, filters, strides, answers["weights"])
+        assert_same_array(answers["random_output"], expected, f"{on_x} with random weights", 1e-4, 1e-4)
 
-        inputs = keras.Input(x.shape[1:])
-        model = call(keras.Model, inputs, layer_output(block, inputs, f"{name} on a keras.Input"), name="keras.Model")
-        assert_same_array(layer_output(model, x, "model(x)", training=False), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
 
-        config = call(block.get_config, name=f"{name}.get_config()")
-        if not isinstance(config, dict):
-            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
-        clone = call(type(block).from_config, config, name=f"ResidualBlock.from_config({name}.get_config())")
-        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", training=False)
-        call(clone.set_weights, block.get_weights(), name=f"setting the clone's weights to {name}'s")
-        result = layer_output(clone, x, "clone(x)", training=False)
-        assert_same_array(result, expected, f"a ResidualBlock.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+        if not answers["config_is_dict"]:
+            raise AssertionError(f"{name}.get_config() should return a dict.")
+        assert_same_array(answers["clone_output"], expected, f"a ResidualBlock.from_config({name}.get_config()) clone", 1e-4, 1e-4)
 
 
 # %% [raw]
@@ -575,7 +561,7 @@ def test_inception_module(InceptionModule):
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
 
     def reference_branches(x, sizes, weights):
         f1, f3_reduce, f3, f5_reduce, f5, pool_proj = sizes
@@ -605,18 +591,19 @@ def test_inception_module(InceptionModule):
         x = rng.normal(size=(2, h, w, c_in)).astype("float32")
         name = f"InceptionModule{sizes}"
         on_x = f"{name}(x) for x of shape {x.shape}"
-        module = call(InceptionModule, *sizes, name=name)
-        if not isinstance(module, keras.layers.Layer):
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(module).__name__}.")
-        out = layer_output(module, x, on_x)
-        assert_equal(out.shape, (2, h, w, f1 + f3 + f5 + pool_proj), f"the shape of {on_x}")
+        seed = int(rng.integers(2**31))  # the random weights' seed
+        answers = Answers(in_submission(layer_answers, InceptionModule, sizes, {}, x, seed, name))
+        if not answers["is_layer"]:
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
+        assert_equal(np.shape(answers["output"]), (2, h, w, f1 + f3 + f5 + pool_proj), f"the shape of {on_x}")
         params = c_in * (f1 + f3_reduce + f5_reduce + pool_proj) + 9 * f3_reduce * f3 + 25 * f5_reduce * f5
         params += f1 + f3_reduce + f3 + f5_reduce + f5 + pool_proj
-        assert_equal(call(module.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
 
-        branches = reference_branches(x, sizes, randomize_weights(module, rng))
+        branches = reference_branches(x, sizes, answers["weights"])
         expected = np.concatenate([y for _, y in branches], axis=-1)
-        out = layer_output(module, x, on_x)
+        out = np.asarray(answers["random_output"])
+        assert_equal(out.shape, expected.shape, f"the shape of {on_x}")
         start = 0
         for branch, y in branches:
             stop = start + y.shape[-1]
@@ -624,18 +611,11 @@ def test_inception_module(InceptionModule):
             assert_same_array(out[..., start:stop], y, where, 1e-4, 1e-4)
             start = stop
 
-        inputs = keras.Input(x.shape[1:])
-        model = call(keras.Model, inputs, layer_output(module, inputs, f"{name} on a keras.Input"), name="keras.Model")
-        assert_same_array(layer_output(model, x, "model(x)"), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
 
-        config = call(module.get_config, name=f"{name}.get_config()")
-        if not isinstance(config, dict):
-            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
-        clone = call(type(module).from_config, config, name=f"InceptionModule.from_config({name}.get_config())")
-        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x")
-        call(clone.set_weights, module.get_weights(), name=f"setting the clone's weights to {name}'s")
-        result = layer_output(clone, x, "clone(x)")
-        assert_same_array(result, expected, f"an InceptionModule.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+        if not answers["config_is_dict"]:
+            raise AssertionError(f"{name}.get_config() should return a dict.")
+        assert_same_array(answers["clone_output"], expected, f"a InceptionModule.from_config({name}.get_config()) clone", 1e-4, 1e-4)
 
 
 # %%
@@ -644,7 +624,7 @@ def test_inception_module_hidden(InceptionModule):
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
 
     def reference_branches(x, sizes, weights):
         f1, f3_reduce, f3, f5_reduce, f5, pool_proj = sizes
@@ -674,18 +654,19 @@ def test_inception_module_hidden(InceptionModule):
         x = rng.normal(size=(3, h, w, c_in)).astype("float32")
         name = f"InceptionModule{sizes}"
         on_x = f"{name}(x) for x of shape {x.shape}"
-        module = call(InceptionModule, *sizes, name=name)
-        if not isinstance(module, keras.layers.Layer):
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(module).__name__}.")
-        out = layer_output(module, x, on_x)
-        assert_equal(out.shape, (3, h, w, f1 + f3 + f5 + pool_proj), f"the shape of {on_x}")
+        seed = int(rng.integers(2**31))  # the random weights' seed
+        answers = Answers(in_submission(layer_answers, InceptionModule, sizes, {}, x, seed, name))
+        if not answers["is_layer"]:
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
+        assert_equal(np.shape(answers["output"]), (3, h, w, f1 + f3 + f5 + pool_proj), f"the shape of {on_x}")
         params = c_in * (f1 + f3_reduce + f5_reduce + pool_proj) + 9 * f3_reduce * f3 + 25 * f5_reduce * f5
         params += f1 + f3_reduce + f3 + f5_reduce + f5 + pool_proj
-        assert_equal(call(module.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
 
-        branches = reference_branches(x, sizes, randomize_weights(module, rng))
+        branches = reference_branches(x, sizes, answers["weights"])
         expected = np.concatenate([y for _, y in branches], axis=-1)
-        out = layer_output(module, x, on_x)
+        out = np.asarray(answers["random_output"])
+        assert_equal(out.shape, expected.shape, f"the shape of {on_x}")
         start = 0
         for branch, y in branches:
             stop = start + y.shape[-1]
@@ -693,18 +674,11 @@ def test_inception_module_hidden(InceptionModule):
             assert_same_array(out[..., start:stop], y, where, 1e-4, 1e-4)
             start = stop
 
-        inputs = keras.Input(x.shape[1:])
-        model = call(keras.Model, inputs, layer_output(module, inputs, f"{name} on a keras.Input"), name="keras.Model")
-        assert_same_array(layer_output(model, x, "model(x)"), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
 
-        config = call(module.get_config, name=f"{name}.get_config()")
-        if not isinstance(config, dict):
-            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
-        clone = call(type(module).from_config, config, name=f"InceptionModule.from_config({name}.get_config())")
-        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x")
-        call(clone.set_weights, module.get_weights(), name=f"setting the clone's weights to {name}'s")
-        result = layer_output(clone, x, "clone(x)")
-        assert_same_array(result, expected, f"an InceptionModule.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+        if not answers["config_is_dict"]:
+            raise AssertionError(f"{name}.get_config() should return a dict.")
+        assert_same_array(answers["clone_output"], expected, f"a InceptionModule.from_config({name}.get_config()) clone", 1e-4, 1e-4)
 
 
 # %% [raw]
@@ -783,7 +757,7 @@ def test_depthwise_separable_conv(DepthwiseSeparableConv):
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
 
     def reference(x, filters, strides, weights):
         def get(name, shape):
@@ -809,29 +783,22 @@ def test_depthwise_separable_conv(DepthwiseSeparableConv):
         x = rng.normal(scale=5.0, size=(2, h, w, c_in)).astype("float32")  # large enough that ReLU6 would clip
         name = f"DepthwiseSeparableConv({filters}, strides={strides})"
         on_x = f"{name}(x) for x of shape {x.shape}"
-        block = call(DepthwiseSeparableConv, filters, strides=strides, name=name)
-        if not isinstance(block, keras.layers.Layer):
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(block).__name__}.")
-        out = layer_output(block, x, on_x, training=False)
-        assert_equal(out.shape, (2, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
+        seed = int(rng.integers(2**31))  # the random weights' seed
+        answers = Answers(in_submission(layer_answers, DepthwiseSeparableConv, (filters,), {"strides": strides}, x, seed, name, training=False))
+        if not answers["is_layer"]:
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
+        assert_equal(np.shape(answers["output"]), (2, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
         params = 9 * c_in + 4 * c_in + c_in * filters + 4 * filters
-        assert_equal(call(block.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
 
-        expected = reference(x, filters, strides, randomize_weights(block, rng))
-        assert_same_array(layer_output(block, x, on_x, training=False), expected, f"{on_x} with random weights", 1e-4, 1e-4)
+        expected = reference(x, filters, strides, answers["weights"])
+        assert_same_array(answers["random_output"], expected, f"{on_x} with random weights", 1e-4, 1e-4)
 
-        inputs = keras.Input(x.shape[1:])
-        model = call(keras.Model, inputs, layer_output(block, inputs, f"{name} on a keras.Input"), name="keras.Model")
-        assert_same_array(layer_output(model, x, "model(x)", training=False), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
 
-        config = call(block.get_config, name=f"{name}.get_config()")
-        if not isinstance(config, dict):
-            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
-        clone = call(type(block).from_config, config, name=f"DepthwiseSeparableConv.from_config({name}.get_config())")
-        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", training=False)
-        call(clone.set_weights, block.get_weights(), name=f"setting the clone's weights to {name}'s")
-        result = layer_output(clone, x, "clone(x)", training=False)
-        assert_same_array(result, expected, f"a DepthwiseSeparableConv.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+        if not answers["config_is_dict"]:
+            raise AssertionError(f"{name}.get_config() should return a dict.")
+        assert_same_array(answers["clone_output"], expected, f"a DepthwiseSeparableConv.from_config({name}.get_config()) clone", 1e-4, 1e-4)
 
 
 # %%
@@ -840,7 +807,7 @@ def test_depthwise_separable_conv_hidden(DepthwiseSeparableConv):
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
 
     def reference(x, filters, strides, weights):
         def get(name, shape):
@@ -870,29 +837,22 @@ def test_depthwise_separable_conv_hidden(DepthwiseSeparableConv):
         x = rng.normal(scale=5.0, size=(3, h, w, c_in)).astype("float32")
         name = f"DepthwiseSeparableConv({filters}, strides={strides})"
         on_x = f"{name}(x) for x of shape {x.shape}"
-        block = call(DepthwiseSeparableConv, filters, strides=strides, name=name)
-        if not isinstance(block, keras.layers.Layer):
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {type(block).__name__}.")
-        out = layer_output(block, x, on_x, training=False)
-        assert_equal(out.shape, (3, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
+        seed = int(rng.integers(2**31))  # the random weights' seed
+        answers = Answers(in_submission(layer_answers, DepthwiseSeparableConv, (filters,), {"strides": strides}, x, seed, name, training=False))
+        if not answers["is_layer"]:
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
+        assert_equal(np.shape(answers["output"]), (3, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
         params = 9 * c_in + 4 * c_in + c_in * filters + 4 * filters
-        assert_equal(call(block.count_params, name=f"{name}.count_params()"), params, f"{name}.count_params() on {c_in} channels")
+        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
 
-        expected = reference(x, filters, strides, randomize_weights(block, rng))
-        assert_same_array(layer_output(block, x, on_x, training=False), expected, f"{on_x} with random weights", 1e-4, 1e-4)
+        expected = reference(x, filters, strides, answers["weights"])
+        assert_same_array(answers["random_output"], expected, f"{on_x} with random weights", 1e-4, 1e-4)
 
-        inputs = keras.Input(x.shape[1:])
-        model = call(keras.Model, inputs, layer_output(block, inputs, f"{name} on a keras.Input"), name="keras.Model")
-        assert_same_array(layer_output(model, x, "model(x)", training=False), expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
+        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
 
-        config = call(block.get_config, name=f"{name}.get_config()")
-        if not isinstance(config, dict):
-            raise AssertionError(f"{name}.get_config() should return a dict, got {type(config).__name__}.")
-        clone = call(type(block).from_config, config, name=f"DepthwiseSeparableConv.from_config({name}.get_config())")
-        layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", training=False)
-        call(clone.set_weights, block.get_weights(), name=f"setting the clone's weights to {name}'s")
-        result = layer_output(clone, x, "clone(x)", training=False)
-        assert_same_array(result, expected, f"a DepthwiseSeparableConv.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+        if not answers["config_is_dict"]:
+            raise AssertionError(f"{name}.get_config() should return a dict.")
+        assert_same_array(answers["clone_output"], expected, f"a DepthwiseSeparableConv.from_config({name}.get_config()) clone", 1e-4, 1e-4)
 
 
 # %% [raw]

@@ -267,22 +267,43 @@ def test_tta_predict_is_the_mean_posterior(tta_predict):
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_same_array, call
+    from course_lib.grading import assert_equal, assert_same_array, in_submission
 
-    keras.utils.set_random_seed(21)
+    def probe(tta_predict, images, seed, view_sets):
+        # Runs where tta_predict is defined: the model and the views are made there too.
+        import keras
+        import numpy as np
+
+        from course_lib.grading import call
+
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Flatten(), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3, activation="softmax")])
+        views = {"identity": lambda x: x, "flip": lambda x: x[:, :, ::-1], "roll": lambda x: np.roll(x, 1, axis=1)}
+        results = []
+        for chosen in view_sets:
+            name = f"tta_predict with {len(chosen)} views"
+            results.append(call(tta_predict, model, images, [views[v] for v in chosen], name=name))
+        try:
+            tta_predict(model, images, [])
+            raises_on_no_views = False
+        except ValueError:
+            raises_on_no_views = True
+        except Exception:  # another error is not the ValueError asked for
+            raises_on_no_views = False
+        return {"weights": model.get_weights(), "results": results, "raises_on_no_views": raises_on_no_views}
+
     rng = np.random.default_rng(21)
-    model = keras.Sequential(
-        [keras.Input((6, 6, 2)), keras.layers.Flatten(), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3, activation="softmax")]
-    )
     images = rng.normal(size=(10, 6, 6, 2)).astype("float32")
-    views = [lambda x: x, lambda x: x[:, :, ::-1], lambda x: np.roll(x, 1, axis=1)]
-    expected = np.mean([model.predict(view(images), verbose=0) for view in views], axis=0)
-    for chosen in (views, views[1:], views[:1]):
-        name = f"tta_predict with {len(chosen)} views"
-        result = call(tta_predict, model, images, chosen, name=name)
-        want = np.mean([model.predict(view(images), verbose=0) for view in chosen], axis=0)
-        assert_same_array(result, want, name, rtol=1e-5, atol=1e-6)
-    assert expected.shape == (10, 3)
+    view_sets = [["identity", "flip", "roll"], ["flip", "roll"], ["identity"]]
+    answers = in_submission(probe, tta_predict, images, 21, view_sets)
+    # The reference: the same model (the probe's weights) and views, here.
+    model = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Flatten(), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3, activation="softmax")])
+    model.set_weights(answers["weights"])
+    views = {"identity": lambda x: x, "flip": lambda x: x[:, :, ::-1], "roll": lambda x: np.roll(x, 1, axis=1)}
+    assert_equal(len(answers["results"]), len(view_sets), "the number of tta_predict results")
+    for chosen, result in zip(view_sets, answers["results"]):
+        expected = np.mean([model.predict(views[v](images), verbose=0) for v in chosen], axis=0)
+        assert_same_array(result, expected, f"tta_predict with {len(chosen)} views", rtol=1e-5, atol=1e-6)
 
 
 # %%
@@ -291,24 +312,44 @@ def test_tta_predict_hidden(tta_predict):
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_same_array, call
+    from course_lib.grading import assert_equal, assert_same_array, in_submission
 
-    keras.utils.set_random_seed(9102)
+    def probe(tta_predict, images, seed, view_sets):
+        # Runs where tta_predict is defined: the model and the views are made there too.
+        import keras
+        import numpy as np
+
+        from course_lib.grading import call
+
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((5, 7, 3)), keras.layers.Flatten(), keras.layers.Dense(6, activation="relu"), keras.layers.Dense(4, activation="softmax")])
+        views = {"flip_rows": lambda x: x[:, ::-1], "brighter": lambda x: x * 1.5, "identity": lambda x: x, "roll": lambda x: np.roll(x, -2, axis=2)}
+        results = []
+        for chosen in view_sets:
+            name = f"tta_predict with {len(chosen)} views"
+            results.append(call(tta_predict, model, images, [views[v] for v in chosen], name=name))
+        try:
+            tta_predict(model, images, [])
+            raises_on_no_views = False
+        except ValueError:
+            raises_on_no_views = True
+        except Exception:  # another error is not the ValueError asked for
+            raises_on_no_views = False
+        return {"weights": model.get_weights(), "results": results, "raises_on_no_views": raises_on_no_views}
+
     rng = np.random.default_rng(9102)
-    model = keras.Sequential(
-        [keras.Input((5, 7, 3)), keras.layers.Flatten(), keras.layers.Dense(6, activation="relu"), keras.layers.Dense(4, activation="softmax")]
-    )
     images = rng.normal(size=(7, 5, 7, 3)).astype("float32")
-    views = [lambda x: x[:, ::-1], lambda x: x * 1.5, lambda x: x, lambda x: np.roll(x, -2, axis=2)]
-    name = "tta_predict with 4 views"
-    result = call(tta_predict, model, images, views, name=name)
-    expected = sum(model.predict(view(images), verbose=0) for view in views) / len(views)
-    assert_same_array(result, expected, name, rtol=1e-5, atol=1e-6)
-    try:
-        tta_predict(model, images, [])
-    except ValueError:
-        pass
-    else:
+    view_sets = [["flip_rows", "brighter", "identity", "roll"]]
+    answers = in_submission(probe, tta_predict, images, 9102, view_sets)
+    # The reference: the same model (the probe's weights) and views, here.
+    model = keras.Sequential([keras.Input((5, 7, 3)), keras.layers.Flatten(), keras.layers.Dense(6, activation="relu"), keras.layers.Dense(4, activation="softmax")])
+    model.set_weights(answers["weights"])
+    views = {"flip_rows": lambda x: x[:, ::-1], "brighter": lambda x: x * 1.5, "identity": lambda x: x, "roll": lambda x: np.roll(x, -2, axis=2)}
+    assert_equal(len(answers["results"]), len(view_sets), "the number of tta_predict results")
+    for chosen, result in zip(view_sets, answers["results"]):
+        expected = np.mean([model.predict(views[v](images), verbose=0) for v in chosen], axis=0)
+        assert_same_array(result, expected, f"tta_predict with {len(chosen)} views", rtol=1e-5, atol=1e-6)
+    if answers["raises_on_no_views"] is not True:
         raise AssertionError("tta_predict(model, images, []) should raise a ValueError.")
 
 
@@ -366,15 +407,32 @@ def test_transfer_model_has_a_frozen_backbone_and_a_new_head(build_transfer_mode
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_equal, call
-    from course_lib.pretrained import load_backbone
+    from course_lib.grading import assert_equal, in_submission, saved_model
 
-    for classes in (5, 3):
-        backbone = load_backbone()
+    def probe(build_transfer_model, classes):
+        # Runs where build_transfer_model is defined; the model comes back as a .keras file's bytes.
+        import os
+        import tempfile
+
+        import keras
+        import numpy as np
+
+        from course_lib.grading import call
+        from course_lib.pretrained import load_backbone
+
         name = f"build_transfer_model(backbone, {classes})"
-        model = call(build_transfer_model, backbone, classes, name=name)
+        model = call(build_transfer_model, load_backbone(), classes, name=name)
         if not isinstance(model, keras.Model):
             raise AssertionError(f"{name} should return a keras.Model, got {type(model).__name__}.")
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.keras")
+            call(model.save, path, name=f"saving {name} as a .keras file")
+            with open(path, "rb") as file:
+                return np.frombuffer(file.read(), dtype=np.uint8)
+
+    for classes in (5, 3):
+        name = f"build_transfer_model(backbone, {classes})"
+        model = saved_model(in_submission(probe, build_transfer_model, classes), name)
         assert_equal(tuple(model.output_shape), (None, classes), f"{name}.output_shape")
         trainable = sorted(tuple(w.shape) for w in model.trainable_weights)
         assert_equal(trainable, sorted([(128, classes), (classes,)]), f"the trainable weight shapes of {name}")
@@ -389,24 +447,42 @@ def test_transfer_model_training_leaves_the_backbone_unchanged(build_transfer_mo
     import keras
     import numpy as np
 
-    from course_lib.grading import assert_equal, call
-    from course_lib.pretrained import load_backbone
+    from course_lib.grading import assert_equal, in_submission, saved_model
+
+    def probe(build_transfer_model, classes):
+        # Runs where build_transfer_model is defined; the model comes back as a .keras file's bytes.
+        import os
+        import tempfile
+
+        import keras
+        import numpy as np
+
+        from course_lib.grading import call
+        from course_lib.pretrained import load_backbone
+
+        name = f"build_transfer_model(backbone, {classes})"
+        model = call(build_transfer_model, load_backbone(), classes, name=name)
+        if not isinstance(model, keras.Model):
+            raise AssertionError(f"{name} should return a keras.Model, got {type(model).__name__}.")
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.keras")
+            call(model.save, path, name=f"saving {name} as a .keras file")
+            with open(path, "rb") as file:
+                return np.frombuffer(file.read(), dtype=np.uint8)
 
     keras.utils.set_random_seed(9103)
-    backbone = load_backbone()
-    before = [np.array(w) for w in backbone.weights]  # kernels and BN moving statistics
-    model = call(build_transfer_model, backbone, 4, name="build_transfer_model(backbone, 4)")
-    if not isinstance(model, keras.Model):
-        raise AssertionError(f"build_transfer_model should return a keras.Model, got {type(model).__name__}.")
+    model = saved_model(in_submission(probe, build_transfer_model, 4), "build_transfer_model(backbone, 4)")
     assert_equal(len(model.trainable_weights), 2, "the number of trainable weights of build_transfer_model(backbone, 4)")
+    frozen = model.non_trainable_weights  # the backbone's kernels and BatchNormalization statistics
+    before = [np.array(w) for w in frozen]
     head_before = [np.array(w) for w in model.trainable_weights]
     rng = np.random.default_rng(9103)
     images = rng.integers(0, 256, size=(16, 32, 32, 3)).astype("float32")
     labels = np.eye(4, dtype="float32")[rng.integers(0, 4, 16)]
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
     model.fit(images, labels, epochs=1, batch_size=16, verbose=0)
-    changed = [i for i, (w, b) in enumerate(zip(backbone.weights, before)) if not np.array_equal(np.array(w), b)]
-    assert not changed, f"training changed {len(changed)} backbone weights, e.g. {backbone.weights[changed[0]].path}: is it frozen, with BatchNormalization in inference mode?"
+    changed = [i for i, (w, b) in enumerate(zip(frozen, before)) if not np.array_equal(np.array(w), b)]
+    assert not changed, f"training changed {len(changed)} backbone weights, e.g. {frozen[changed[0]].path}: is it frozen, with BatchNormalization in inference mode?"
     assert any(not np.array_equal(np.array(w), b) for w, b in zip(model.trainable_weights, head_before)), "training did not change the head."
 
 

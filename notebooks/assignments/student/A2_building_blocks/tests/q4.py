@@ -9,7 +9,7 @@ points = 3
 def test_depthwise_separable_conv(DepthwiseSeparableConv):
     import keras
     import numpy as np
-    from course_lib.grading import assert_equal, assert_same_array, call, layer_output, randomize_weights
+    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
 
     def reference(x, filters, strides, weights):
 
@@ -34,24 +34,17 @@ def test_depthwise_separable_conv(DepthwiseSeparableConv):
         x = rng.normal(scale=5.0, size=(2, h, w, c_in)).astype('float32')
         name = f'DepthwiseSeparableConv({filters}, strides={strides})'
         on_x = f'{name}(x) for x of shape {x.shape}'
-        block = call(DepthwiseSeparableConv, filters, strides=strides, name=name)
-        if not isinstance(block, keras.layers.Layer):
-            raise AssertionError(f'{name} should make a keras.layers.Layer, got a {type(block).__name__}.')
-        out = layer_output(block, x, on_x, training=False)
-        assert_equal(out.shape, (2, -(-h // strides), -(-w // strides), filters), f'the shape of {on_x}')
+        seed = int(rng.integers(2 ** 31))
+        answers = Answers(in_submission(layer_answers, DepthwiseSeparableConv, (filters,), {'strides': strides}, x, seed, name, training=False))
+        if not answers['is_layer']:
+            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
+        assert_equal(np.shape(answers['output']), (2, -(-h // strides), -(-w // strides), filters), f'the shape of {on_x}')
         params = 9 * c_in + 4 * c_in + c_in * filters + 4 * filters
-        assert_equal(call(block.count_params, name=f'{name}.count_params()'), params, f'{name}.count_params() on {c_in} channels')
-        expected = reference(x, filters, strides, randomize_weights(block, rng))
-        assert_same_array(layer_output(block, x, on_x, training=False), expected, f'{on_x} with random weights', 0.0001, 0.0001)
-        inputs = keras.Input(x.shape[1:])
-        model = call(keras.Model, inputs, layer_output(block, inputs, f'{name} on a keras.Input'), name='keras.Model')
-        assert_same_array(layer_output(model, x, 'model(x)', training=False), expected, f'a keras.Model around {on_x}', 0.0001, 0.0001)
-        config = call(block.get_config, name=f'{name}.get_config()')
-        if not isinstance(config, dict):
-            raise AssertionError(f'{name}.get_config() should return a dict, got {type(config).__name__}.')
-        clone = call(type(block).from_config, config, name=f'DepthwiseSeparableConv.from_config({name}.get_config())')
-        layer_output(clone, x, f'the clone from_config({name}.get_config()) on x', training=False)
-        call(clone.set_weights, block.get_weights(), name=f"setting the clone's weights to {name}'s")
-        result = layer_output(clone, x, 'clone(x)', training=False)
-        assert_same_array(result, expected, f'a DepthwiseSeparableConv.from_config({name}.get_config()) clone', 0.0001, 0.0001)
+        assert_equal(answers['count_params'], params, f'{name}.count_params() on {c_in} channels')
+        expected = reference(x, filters, strides, answers['weights'])
+        assert_same_array(answers['random_output'], expected, f'{on_x} with random weights', 0.0001, 0.0001)
+        assert_same_array(answers['model_output'], expected, f'a keras.Model around {on_x}', 0.0001, 0.0001)
+        if not answers['config_is_dict']:
+            raise AssertionError(f'{name}.get_config() should return a dict.')
+        assert_same_array(answers['clone_output'], expected, f'a DepthwiseSeparableConv.from_config({name}.get_config()) clone', 0.0001, 0.0001)
 
