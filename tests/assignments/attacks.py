@@ -1,7 +1,9 @@
 """Attacks on the grader, as a hostile student would plant them into a submission.
 
-Each attack is one code cell of A1 (convolution and pooling), run after the
-student's answers; `{marker}` in its source is replaced by a path where the
+Each attack is one code cell of A1 (convolution and pooling), planted right
+after the setup cell, as in issue 12's report (there, attack (a) made otter
+run score an untouched notebook 11 of 16), except those in `AFTER_THE_ANSWERS`,
+which replace answers and so come last. `{marker}` in its source is replaced by a path where the
 attack writes what it did, so a test can check that it really ran (an attack
 that silently does nothing would prove nothing). `LOOP_IN_AN_ANSWER` is the
 one attack that edits an answer cell instead.
@@ -133,6 +135,8 @@ sys.stdout.flush()
 open({marker!r}, "w").write("printed")
 ''',
 }
+
+AFTER_THE_ANSWERS = {"f_read_the_autograders_files", "h_objects_that_lie_in_comparisons"}
 
 # Attack (i): an answer cell that never ends.
 LOOP_IN_AN_ANSWER = "\nwhile True:\n    pass\n"

@@ -13,7 +13,7 @@ import time
 import nbformat
 import pytest
 
-from .attacks import ATTACKS, LOOP_IN_AN_ANSWER
+from .attacks import AFTER_THE_ANSWERS, ATTACKS, LOOP_IN_AN_ANSWER
 from .support import assignments
 
 NAME = "A1_convolution_and_pooling"
@@ -63,7 +63,15 @@ def test_an_attack_raises_no_score(attack, half_solved, honest, judge, generated
     marker = tmp_path / "attack-ran"
     source = ATTACKS[attack].format(marker=str(marker), autograder=str(generated(NAME) / "autograder"))
     cell = nbformat.v4.new_code_cell(source)
-    scores, result = _grade_attacked(half_solved, judge, tmp_path, lambda notebook: notebook.cells.append(cell))
+
+    def plant(notebook):
+        if attack in AFTER_THE_ANSWERS:
+            notebook.cells.append(cell)
+        else:
+            setup = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "setup_notebook(" in c.source)
+            notebook.cells.insert(setup + 1, cell)
+
+    scores, result = _grade_attacked(half_solved, judge, tmp_path, plant)
     assert marker.exists(), f"the attack {attack} did not run"
     if attack == "f_read_the_autograders_files":
         assert int(marker.read_text()) > 0, "the attack found no autograder files to read"
