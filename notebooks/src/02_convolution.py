@@ -542,7 +542,8 @@ print("correlating with Sobel flips the sign; blur keeps the mean; sharpen keeps
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
 # The pen-and-paper exercises have worked solutions in
-# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md), the others in
+# [solutions/part1.md](solutions/part1.md); try them first.
 #
 # 1. ★ **Commutativity.** Check numerically that `scipy.signal.convolve2d(a, b, "full")`
 #    equals `convolve2d(b, a, "full")` for random `a` and `b`, and that correlation is

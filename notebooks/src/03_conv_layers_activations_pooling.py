@@ -517,7 +517,8 @@ print(f"conv1 maps {maps1.shape[1:]}, conv2 maps {maps2.shape[1:]}")
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
 # The pen-and-paper exercises have worked solutions in
-# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md), the others in
+# [solutions/part1.md](solutions/part1.md); try them first.
 #
 # 1. ★★ **Strided convolution instead of pooling.** Replace each `MaxPooling2D` of the
 #    stack of section 1 by a stride of 2 in the convolution before it. Compare the

@@ -356,7 +356,8 @@ print(f"{n_errors} errors out of {len(y_test)}")
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
 # The pen-and-paper exercises have worked solutions in
-# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md), the others in
+# [solutions/part1.md](solutions/part1.md); try them first.
 #
 # 1. ★ **The paper's activations.** Train `lenet5(activation="tanh")` with the same
 #    settings. Does it reach 99%? *Hint:* compare the training curves with

@@ -495,7 +495,8 @@ print(f"{EPOCHS} epochs x {steps_per_epoch} steps: fit == custom loop (relative 
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
 # The pen-and-paper exercises have worked solutions in
-# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md), the others in
+# [solutions/part1.md](solutions/part1.md); try them first.
 #
 # 1. ★★ **Average pooling backward.** Write the backward pass of average pooling (each
 #    window spreads its gradient evenly over its entries) and check it against
