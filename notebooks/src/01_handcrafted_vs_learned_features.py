@@ -455,7 +455,8 @@ print(f"training time, CNN / intensities + linear: {times['small CNN'] / times['
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
 # The pen-and-paper exercises have worked solutions in
-# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md), the others in
+# [solutions/part1.md](solutions/part1.md); try them first.
 #
 # 1. ★ **Tune HOG.** Try cells of 7x7 pixels and 1x1 blocks. How do the length of the
 #    feature vector and the accuracy change? *Hint:* change `HOG_OPTIONS` and rerun

@@ -495,7 +495,8 @@ print(f"as a convolution: {3 * 3 * 3 * 64 + 64:,} parameters")
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
 # The pen-and-paper exercises have worked solutions in
-# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md), the others in
+# [solutions/part1.md](solutions/part1.md); try them first.
 #
 # 1. ★★ **Strides.** Build $W$ for a stride-2 convolution by keeping only some rows
 #    of the stride-1 matrix. Which ones? Check against `Conv2D(..., strides=2)`.

@@ -444,7 +444,8 @@ print(falls.round(3).to_string())
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
 # The pen-and-paper exercises have worked solutions in
-# [solutions/pen_and_paper.md](solutions/pen_and_paper.md); try them first.
+# [solutions/pen_and_paper.md](solutions/pen_and_paper.md), the others in
+# [solutions/part1.md](solutions/part1.md); try them first.
 #
 # 1. ★ **By hand (pen and paper).** For one channel with values 1, 2, 3, 6 in
 #    the batch, $\gamma = 2$, $\beta = 1$ and $\epsilon = 0$, compute the
