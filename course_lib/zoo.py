@@ -79,8 +79,10 @@ ENTRIES = {
                  Recipe(epochs=17, learning_rate=0.05)),
         ZooEntry("vgg16", "VGG16", functools.partial(models.vgg16_cifar, width=0.5), "15_vgg",
                  Recipe(epochs=13)),
-        ZooEntry("nin", "NiN", functools.partial(models.nin, width=0.5, batch_norm=True),
-                 "16_nin_and_global_pooling", Recipe(epochs=10)),
+        # Dropout 0.3, not the paper's 0.5: at 0.5 the GPU run of 10 epochs underfitted
+        # (training accuracy 0.77 below validation 0.79; data/zoo/gpu/nin.history.csv).
+        ZooEntry("nin", "NiN", functools.partial(models.nin, width=0.5, batch_norm=True, dropout=0.3),
+                 "16_nin_and_global_pooling", Recipe(epochs=14)),
         ZooEntry("googlenet", "GoogLeNet", functools.partial(models.googlenet_cifar, width=0.25),
                  "17_inception_googlenet", Recipe(epochs=13)),
         ZooEntry("resnet20", "ResNet-20", functools.partial(models.resnet_cifar, 20), "18_resnet",
