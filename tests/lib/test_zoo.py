@@ -15,7 +15,7 @@ from course_lib import data, zoo
 
 def test_builder_call_is_the_python_of_the_builder():
     assert zoo.ENTRIES["resnet20"].builder_call == "resnet_cifar(20)"
-    assert zoo.ENTRIES["nin"].builder_call == "nin(width=0.5, batch_norm=True)"
+    assert zoo.ENTRIES["nin"].builder_call == "nin(width=0.5, batch_norm=True, dropout=0.3)"
 
 
 def _fake_record(folder, monkeypatch, name="resnet20"):
