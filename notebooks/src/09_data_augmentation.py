@@ -742,6 +742,8 @@ print(f"{symmetric.sum()} images from the flipping pipeline ({mirrored.sum()} of
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions, with what to compare: [solutions/part2.md](solutions/part2.md); try each
+# exercise first.
 #
 # 1. ★★ **Which transformation helps most?** Repeat section 5 with only the flip,
 #    only the shift, and with the default `geometric_augmentation()`; add a

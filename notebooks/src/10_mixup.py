@@ -529,6 +529,8 @@ print(accuracy_effect)
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions, with what to compare: [solutions/part2.md](solutions/part2.md); try each
+# exercise first.
 #
 # 1. ★★ **Choosing alpha.** Repeat section 4 with $\alpha$ = 0.1, 0.4 and 1.0 and
 #    plot the mean ECE and accuracy against $\alpha$. *Hint:* keep the seeds,

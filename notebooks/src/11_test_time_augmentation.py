@@ -397,6 +397,8 @@ print("prediction time relative to the plain model, by number of views:",
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions, with what to compare: [solutions/part2.md](solutions/part2.md); try each
+# exercise first.
 #
 # 1. ★ **Wrong views.** Use views the model never saw in training: a vertical flip,
 #    or rotations of 30 degrees (`geometric_augmentation(flip=None, rotation=0.08,

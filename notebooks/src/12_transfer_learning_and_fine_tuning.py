@@ -531,6 +531,8 @@ else:
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions, with what to compare: [solutions/part2.md](solutions/part2.md); try each
+# exercise first.
 #
 # 1. ★★ **How much to unfreeze?** Fine-tune from `"stage2_block1"` instead of
 #    `"stage3_block1"`, and from `"stage3_block2"`. Which is best with 20 images

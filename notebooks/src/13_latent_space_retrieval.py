@@ -390,6 +390,8 @@ for metric, (found, order, distances, expected) in brute_force.items():
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions, with what to compare: [solutions/part2.md](solutions/part2.md); try each
+# exercise first.
 #
 # 1. ★ **Which layer?** Use the output of stage 2 (`"stage2_block2"`) instead of
 #    stage 3 as the latent space, again with global average pooling. Is precision@10

@@ -108,19 +108,20 @@ def test_every_solution_names_its_notebook_and_exercise():
     assert all(h[3:5] in sources and "(exercise " in h for h in headings)
 
 
-# The worked solutions with code (part1.md): every Python block runs, in order, one
-# namespace per exercise, and its asserts check the numbers its prose states. Blocks
+# The worked solutions with code (part1.md, part2.md): every Python block runs, in order,
+# one namespace per exercise, and its asserts check the numbers its prose states. Blocks
 # marked "Not run by the tests" (they train or draw) must at least compile.
 NOT_RUN = "# Not run by the tests"
+WORKED = ("part1.md", "part2.md")
 
 
 def _exercises(path):
     for section in re.split(r"^## ", path.read_text(), flags=re.MULTILINE)[1:]:
         title = section.splitlines()[0]
-        yield title, re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+        yield f"{path.name}, {title}", re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
 
 
-EXERCISES = list(_exercises(SOLUTIONS.with_name("part1.md")))
+EXERCISES = [exercise for name in WORKED for exercise in _exercises(SOLUTIONS.with_name(name))]
 
 
 @pytest.mark.parametrize(("title", "blocks"), [e for e in EXERCISES if any(not b.startswith(NOT_RUN) for b in e[1])],
@@ -129,11 +130,11 @@ def test_worked_solution_runs_and_its_numbers_hold(title, blocks):
     namespace = {}
     for block in blocks:
         if not block.startswith(NOT_RUN):
-            exec(compile(block, f"part1.md, {title}", "exec"), namespace)
+            exec(compile(block, title, "exec"), namespace)
 
 
 def test_every_solution_block_compiles():
     blocks = [block for _, found in EXERCISES for block in found]
-    assert len(blocks) >= 20
+    assert len(blocks) >= 50
     for block in blocks:
-        compile(block, "part1.md", "exec")
+        compile(block, "solutions", "exec")
