@@ -374,6 +374,8 @@ print(f"ensemble {ensemble_accuracy:.1%} vs mean member {single_accuracy.mean():
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions: [solutions/part3.md](solutions/part3.md) (the counts worked out, what to
+# compare in the experiments); try each exercise first.
 #
 # 1. ★★ **ReLU against tanh.** The paper trained a small CNN on CIFAR-10 six times
 #    faster with ReLU than with tanh. Compare the training losses of two small

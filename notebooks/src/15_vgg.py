@@ -354,6 +354,8 @@ assert record["test_accuracy"] >= 0.80, record["test_accuracy"]
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions: [solutions/part3.md](solutions/part3.md) (the counts worked out, what to
+# compare in the experiments); try each exercise first.
 #
 # 1. ★ **Two 3x3 or one 5x5?** Repeat section 1 for a 5x5 field: which ratio of
 #    weights do you expect, and what does `conv_stack` give? *Hint:* 18C² vs 25C².

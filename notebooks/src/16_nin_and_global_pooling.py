@@ -410,6 +410,8 @@ print(f"mean drop from no shift to {pad} px: GAP {gap_drop:.1%}, Flatten {flatte
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions: [solutions/part3.md](solutions/part3.md) (the counts worked out, what to
+# compare in the experiments); try each exercise first.
 #
 # 1. ★★ **Global max pooling.** Replace GAP by GMP in section 5. Is the GMP head as
 #    robust to shifts? *Hint:* `keras.layers.GlobalMaxPooling2D()`; a maximum is

@@ -502,16 +502,21 @@ assert not any(comparison.holds for comparison in heads_effect.values()), heads_
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions: [solutions/part3.md](solutions/part3.md) (the counts worked out, what to
+# compare in the experiments); try each exercise first.
 #
 # 1. ★ **Module 5b.** Compute the parameters and multiply-adds of module 5b (at 7x7x832)
 #    with and without bottlenecks, with `conv_cost` and with `count_macs`. *Hint:*
 #    its sizes are in `course_lib.models.googlenet.GOOGLENET_LAYOUT`.
-# 2. ★★ **Heads with BatchNormalization.** Repeat the comparison of section 4 with
-#    `batch_norm=True`. Do the heads still change anything? *Hint:* use the
-#    recipe's default learning rate, 0.1, and `experiment.compare`.
+# 2. ★★ **Heads without BatchNormalization.** Repeat the comparison of section 4
+#    on the 2014 network, `batch_norm=False`, the setting the heads were
+#    designed for. Do they change anything now? *Hint:* without
+#    BatchNormalization the recipe's 0.1 may diverge: try 0.01; decide with
+#    `experiment.compare`.
 # 3. ★★ **He initialisation.** Build the network without BatchNormalization with
 #    `kernel_initializer="he_normal"` in every convolution and measure conv1's
-#    gradient again. How much of the attenuation was the initialisation's?
+#    gradient again, relative to the classifier's. Does the ratio move, and
+#    which way?
 #    *Hint:* He et al. (2015) derived it for ReLU networks: it keeps the variance
 #    of the signal from layer to layer.
 # 4. ★★ **Longer.** Train both variants of section 4 for 20 epochs. Does the gap

@@ -475,6 +475,8 @@ print(f"v1.5 costs {extra / 1e9:.3f} G more multiply-adds, {count_macs(v15) / co
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions: [solutions/part3.md](solutions/part3.md) (the counts worked out, what to
+# compare in the experiments); try each exercise first.
 #
 # 1. ★★★ **Deeper still.** Add `"plain-44": (7, False)` and `"residual-44": (7, True)`
 #    to the configurations of section 1. Does the gap between plain and residual

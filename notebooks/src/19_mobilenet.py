@@ -480,6 +480,8 @@ assert record["test_accuracy"] >= 0.80, record["test_accuracy"]
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions: [solutions/part3.md](solutions/part3.md) (the counts worked out, what to
+# compare in the experiments); try each exercise first.
 #
 # 1. ★ **Width multiplier.** Build `mobilenet(alpha=0.5)` and `mobilenet(alpha=0.25)`.
 #    By what factor do the parameters and the multiply-adds shrink, and why is it

@@ -345,6 +345,8 @@ assert (short_table["test_accuracy"] > 0.3).all(), short_table
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions: [solutions/part3.md](solutions/part3.md) (the counts worked out, what to
+# compare in the experiments); try each exercise first.
 #
 # 1. ★★★ **Equal budget, depth or width?** Find a WRN-$d$-1 with about as many
 #    parameters as WRN-16-4 and train both with the settings of section 4, three

@@ -378,6 +378,8 @@ print(f"largest gap between validation and test accuracy: {gap.max():.1%} ({zoo_
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions: [solutions/part3.md](solutions/part3.md) (the counts worked out, what to
+# compare in the experiments); try each exercise first.
 #
 # 1. ★ **Parameters per stage.** Use `course_lib.analysis.parameter_table` on
 #    `vgg16()` and `resnet50()`. Where do their parameters sit, and their

@@ -439,6 +439,8 @@ print(f"1-NN class agreement: latent space {latent_accuracy:.1%}, pixel space {p
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# Solutions: [solutions/part3.md](solutions/part3.md) (the counts worked out, what to
+# compare in the experiments); try each exercise first.
 #
 # 1. ★ **Wrong answers.** Draw the CAM of the predicted class and of the true
 #    class for misclassified test images. What did the network look at?
