@@ -217,6 +217,7 @@ def plot_learning_curves(history, metric="accuracy", ax=None, title=None, test=N
     >>> ax = plot_learning_curves(table, title="a run")
     """
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     import pandas as pd
 
     if not isinstance(history, pd.DataFrame):
@@ -246,6 +247,7 @@ def plot_learning_curves(history, metric="accuracy", ax=None, title=None, test=N
         ax.axhline(test, color="black", linestyle="--", linewidth=1, label=f"test: {test:.3f}")
     name = "error" if error else metric
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # epochs are whole
     ax.set_ylabel(f"{name} (fraction)" if metric == "accuracy" else name)
     ax.set_title(title or name)
     ax.grid(alpha=0.3)

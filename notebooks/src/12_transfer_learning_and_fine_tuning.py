@@ -410,6 +410,7 @@ for method, marker in zip(methods, "sodv"):
 ax.axhline(1 / len(classes), color="gray", linewidth=1, label="chance (5 classes)")
 ax.set_xscale("log")
 ax.set_xticks(list(SIZES), [str(s) for s in SIZES])
+ax.minorticks_off()  # only the measured sizes are labelled
 ax.set_xlabel("training images per class")
 ax.set_ylabel("test accuracy")
 ax.set_ylim(0, 1)

@@ -9,6 +9,7 @@ from course_lib.viz import (
     plot_feature_maps,
     plot_filters,
     plot_history,
+    plot_learning_curves,
     show_images,
     show_misclassified,
     show_receptive_field,
@@ -303,3 +304,18 @@ def test_show_misclassified_bad_input():
         show_misclassified(np.zeros((2, 8, 8)), [0, 1], [1, 0], max_images=0)
     with pytest.raises(ValueError, match="`images` must have shape"):
         show_misclassified(np.zeros((2, 8)), [0, 1], [1, 0])
+
+
+def test_plot_learning_curves_draws_seeds_mean_and_whole_epochs():
+    import pandas as pd
+
+    runs = pd.DataFrame({
+        "seed": [0, 0, 0, 1, 1, 1], "epoch": [1, 2, 3, 1, 2, 3],
+        "accuracy": [0.3, 0.5, 0.6, 0.35, 0.45, 0.65], "val_accuracy": [0.25, 0.4, 0.5, 0.3, 0.42, 0.55],
+    })
+    ax = plot_learning_curves(runs, title="two seeds", test=0.52)
+    assert ax.get_title() == "two seeds" and ax.get_xlabel() == "epoch"
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # no epoch 1.5
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert any("mean of 2 seeds" in label for label in labels) and "test: 0.520" in labels
