@@ -260,12 +260,20 @@ def _gpu_report_lines():
         if not path.is_file():
             continue
         gpu = json.loads(path.read_text())
+        entry = zoo.ENTRIES[name]
+        # A GPU run of an earlier version of the entry (another builder call or number of
+        # epochs) is listed, but not compared with the CPU record of the current one.
+        current = gpu["builder"] == entry.builder_call and gpu["recipe"]["epochs"] == entry.recipe.epochs
         cpu = zoo.record(name) if name in zoo.recorded() else None
+        if not current:
+            compared = "earlier entry: not compared | | |"
+        elif cpu:
+            compared = f"{cpu['seconds'] / 60:.1f} | {cpu['test_accuracy']:.4f} | {cpu['seconds'] / gpu['seconds']:.0f}x |"
+        else:
+            compared = "not recorded | | |"
         rows.append(
-            f"| {gpu['architecture']} | {gpu['recipe']['epochs']} | {gpu['seconds']:.0f} | "
-            f"{gpu['test_accuracy']:.4f} | "
-            + (f"{cpu['seconds'] / 60:.1f} | {cpu['test_accuracy']:.4f} | {cpu['seconds'] / gpu['seconds']:.0f}x |"
-               if cpu else "not recorded | | |")
+            f"| {gpu['architecture']} | `{gpu['builder']}` | {gpu['recipe']['epochs']} | {gpu['seconds']:.0f} | "
+            f"{gpu['test_accuracy']:.4f} | " + compared
             + f" {gpu['trained_with']['device']}, {gpu['trained_with']['backend']} "
             f"{gpu['trained_with']['backend_version']} | {gpu['date']} |"
         )
@@ -279,8 +287,8 @@ def _gpu_report_lines():
         "`data/zoo/gpu/README.md` for how they were run (three runs shared the GPU at a time, so",
         "the seconds are an upper bound on one run alone; the first epoch includes XLA compilation).",
         "",
-        "| model | epochs | GPU seconds | GPU test | CPU minutes | CPU test | CPU/GPU time | GPU | date |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| model | builder | epochs | GPU seconds | GPU test | CPU minutes | CPU test | CPU/GPU time | GPU | date |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
         *rows,
         "",
         "CPU and GPU test accuracies differ a little because the kernels differ (other summation",
