@@ -339,6 +339,8 @@ def saved_model(data, name):
 
     import keras
 
+    import course_lib.layers  # noqa: F401  registers the course's layers, which the backbone uses
+
     data = np.asarray(data) if isinstance(data, np.ndarray) else data
     if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1):
         raise AssertionError(f"{name}: expected the bytes of a .keras file, got {_describe(data)}.")

@@ -289,7 +289,11 @@ class Judge:
         scores, outputs = {}, {}
         try:
             session.start()
-            env = session.environment(self.names)
+            try:
+                env = session.environment(self.names)
+            except (TimeLimitExceeded, SubmissionDied, WireError):  # e.g. a __repr__ that never returns
+                session.notes.append("the notebook's names could not be read within the time limit")
+                env = {}
             for test_file in self.test_files:
                 session.budget = _Budget(self.time_limit)
                 test_file.run(env)

@@ -142,11 +142,8 @@ def encode(value, depth=0, strict=True):
         return {"__array__": _array_bytes(tensor)}
     if strict:
         raise WireError(f"a {kind.__name__} cannot be sent as data")
-    try:
-        text = repr(value)
-    except Exception:  # a hostile __repr__
-        text = "?"
-    return {"__opaque__": [kind.__name__, text[:200]]}
+    # Only the type's name: calling the object's own __repr__ could run (and hang in) its code.
+    return {"__opaque__": [kind.__name__, "not data"]}
 
 
 def _tensor_as_array(value):

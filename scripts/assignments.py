@@ -217,8 +217,8 @@ def grade(name, paths, output, time_limit=60.0):
         print(f"grading {submission} ...", flush=True)
         try:
             scores, result = grade_one(submission, judge)
-        except ValueError as error:
-            print(f"  could not grade it: {error}", file=sys.stderr)
+        except Exception as error:  # one submission that cannot be graded never stops the batch
+            print(f"  could not grade it: {type(error).__name__}: {error}", file=sys.stderr)
             rows.append({"submission": str(submission), "error": f"could not grade it: {error}"})
             continue
         row = {"submission": str(submission)}

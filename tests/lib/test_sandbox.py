@@ -108,3 +108,22 @@ def test_grader_calls_are_left_out_of_the_cells():
         nbformat.v4.new_code_cell("def broken(:"),
     ])
     assert notebook_cells(notebook) == ["def f():\n    return 1\n", "", "def broken(:"]
+
+
+def test_an_object_whose_repr_never_returns_does_not_stop_the_grading(tmp_path):
+    from course_lib.judge import Judge
+
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "q1.py").write_text(
+        "from otter.test_files import test_case\n\nOK_FORMAT = False\n\nname = 'q1'\npoints = 1\n\n"
+        "@test_case(points=None, hidden=False)\ndef test_double(double, liar):\n    assert double(2) == 4\n"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "def double(x):\n    return 2 * x\n\nclass Liar:\n    def __repr__(self):\n        while True:\n            pass\n\nliar = Liar()"
+    )])
+    path = tmp_path / "submission.ipynb"
+    nbformat.write(notebook, path)
+    result = Judge(tests, time_limit=5).grade(path)
+    assert result.scores == {"q1": (1.0, 1.0)} and not result.notes  # the stand-in never calls __repr__
+    assert result.seconds < 30

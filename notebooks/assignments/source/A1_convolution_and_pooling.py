@@ -132,46 +132,19 @@ def output_size(n, kernel_size, padding="valid", stride=1):
 # %%
 def test_output_size_against_keras_and_scipy(output_size):
     # Every test case draws sizes for all three paddings, so a mistake in one fails each case.
-    import keras
-    import numpy as np
-    import scipy.signal
+    from course_lib.checks.a1 import check_output_size
 
-    from course_lib.grading import assert_equal, call
-
-    rng = np.random.default_rng(101)
-    for padding in ("valid", "same", "full"):
-        for _ in range(5):
-            n, k, s = int(rng.integers(6, 30)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
-            if padding == "full":
-                expected = scipy.signal.correlate(np.zeros(n), np.zeros(k), mode="full")[::s].size
-            else:
-                out = keras.ops.conv(np.zeros((1, n, 1), "float32"), np.zeros((k, 1, 1), "float32"), s, padding)
-                expected = int(out.shape[1])
-            result = call(output_size, n, k, padding, s, name=f"output_size({n}, {k}, {padding!r}, {s})")
-            assert_equal(result, expected, f"output_size({n}, {k}, {padding!r}, {s})")
+    check_output_size(output_size, seed=101, paddings=("valid", "same", "full"), per_padding=5,
+                      n_range=(6, 30), k_range=(1, 6), s_range=(1, 4))
 
 
 # %%
 # HIDDEN
 def test_output_size_hidden(output_size):
-    import keras
-    import numpy as np
-    import scipy.signal
+    from course_lib.checks.a1 import check_output_size
 
-    from course_lib.grading import assert_equal, call
-
-    rng = np.random.default_rng(9001)
-    for padding in ("full", "same", "valid"):
-        for _ in range(8):
-            n, k, s = int(rng.integers(3, 64)), int(rng.integers(1, 8)), int(rng.integers(1, 6))
-            k = min(k, n)
-            if padding == "full":
-                expected = scipy.signal.correlate(np.zeros(n), np.zeros(k), mode="full")[::s].size
-            else:
-                out = keras.ops.conv(np.zeros((1, n, 1), "float32"), np.zeros((k, 1, 1), "float32"), s, padding)
-                expected = int(out.shape[1])
-            result = call(output_size, n, k, padding, s, name=f"output_size({n}, {k}, {padding!r}, {s})")
-            assert_equal(result, expected, f"output_size({n}, {k}, {padding!r}, {s})")
+    check_output_size(output_size, seed=9001, paddings=("full", "same", "valid"), per_padding=8,
+                      n_range=(3, 64), k_range=(1, 8), s_range=(1, 6))
 
 
 # %% [raw]
@@ -227,37 +200,23 @@ def correlate2d(image, kernel, padding="valid"):
 
 # %%
 def test_correlate2d_against_scipy(correlate2d):
-    import numpy as np
     import scipy.signal
 
-    from course_lib.grading import assert_same_array, call
+    from course_lib.checks.a1 import check_against_scipy
 
-    rng = np.random.default_rng(202)
-    for padding in ("valid", "same", "full"):
-        h, w = rng.integers(6, 12, size=2)
-        kh, kw = rng.choice([1, 3, 5], size=2)
-        image, kernel = rng.normal(size=(h, w)), rng.normal(size=(kh, kw))
-        name = f"correlate2d(image {image.shape}, kernel {kernel.shape}, {padding!r})"
-        result = call(correlate2d, image, kernel, padding, name=name)
-        assert_same_array(result, scipy.signal.correlate2d(image, kernel, mode=padding), name)
+    check_against_scipy(correlate2d, "correlate2d", scipy.signal.correlate2d, seed=202,
+                        paddings=("valid", "same", "full"), size_range=(6, 12), kernel_sizes=(1, 3, 5))
 
 
 # %%
 # HIDDEN
 def test_correlate2d_hidden(correlate2d):
-    import numpy as np
     import scipy.signal
 
-    from course_lib.grading import assert_same_array, call
+    from course_lib.checks.a1 import check_against_scipy
 
-    rng = np.random.default_rng(9002)
-    for padding in ("full", "same", "valid") * 2:
-        h, w = rng.integers(5, 20, size=2)
-        kh, kw = rng.choice([1, 3, 5], size=2)
-        image, kernel = rng.normal(size=(h, w)), rng.normal(size=(kh, kw))
-        name = f"correlate2d(image {image.shape}, kernel {kernel.shape}, {padding!r})"
-        result = call(correlate2d, image, kernel, padding, name=name)
-        assert_same_array(result, scipy.signal.correlate2d(image, kernel, mode=padding), name)
+    check_against_scipy(correlate2d, "correlate2d", scipy.signal.correlate2d, seed=9002,
+                        paddings=("full", "same", "valid") * 2, size_range=(5, 20), kernel_sizes=(1, 3, 5))
 
 
 # %% [raw]
@@ -308,37 +267,23 @@ def convolve2d(image, kernel, padding="valid"):
 
 # %%
 def test_convolve2d_against_scipy(convolve2d):
-    import numpy as np
     import scipy.signal
 
-    from course_lib.grading import assert_same_array, call
+    from course_lib.checks.a1 import check_against_scipy
 
-    rng = np.random.default_rng(303)
-    for padding in ("valid", "same", "full"):
-        h, w = rng.integers(6, 12, size=2)
-        kh, kw = rng.choice([3, 5], size=2)
-        image, kernel = rng.normal(size=(h, w)), rng.normal(size=(kh, kw))
-        name = f"convolve2d(image {image.shape}, kernel {kernel.shape}, {padding!r})"
-        result = call(convolve2d, image, kernel, padding, name=name)
-        assert_same_array(result, scipy.signal.convolve2d(image, kernel, mode=padding), name)
+    check_against_scipy(convolve2d, "convolve2d", scipy.signal.convolve2d, seed=303,
+                        paddings=("valid", "same", "full"), size_range=(6, 12), kernel_sizes=(3, 5))
 
 
 # %%
 # HIDDEN
 def test_convolve2d_hidden(convolve2d):
-    import numpy as np
     import scipy.signal
 
-    from course_lib.grading import assert_same_array, call
+    from course_lib.checks.a1 import check_against_scipy
 
-    rng = np.random.default_rng(9003)
-    for padding in ("full", "same", "valid") * 2:
-        h, w = rng.integers(5, 20, size=2)
-        kh, kw = rng.choice([3, 5], size=2)
-        image, kernel = rng.normal(size=(h, w)), rng.normal(size=(kh, kw))
-        name = f"convolve2d(image {image.shape}, kernel {kernel.shape}, {padding!r})"
-        result = call(convolve2d, image, kernel, padding, name=name)
-        assert_same_array(result, scipy.signal.convolve2d(image, kernel, mode=padding), name)
+    check_against_scipy(convolve2d, "convolve2d", scipy.signal.convolve2d, seed=9003,
+                        paddings=("full", "same", "valid") * 2, size_range=(5, 20), kernel_sizes=(3, 5))
 
 
 # %% [raw]
@@ -401,47 +346,19 @@ def conv2d_forward(x, kernel, bias, padding="valid", strides=1):
 
 # %%
 def test_conv2d_forward_against_keras(conv2d_forward):
-    import keras
-    import numpy as np
+    from course_lib.checks.a1 import check_conv2d_forward
 
-    from course_lib.grading import assert_same_array, call
-
-    rng = np.random.default_rng(404)
-    for padding in ("valid", "same"):
-        for strides in (1, 2):
-            for k in (2, 3):
-                n, h, w = 2, int(rng.integers(5, 10)), int(rng.integers(5, 10))
-                c, f = int(rng.integers(2, 4)), int(rng.integers(2, 5))
-                x = rng.normal(size=(n, h, w, c)).astype("float32")
-                kernel = rng.normal(size=(k, k, c, f)).astype("float32")
-                bias = rng.normal(size=f).astype("float32")
-                expected = keras.ops.convert_to_numpy(keras.ops.conv(x, kernel, strides, padding)) + bias
-                name = f"conv2d_forward(x {x.shape}, kernel {kernel.shape}, padding={padding!r}, strides={strides})"
-                result = call(conv2d_forward, x, kernel, bias, padding, strides, name=name)
-                assert_same_array(result, expected, name, rtol=1e-4, atol=1e-4)
+    check_conv2d_forward(conv2d_forward, seed=404, paddings=("valid", "same"), strides_list=(1, 2), kernel_sizes=(2, 3),
+                         batch=2, size_range=(5, 10), channel_range=(2, 4), filter_range=(2, 5))
 
 
 # %%
 # HIDDEN
 def test_conv2d_forward_hidden(conv2d_forward):
-    import keras
-    import numpy as np
+    from course_lib.checks.a1 import check_conv2d_forward
 
-    from course_lib.grading import assert_same_array, call
-
-    rng = np.random.default_rng(9004)
-    for padding in ("same", "valid"):
-        for strides in (2, 1, 3):
-            for k in (3, 2, 1):
-                n, h, w = 3, int(rng.integers(6, 13)), int(rng.integers(6, 13))
-                c, f = int(rng.integers(2, 5)), int(rng.integers(1, 5))
-                x = rng.normal(size=(n, h, w, c)).astype("float32")
-                kernel = rng.normal(size=(k, k, c, f)).astype("float32")
-                bias = rng.normal(size=f).astype("float32")
-                expected = keras.ops.convert_to_numpy(keras.ops.conv(x, kernel, strides, padding)) + bias
-                name = f"conv2d_forward(x {x.shape}, kernel {kernel.shape}, padding={padding!r}, strides={strides})"
-                result = call(conv2d_forward, x, kernel, bias, padding, strides, name=name)
-                assert_same_array(result, expected, name, rtol=1e-4, atol=1e-4)
+    check_conv2d_forward(conv2d_forward, seed=9004, paddings=("same", "valid"), strides_list=(2, 1, 3),
+                         kernel_sizes=(3, 2, 1), batch=3, size_range=(6, 13), channel_range=(2, 5), filter_range=(1, 5))
 
 
 # %% [raw]
@@ -512,92 +429,19 @@ def conv2d_backward(dout, x, kernel, padding="valid", strides=1):
 
 # %%
 def test_conv2d_backward_against_numerical_gradients(conv2d_backward):
-    import numpy as np
-    import scipy.signal
+    from course_lib.checks.a1 import check_conv2d_backward
 
-    from course_lib.grading import assert_same_array, call, numerical_gradient, unpack
-
-    def reference_forward(x, kernel, bias, padding, strides):
-        # SciPy's correlation summed over input channels, on Keras's padding.
-        (_, h, w, _), (kh, kw) = x.shape, kernel.shape[:2]
-        pads = []
-        for n, k in ((h, kh), (w, kw)):
-            total = 0 if padding == "valid" else max((-(-n // strides) - 1) * strides + k - n, 0)
-            pads.append((total // 2, total - total // 2))
-        x = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
-        out = np.stack(
-            [
-                np.stack(
-                    [
-                        sum(scipy.signal.correlate2d(image[:, :, c], kernel[:, :, c, f], "valid") for c in range(x.shape[3]))
-                        for f in range(kernel.shape[3])
-                    ],
-                    axis=-1,
-                )
-                for image in x
-            ]
-        )
-        return out[:, ::strides, ::strides] + bias
-
-    rng = np.random.default_rng(505)
-    for padding, strides in (("valid", 1), ("same", 2), ("same", 1), ("valid", 2)):
-        x, kernel, bias = rng.normal(size=(2, 6, 5, 2)), rng.normal(size=(3, 2, 2, 3)), rng.normal(size=3)
-        dout = rng.normal(size=reference_forward(x, kernel, bias, padding, strides).shape)
-        expected = [
-            numerical_gradient(lambda v: np.sum(reference_forward(v, kernel, bias, padding, strides) * dout), x),
-            numerical_gradient(lambda v: np.sum(reference_forward(x, v, bias, padding, strides) * dout), kernel),
-            numerical_gradient(lambda v: np.sum(reference_forward(x, kernel, v, padding, strides) * dout), bias),
-        ]
-        name = f"conv2d_backward(padding={padding!r}, strides={strides})"
-        result = call(conv2d_backward, dout, x, kernel, padding, strides, name=name)
-        result = unpack(result, ("dx", "dkernel", "dbias"), name)
-        for part, got, want in zip(("dx", "dkernel", "dbias"), result, expected):
-            assert_same_array(got, want, f"{part} of {name}", rtol=1e-5, atol=1e-6)
+    check_conv2d_backward(conv2d_backward, seed=505, cases=(("valid", 1), ("same", 2), ("same", 1), ("valid", 2)),
+                          x_shape=(2, 6, 5, 2), kernel_shape=(3, 2, 2, 3))
 
 
 # %%
 # HIDDEN
 def test_conv2d_backward_hidden(conv2d_backward):
-    import numpy as np
-    import scipy.signal
+    from course_lib.checks.a1 import check_conv2d_backward
 
-    from course_lib.grading import assert_same_array, call, numerical_gradient, unpack
-
-    def reference_forward(x, kernel, bias, padding, strides):
-        (_, h, w, _), (kh, kw) = x.shape, kernel.shape[:2]
-        pads = []
-        for n, k in ((h, kh), (w, kw)):
-            total = 0 if padding == "valid" else max((-(-n // strides) - 1) * strides + k - n, 0)
-            pads.append((total // 2, total - total // 2))
-        x = np.pad(x, ((0, 0), pads[0], pads[1], (0, 0)))
-        out = np.stack(
-            [
-                np.stack(
-                    [
-                        sum(scipy.signal.correlate2d(image[:, :, c], kernel[:, :, c, f], "valid") for c in range(x.shape[3]))
-                        for f in range(kernel.shape[3])
-                    ],
-                    axis=-1,
-                )
-                for image in x
-            ]
-        )
-        return out[:, ::strides, ::strides] + bias
-
-    rng = np.random.default_rng(9005)
-    for padding, strides in (("same", 2), ("valid", 1), ("same", 3), ("valid", 2)):
-        x, kernel, bias = rng.normal(size=(3, 7, 6, 3)), rng.normal(size=(2, 3, 3, 2)), rng.normal(size=2)
-        dout = rng.normal(size=reference_forward(x, kernel, bias, padding, strides).shape)
-        expected = [
-            numerical_gradient(lambda v: np.sum(reference_forward(v, kernel, bias, padding, strides) * dout), x),
-            numerical_gradient(lambda v: np.sum(reference_forward(x, v, bias, padding, strides) * dout), kernel),
-            numerical_gradient(lambda v: np.sum(reference_forward(x, kernel, v, padding, strides) * dout), bias),
-        ]
-        name = f"conv2d_backward(padding={padding!r}, strides={strides})"
-        result = call(conv2d_backward, dout, x, kernel, padding, strides, name=name)
-        result = unpack(result, ("dx", "dkernel", "dbias"), name)
-        for part, got, want in zip(("dx", "dkernel", "dbias"), result, expected):
-            assert_same_array(got, want, f"{part} of {name}", rtol=1e-5, atol=1e-6)
+    check_conv2d_backward(conv2d_backward, seed=9005, cases=(("same", 2), ("valid", 1), ("same", 3), ("valid", 2)),
+                          x_shape=(3, 7, 6, 3), kernel_shape=(2, 3, 3, 2))
 
 
 # %% [raw]
@@ -639,35 +483,19 @@ def max_pool2d_forward(x, pool_size=2, strides=None):
 
 # %%
 def test_max_pool2d_forward_against_keras(max_pool2d_forward):
-    import keras
-    import numpy as np
+    from course_lib.checks.a1 import check_max_pool2d_forward
 
-    from course_lib.grading import assert_same_array, call
-
-    rng = np.random.default_rng(606)
-    for pool_size, strides in ((2, None), (3, 2), (2, 1)):
-        x = rng.normal(size=(2, int(rng.integers(6, 11)), int(rng.integers(6, 11)), 3)).astype("float32")
-        expected = keras.ops.convert_to_numpy(keras.ops.max_pool(x, pool_size, strides or pool_size, "valid"))
-        name = f"max_pool2d_forward(x {x.shape}, pool_size={pool_size}, strides={strides})"
-        result = call(max_pool2d_forward, x, pool_size, strides, name=name)
-        assert_same_array(result, expected, name)
+    check_max_pool2d_forward(max_pool2d_forward, seed=606, cases=((2, None), (3, 2), (2, 1)), batch=2,
+                             size_range=(6, 11), channels=3)
 
 
 # %%
 # HIDDEN
 def test_max_pool2d_forward_hidden(max_pool2d_forward):
-    import keras
-    import numpy as np
+    from course_lib.checks.a1 import check_max_pool2d_forward
 
-    from course_lib.grading import assert_same_array, call
-
-    rng = np.random.default_rng(9006)
-    for pool_size, strides in ((3, None), (2, 2), (3, 1), (4, 3)):
-        x = rng.normal(size=(3, int(rng.integers(8, 15)), int(rng.integers(8, 15)), 2)).astype("float32")
-        expected = keras.ops.convert_to_numpy(keras.ops.max_pool(x, pool_size, strides or pool_size, "valid"))
-        name = f"max_pool2d_forward(x {x.shape}, pool_size={pool_size}, strides={strides})"
-        result = call(max_pool2d_forward, x, pool_size, strides, name=name)
-        assert_same_array(result, expected, name)
+    check_max_pool2d_forward(max_pool2d_forward, seed=9006, cases=((3, None), (2, 2), (3, 1), (4, 3)), batch=3,
+                             size_range=(8, 15), channels=2)
 
 
 # %% [raw]
@@ -724,45 +552,19 @@ def max_pool2d_backward(dout, x, pool_size=2, strides=None):
 
 # %%
 def test_max_pool2d_backward_against_numerical_gradients(max_pool2d_backward):
-    import numpy as np
+    from course_lib.checks.a1 import check_max_pool2d_backward
 
-    from course_lib.grading import assert_same_array, call, numerical_gradient
-
-    def reference_forward(x, pool_size, strides):
-        windows = np.lib.stride_tricks.sliding_window_view(x, (pool_size, pool_size), axis=(1, 2))
-        return windows[:, ::strides, ::strides].max(axis=(-2, -1))
-
-    rng = np.random.default_rng(707)
-    for pool_size, strides in ((2, None), (3, 2), (2, 1)):
-        shape = (2, int(rng.integers(5, 9)), int(rng.integers(5, 9)), 2)
-        x = rng.permutation(np.prod(shape)).reshape(shape) / 10.0  # distinct values: no ties
-        dout = rng.normal(size=reference_forward(x, pool_size, strides or pool_size).shape)
-        expected = numerical_gradient(lambda v: np.sum(reference_forward(v, pool_size, strides or pool_size) * dout), x)
-        name = f"max_pool2d_backward(x {shape}, pool_size={pool_size}, strides={strides})"
-        result = call(max_pool2d_backward, dout, x, pool_size, strides, name=name)
-        assert_same_array(result, expected, name)
+    check_max_pool2d_backward(max_pool2d_backward, seed=707, cases=((2, None), (3, 2), (2, 1)), batch=2,
+                              size_range=(5, 9), channels=2)
 
 
 # %%
 # HIDDEN
 def test_max_pool2d_backward_hidden(max_pool2d_backward):
-    import numpy as np
+    from course_lib.checks.a1 import check_max_pool2d_backward
 
-    from course_lib.grading import assert_same_array, call, numerical_gradient
-
-    def reference_forward(x, pool_size, strides):
-        windows = np.lib.stride_tricks.sliding_window_view(x, (pool_size, pool_size), axis=(1, 2))
-        return windows[:, ::strides, ::strides].max(axis=(-2, -1))
-
-    rng = np.random.default_rng(9007)
-    for pool_size, strides in ((3, 1), (2, None), (3, None), (4, 2)):
-        shape = (2, int(rng.integers(6, 11)), int(rng.integers(6, 11)), 3)
-        x = rng.permutation(np.prod(shape)).reshape(shape) / 10.0
-        dout = rng.normal(size=reference_forward(x, pool_size, strides or pool_size).shape)
-        expected = numerical_gradient(lambda v: np.sum(reference_forward(v, pool_size, strides or pool_size) * dout), x)
-        name = f"max_pool2d_backward(x {shape}, pool_size={pool_size}, strides={strides})"
-        result = call(max_pool2d_backward, dout, x, pool_size, strides, name=name)
-        assert_same_array(result, expected, name)
+    check_max_pool2d_backward(max_pool2d_backward, seed=9007, cases=((3, 1), (2, None), (3, None), (4, 2)), batch=2,
+                              size_range=(6, 11), channels=3)
 
 
 # %% [raw]
@@ -819,43 +621,17 @@ def conv_to_dense(kernel, input_shape):
 
 # %%
 def test_conv_to_dense_against_scipy(conv_to_dense):
-    import numpy as np
-    import scipy.signal
+    from course_lib.checks.a1 import check_conv_to_dense
 
-    from course_lib.grading import assert_equal, assert_same_array, call
-
-    rng = np.random.default_rng(808)
-    for _ in range(3):
-        h, w = rng.integers(4, 8, size=2)
-        kernel = rng.normal(size=rng.integers(1, 4, size=2))
-        name = f"conv_to_dense(kernel {kernel.shape}, ({h}, {w}))"
-        matrix = call(conv_to_dense, kernel, (int(h), int(w)), name=name)
-        out = scipy.signal.correlate2d(np.zeros((h, w)), kernel, "valid")
-        assert_equal(np.shape(matrix), (out.size, h * w), f"{name}.shape")
-        images = rng.normal(size=(5, h, w))
-        expected = np.stack([scipy.signal.correlate2d(image, kernel, "valid").ravel() for image in images])
-        assert_same_array(images.reshape(5, -1) @ np.asarray(matrix).T, expected, f"{name} @ image")
+    check_conv_to_dense(conv_to_dense, seed=808, count=3, size_range=(4, 8), kernel_range=(1, 4), images=5)
 
 
 # %%
 # HIDDEN
 def test_conv_to_dense_hidden(conv_to_dense):
-    import numpy as np
-    import scipy.signal
+    from course_lib.checks.a1 import check_conv_to_dense
 
-    from course_lib.grading import assert_equal, assert_same_array, call
-
-    rng = np.random.default_rng(9008)
-    for _ in range(4):
-        h, w = rng.integers(5, 10, size=2)
-        kernel = rng.normal(size=rng.integers(2, 5, size=2))
-        name = f"conv_to_dense(kernel {kernel.shape}, ({h}, {w}))"
-        matrix = call(conv_to_dense, kernel, (int(h), int(w)), name=name)
-        out = scipy.signal.correlate2d(np.zeros((h, w)), kernel, "valid")
-        assert_equal(np.shape(matrix), (out.size, h * w), f"{name}.shape")
-        images = rng.normal(size=(4, h, w))
-        expected = np.stack([scipy.signal.correlate2d(image, kernel, "valid").ravel() for image in images])
-        assert_same_array(images.reshape(4, -1) @ np.asarray(matrix).T, expected, f"{name} @ image")
+    check_conv_to_dense(conv_to_dense, seed=9008, count=4, size_range=(5, 10), kernel_range=(2, 5), images=4)
 
 
 # %% [raw]

@@ -178,85 +178,21 @@ def bottleneck_block_params(c_in, c_mid):
 # %%
 def test_parameter_counts_against_keras(conv_params, batch_norm_params, bottleneck_block_params):
     # Every test case checks all three functions, each on random sizes.
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_parameter_counts
 
-    from course_lib.grading import assert_equal, call
-
-    def keras_bottleneck(c_in, c_mid):
-        inputs = keras.Input((8, 8, c_in))
-        x = inputs
-        for filters, size in ((c_mid, 1), (c_mid, 3), (4 * c_mid, 1)):
-            x = keras.layers.Conv2D(filters, size, padding="same", use_bias=False)(x)
-            x = keras.layers.BatchNormalization()(x)
-            x = keras.layers.ReLU()(x)
-        shortcut = inputs
-        if c_in != 4 * c_mid:
-            shortcut = keras.layers.Conv2D(4 * c_mid, 1, use_bias=False)(inputs)
-            shortcut = keras.layers.BatchNormalization()(shortcut)
-        return keras.Model(inputs, keras.layers.Add()([x, shortcut])).count_params()
-
-    rng = np.random.default_rng(111)
-    for _ in range(3):
-        k, c_in, c_out = int(rng.choice([1, 3, 5, 7])), int(rng.integers(1, 65)), int(rng.integers(1, 65))
-        for bias in (True, False):
-            layer = keras.layers.Conv2D(c_out, k, use_bias=bias)
-            layer.build((None, None, None, c_in))
-            name = f"conv_params({k}, {c_in}, {c_out}, bias={bias})"
-            assert_equal(call(conv_params, k, c_in, c_out, bias=bias, name=name), layer.count_params(), name)
-        channels = int(rng.integers(1, 257))
-        layer = keras.layers.BatchNormalization()
-        layer.build((None, 4, 4, channels))
-        name = f"batch_norm_params({channels})"
-        assert_equal(call(batch_norm_params, channels, name=name), layer.count_params(), name)
-    for identity in (True, False, True, False):
-        c_mid = int(rng.integers(1, 33))
-        c_in = 4 * c_mid if identity else int(rng.integers(1, 129))
-        name = f"bottleneck_block_params({c_in}, {c_mid})"
-        expected = keras_bottleneck(c_in, c_mid)
-        assert_equal(call(bottleneck_block_params, c_in, c_mid, name=name), expected, name)
+    check_parameter_counts(conv_params, batch_norm_params, bottleneck_block_params, seed=111, rounds=3,
+                           kernel_sizes=(1, 3, 5, 7), channel_max=64, bias_order=(True, False), bn_channel_max=256,
+                           identities=(True, False, True, False), mid_max=32, in_max=128)
 
 
 # %%
 # HIDDEN
 def test_parameter_counts_hidden(conv_params, batch_norm_params, bottleneck_block_params):
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_parameter_counts
 
-    from course_lib.grading import assert_equal, call
-
-    def keras_bottleneck(c_in, c_mid):
-        inputs = keras.Input((8, 8, c_in))
-        x = inputs
-        for filters, size in ((c_mid, 1), (c_mid, 3), (4 * c_mid, 1)):
-            x = keras.layers.Conv2D(filters, size, padding="same", use_bias=False)(x)
-            x = keras.layers.BatchNormalization()(x)
-            x = keras.layers.ReLU()(x)
-        shortcut = inputs
-        if c_in != 4 * c_mid:
-            shortcut = keras.layers.Conv2D(4 * c_mid, 1, use_bias=False)(inputs)
-            shortcut = keras.layers.BatchNormalization()(shortcut)
-        return keras.Model(inputs, keras.layers.Add()([x, shortcut])).count_params()
-
-    rng = np.random.default_rng(9111)
-    for _ in range(4):
-        k, c_in, c_out = int(rng.choice([1, 2, 3, 5, 7])), int(rng.integers(1, 97)), int(rng.integers(1, 97))
-        for bias in (False, True):
-            layer = keras.layers.Conv2D(c_out, k, use_bias=bias)
-            layer.build((None, None, None, c_in))
-            name = f"conv_params({k}, {c_in}, {c_out}, bias={bias})"
-            assert_equal(call(conv_params, k, c_in, c_out, bias=bias, name=name), layer.count_params(), name)
-        channels = int(rng.integers(1, 513))
-        layer = keras.layers.BatchNormalization()
-        layer.build((None, 4, 4, channels))
-        name = f"batch_norm_params({channels})"
-        assert_equal(call(batch_norm_params, channels, name=name), layer.count_params(), name)
-    for identity in (False, True, False, True, False):
-        c_mid = int(rng.integers(1, 49))
-        c_in = 4 * c_mid if identity else int(rng.integers(1, 193))
-        name = f"bottleneck_block_params({c_in}, {c_mid})"
-        expected = keras_bottleneck(c_in, c_mid)
-        assert_equal(call(bottleneck_block_params, c_in, c_mid, name=name), expected, name)
+    check_parameter_counts(conv_params, batch_norm_params, bottleneck_block_params, seed=9111, rounds=4,
+                           kernel_sizes=(1, 2, 3, 5, 7), channel_max=96, bias_order=(False, True), bn_channel_max=512,
+                           identities=(False, True, False, True, False), mid_max=48, in_max=192)
 
 
 # %% [raw]
@@ -352,116 +288,20 @@ class ResidualBlock(keras.layers.Layer):
 
 # %%
 def test_residual_block(ResidualBlock):
-    # Each block drawn is checked in full: shape, parameters, values on random weights,
+    # Each block is checked in full: shape, parameters, values on random weights,
     # inside a keras.Model, and after a get_config / from_config round trip.
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_residual_block
 
-    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
-
-    def reference(x, filters, strides, weights):
-        def get(name, shape):
-            if (name, shape) not in weights:
-                raise AssertionError(f"the block has no weight `{name}` of shape {shape}; see the layers it needs.")
-            return weights[name, shape]
-
-        def conv(x, size, strides):
-            kernel = get("kernel", (size, size, x.shape[-1], filters)).astype("float32")
-            return keras.ops.convert_to_numpy(keras.ops.conv(x.astype("float32"), kernel, strides, "same"))
-
-        def bn(x):
-            mean, variance = get("moving_mean", (filters,)), get("moving_variance", (filters,))
-            return (x - mean) / np.sqrt(variance + 1e-3) * get("gamma", (filters,)) + get("beta", (filters,))
-
-        y = bn(conv(np.maximum(bn(conv(x, 3, strides)), 0), 3, 1))
-        identity = strides == 1 and x.shape[-1] == filters
-        return np.maximum(y + (x if identity else bn(conv(x, 1, strides))), 0)
-
-    rng = np.random.default_rng(222)
-    same = int(rng.integers(2, 7))
-    configs = [(same, same, 1), (int(rng.integers(2, 5)), int(rng.integers(5, 8)), 1), (same, same, 2)]
-    for c_in, filters, strides in configs:
-        h, w = (int(n) for n in rng.integers(5, 10, size=2))
-        x = rng.normal(size=(2, h, w, c_in)).astype("float32")
-        name = f"ResidualBlock({filters}, strides={strides})"
-        on_x = f"{name}(x) for x of shape {x.shape}"
-        seed = int(rng.integers(2**31))  # the random weights' seed
-        answers = Answers(in_submission(layer_answers, ResidualBlock, (filters,), {"strides": strides}, x, seed, name, training=False))
-        if not answers["is_layer"]:
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
-        assert_equal(np.shape(answers["output"]), (2, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
-        params = 9 * c_in * filters + 9 * filters * filters + 8 * filters
-        if strides != 1 or c_in != filters:
-            params += c_in * filters + 4 * filters
-        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
-
-        expected = reference(x, filters, strides, answers["weights"])
-        assert_same_array(answers["random_output"], expected, f"{on_x} with random weights", 1e-4, 1e-4)
-
-        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
-
-        if not answers["config_is_dict"]:
-            raise AssertionError(f"{name}.get_config() should return a dict.")
-        assert_same_array(answers["clone_output"], expected, f"a ResidualBlock.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+    check_residual_block(ResidualBlock, seed=222, configs=[(4, 4, 1), (3, 6, 1), (4, 4, 2)], batch=2, size_range=(5, 10))
 
 
 # %%
 # HIDDEN
 def test_residual_block_hidden(ResidualBlock):
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_residual_block
 
-    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
-
-    def reference(x, filters, strides, weights):
-        def get(name, shape):
-            if (name, shape) not in weights:
-                raise AssertionError(f"the block has no weight `{name}` of shape {shape}; see the layers it needs.")
-            return weights[name, shape]
-
-        def conv(x, size, strides):
-            kernel = get("kernel", (size, size, x.shape[-1], filters)).astype("float32")
-            return keras.ops.convert_to_numpy(keras.ops.conv(x.astype("float32"), kernel, strides, "same"))
-
-        def bn(x):
-            mean, variance = get("moving_mean", (filters,)), get("moving_variance", (filters,))
-            return (x - mean) / np.sqrt(variance + 1e-3) * get("gamma", (filters,)) + get("beta", (filters,))
-
-        y = bn(conv(np.maximum(bn(conv(x, 3, strides)), 0), 3, 1))
-        identity = strides == 1 and x.shape[-1] == filters
-        return np.maximum(y + (x if identity else bn(conv(x, 1, strides))), 0)
-
-    rng = np.random.default_rng(9222)
-    same = int(rng.integers(3, 9))
-    configs = [
-        (same, same, 1),
-        (int(rng.integers(5, 9)), int(rng.integers(2, 5)), 2),
-        (int(rng.integers(2, 6)), int(rng.integers(6, 10)), 1),
-        (same, same, 2),
-    ]
-    for c_in, filters, strides in configs:
-        h, w = (int(n) for n in rng.integers(4, 12, size=2))
-        x = rng.normal(size=(3, h, w, c_in)).astype("float32")
-        name = f"ResidualBlock({filters}, strides={strides})"
-        on_x = f"{name}(x) for x of shape {x.shape}"
-        seed = int(rng.integers(2**31))  # the random weights' seed
-        answers = Answers(in_submission(layer_answers, ResidualBlock, (filters,), {"strides": strides}, x, seed, name, training=False))
-        if not answers["is_layer"]:
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
-        assert_equal(np.shape(answers["output"]), (3, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
-        params = 9 * c_in * filters + 9 * filters * filters + 8 * filters
-        if strides != 1 or c_in != filters:
-            params += c_in * filters + 4 * filters
-        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
-
-        expected = reference(x, filters, strides, answers["weights"])
-        assert_same_array(answers["random_output"], expected, f"{on_x} with random weights", 1e-4, 1e-4)
-
-        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
-
-        if not answers["config_is_dict"]:
-            raise AssertionError(f"{name}.get_config() should return a dict.")
-        assert_same_array(answers["clone_output"], expected, f"a ResidualBlock.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+    check_residual_block(ResidualBlock, seed=9222, configs=[(6, 6, 1), (7, 3, 2), (4, 8, 1), (5, 5, 2)], batch=3,
+                         size_range=(4, 12))
 
 
 # %% [raw]
@@ -558,127 +398,20 @@ class InceptionModule(keras.layers.Layer):
 # %%
 def test_inception_module(InceptionModule):
     # The sizes of the four 1x1 convolutions differ, so each branch has its own weights.
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_inception_module
 
-    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
-
-    def reference_branches(x, sizes, weights):
-        f1, f3_reduce, f3, f5_reduce, f5, pool_proj = sizes
-
-        def conv(x, size, filters):
-            shape = (size, size, x.shape[-1], filters)
-            if ("kernel", shape) not in weights or ("bias", (filters,)) not in weights:
-                raise AssertionError(f"the module has no convolution with a kernel of shape {shape} and a bias.")
-            kernel = weights["kernel", shape].astype("float32")
-            y = keras.ops.convert_to_numpy(keras.ops.conv(x.astype("float32"), kernel, 1, "same"))
-            return np.maximum(y + weights["bias", (filters,)], 0)
-
-        pooled = keras.ops.convert_to_numpy(keras.ops.max_pool(x, 3, 1, "same"))
-        return [
-            ("1x1", conv(x, 1, f1)),
-            ("3x3", conv(conv(x, 1, f3_reduce), 3, f3)),
-            ("5x5", conv(conv(x, 1, f5_reduce), 5, f5)),
-            ("pool", conv(pooled, 1, pool_proj)),
-        ]
-
-    rng = np.random.default_rng(333)
-    for _ in range(2):
-        f1, f3_reduce, f5_reduce, pool_proj = (int(n) for n in rng.choice(np.arange(2, 10), 4, replace=False))
-        f3, f5 = (int(n) for n in rng.integers(2, 10, size=2))
-        sizes = (f1, f3_reduce, f3, f5_reduce, f5, pool_proj)
-        c_in, h, w = int(rng.integers(2, 7)), int(rng.integers(5, 10)), int(rng.integers(5, 10))
-        x = rng.normal(size=(2, h, w, c_in)).astype("float32")
-        name = f"InceptionModule{sizes}"
-        on_x = f"{name}(x) for x of shape {x.shape}"
-        seed = int(rng.integers(2**31))  # the random weights' seed
-        answers = Answers(in_submission(layer_answers, InceptionModule, sizes, {}, x, seed, name))
-        if not answers["is_layer"]:
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
-        assert_equal(np.shape(answers["output"]), (2, h, w, f1 + f3 + f5 + pool_proj), f"the shape of {on_x}")
-        params = c_in * (f1 + f3_reduce + f5_reduce + pool_proj) + 9 * f3_reduce * f3 + 25 * f5_reduce * f5
-        params += f1 + f3_reduce + f3 + f5_reduce + f5 + pool_proj
-        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
-
-        branches = reference_branches(x, sizes, answers["weights"])
-        expected = np.concatenate([y for _, y in branches], axis=-1)
-        out = np.asarray(answers["random_output"])
-        assert_equal(out.shape, expected.shape, f"the shape of {on_x}")
-        start = 0
-        for branch, y in branches:
-            stop = start + y.shape[-1]
-            where = f"channels {start}:{stop} (the {branch} branch) of {on_x} with random weights"
-            assert_same_array(out[..., start:stop], y, where, 1e-4, 1e-4)
-            start = stop
-
-        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
-
-        if not answers["config_is_dict"]:
-            raise AssertionError(f"{name}.get_config() should return a dict.")
-        assert_same_array(answers["clone_output"], expected, f"a InceptionModule.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+    check_inception_module(InceptionModule, seed=333, modules=[((3, 4, 8, 5, 2, 7), 6), ((9, 2, 5, 6, 3, 4), 3)],
+                           batch=2, size_range=(5, 10))
 
 
 # %%
 # HIDDEN
 def test_inception_module_hidden(InceptionModule):
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_inception_module
 
-    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
-
-    def reference_branches(x, sizes, weights):
-        f1, f3_reduce, f3, f5_reduce, f5, pool_proj = sizes
-
-        def conv(x, size, filters):
-            shape = (size, size, x.shape[-1], filters)
-            if ("kernel", shape) not in weights or ("bias", (filters,)) not in weights:
-                raise AssertionError(f"the module has no convolution with a kernel of shape {shape} and a bias.")
-            kernel = weights["kernel", shape].astype("float32")
-            y = keras.ops.convert_to_numpy(keras.ops.conv(x.astype("float32"), kernel, 1, "same"))
-            return np.maximum(y + weights["bias", (filters,)], 0)
-
-        pooled = keras.ops.convert_to_numpy(keras.ops.max_pool(x, 3, 1, "same"))
-        return [
-            ("1x1", conv(x, 1, f1)),
-            ("3x3", conv(conv(x, 1, f3_reduce), 3, f3)),
-            ("5x5", conv(conv(x, 1, f5_reduce), 5, f5)),
-            ("pool", conv(pooled, 1, pool_proj)),
-        ]
-
-    rng = np.random.default_rng(9333)
-    for _ in range(3):
-        f1, f3_reduce, f5_reduce, pool_proj = (int(n) for n in rng.choice(np.arange(1, 12), 4, replace=False))
-        f3, f5 = (int(n) for n in rng.integers(1, 12, size=2))
-        sizes = (f1, f3_reduce, f3, f5_reduce, f5, pool_proj)
-        c_in, h, w = int(rng.integers(1, 9)), int(rng.integers(4, 12)), int(rng.integers(4, 12))
-        x = rng.normal(size=(3, h, w, c_in)).astype("float32")
-        name = f"InceptionModule{sizes}"
-        on_x = f"{name}(x) for x of shape {x.shape}"
-        seed = int(rng.integers(2**31))  # the random weights' seed
-        answers = Answers(in_submission(layer_answers, InceptionModule, sizes, {}, x, seed, name))
-        if not answers["is_layer"]:
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
-        assert_equal(np.shape(answers["output"]), (3, h, w, f1 + f3 + f5 + pool_proj), f"the shape of {on_x}")
-        params = c_in * (f1 + f3_reduce + f5_reduce + pool_proj) + 9 * f3_reduce * f3 + 25 * f5_reduce * f5
-        params += f1 + f3_reduce + f3 + f5_reduce + f5 + pool_proj
-        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
-
-        branches = reference_branches(x, sizes, answers["weights"])
-        expected = np.concatenate([y for _, y in branches], axis=-1)
-        out = np.asarray(answers["random_output"])
-        assert_equal(out.shape, expected.shape, f"the shape of {on_x}")
-        start = 0
-        for branch, y in branches:
-            stop = start + y.shape[-1]
-            where = f"channels {start}:{stop} (the {branch} branch) of {on_x} with random weights"
-            assert_same_array(out[..., start:stop], y, where, 1e-4, 1e-4)
-            start = stop
-
-        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
-
-        if not answers["config_is_dict"]:
-            raise AssertionError(f"{name}.get_config() should return a dict.")
-        assert_same_array(answers["clone_output"], expected, f"a InceptionModule.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+    check_inception_module(InceptionModule, seed=9333,
+                           modules=[((5, 7, 3, 1, 10, 2), 8), ((11, 3, 6, 8, 1, 4), 1), ((2, 9, 11, 4, 6, 10), 5)],
+                           batch=3, size_range=(4, 12))
 
 
 # %% [raw]
@@ -754,105 +487,19 @@ class DepthwiseSeparableConv(keras.layers.Layer):
 
 # %%
 def test_depthwise_separable_conv(DepthwiseSeparableConv):
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_depthwise_separable_conv
 
-    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
-
-    def reference(x, filters, strides, weights):
-        def get(name, shape):
-            if (name, shape) not in weights:
-                raise AssertionError(f"the block has no weight `{name}` of shape {shape}; see the layers it needs.")
-            return weights[name, shape]
-
-        def bn_relu(x):
-            shape = (x.shape[-1],)
-            mean, variance = get("moving_mean", shape), get("moving_variance", shape)
-            return np.maximum((x - mean) / np.sqrt(variance + 1e-3) * get("gamma", shape) + get("beta", shape), 0)
-
-        c_in = x.shape[-1]
-        depthwise = get("kernel", (3, 3, c_in, 1)).astype("float32")
-        y = bn_relu(keras.ops.convert_to_numpy(keras.ops.depthwise_conv(x, depthwise, strides, "same")))
-        pointwise = get("kernel", (1, 1, c_in, filters)).astype("float32")
-        return bn_relu(keras.ops.convert_to_numpy(keras.ops.conv(y.astype("float32"), pointwise, 1, "valid")))
-
-    rng = np.random.default_rng(444)
-    configs = [(int(rng.integers(2, 6)), int(rng.integers(6, 10)), 1), (int(rng.integers(2, 8)), int(rng.integers(2, 8)), 2)]
-    for c_in, filters, strides in configs:
-        h, w = (int(n) for n in rng.integers(5, 10, size=2))
-        x = rng.normal(scale=5.0, size=(2, h, w, c_in)).astype("float32")  # large enough that ReLU6 would clip
-        name = f"DepthwiseSeparableConv({filters}, strides={strides})"
-        on_x = f"{name}(x) for x of shape {x.shape}"
-        seed = int(rng.integers(2**31))  # the random weights' seed
-        answers = Answers(in_submission(layer_answers, DepthwiseSeparableConv, (filters,), {"strides": strides}, x, seed, name, training=False))
-        if not answers["is_layer"]:
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
-        assert_equal(np.shape(answers["output"]), (2, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
-        params = 9 * c_in + 4 * c_in + c_in * filters + 4 * filters
-        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
-
-        expected = reference(x, filters, strides, answers["weights"])
-        assert_same_array(answers["random_output"], expected, f"{on_x} with random weights", 1e-4, 1e-4)
-
-        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
-
-        if not answers["config_is_dict"]:
-            raise AssertionError(f"{name}.get_config() should return a dict.")
-        assert_same_array(answers["clone_output"], expected, f"a DepthwiseSeparableConv.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+    check_depthwise_separable_conv(DepthwiseSeparableConv, seed=444, configs=[(3, 7, 1), (5, 4, 2)], batch=2,
+                                   size_range=(5, 10))
 
 
 # %%
 # HIDDEN
 def test_depthwise_separable_conv_hidden(DepthwiseSeparableConv):
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_depthwise_separable_conv
 
-    from course_lib.grading import Answers, assert_equal, assert_same_array, in_submission, layer_answers
-
-    def reference(x, filters, strides, weights):
-        def get(name, shape):
-            if (name, shape) not in weights:
-                raise AssertionError(f"the block has no weight `{name}` of shape {shape}; see the layers it needs.")
-            return weights[name, shape]
-
-        def bn_relu(x):
-            shape = (x.shape[-1],)
-            mean, variance = get("moving_mean", shape), get("moving_variance", shape)
-            return np.maximum((x - mean) / np.sqrt(variance + 1e-3) * get("gamma", shape) + get("beta", shape), 0)
-
-        c_in = x.shape[-1]
-        depthwise = get("kernel", (3, 3, c_in, 1)).astype("float32")
-        y = bn_relu(keras.ops.convert_to_numpy(keras.ops.depthwise_conv(x, depthwise, strides, "same")))
-        pointwise = get("kernel", (1, 1, c_in, filters)).astype("float32")
-        return bn_relu(keras.ops.convert_to_numpy(keras.ops.conv(y.astype("float32"), pointwise, 1, "valid")))
-
-    rng = np.random.default_rng(9444)
-    configs = [
-        (int(rng.integers(2, 9)), int(rng.integers(2, 9)), 2),
-        (int(rng.integers(6, 10)), int(rng.integers(2, 6)), 1),
-        (int(rng.integers(2, 9)), int(rng.integers(2, 9)), 1),
-    ]
-    for c_in, filters, strides in configs:
-        h, w = (int(n) for n in rng.integers(4, 12, size=2))
-        x = rng.normal(scale=5.0, size=(3, h, w, c_in)).astype("float32")
-        name = f"DepthwiseSeparableConv({filters}, strides={strides})"
-        on_x = f"{name}(x) for x of shape {x.shape}"
-        seed = int(rng.integers(2**31))  # the random weights' seed
-        answers = Answers(in_submission(layer_answers, DepthwiseSeparableConv, (filters,), {"strides": strides}, x, seed, name, training=False))
-        if not answers["is_layer"]:
-            raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
-        assert_equal(np.shape(answers["output"]), (3, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
-        params = 9 * c_in + 4 * c_in + c_in * filters + 4 * filters
-        assert_equal(answers["count_params"], params, f"{name}.count_params() on {c_in} channels")
-
-        expected = reference(x, filters, strides, answers["weights"])
-        assert_same_array(answers["random_output"], expected, f"{on_x} with random weights", 1e-4, 1e-4)
-
-        assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
-
-        if not answers["config_is_dict"]:
-            raise AssertionError(f"{name}.get_config() should return a dict.")
-        assert_same_array(answers["clone_output"], expected, f"a DepthwiseSeparableConv.from_config({name}.get_config()) clone", 1e-4, 1e-4)
+    check_depthwise_separable_conv(DepthwiseSeparableConv, seed=9444, configs=[(6, 3, 2), (8, 4, 1), (2, 9, 1)],
+                                   batch=3, size_range=(4, 12))
 
 
 # %% [raw]
@@ -919,55 +566,19 @@ vgg16_conv5_3_field = receptive_field(VGG16_CONV5_3)  # SOLUTION
 # %%
 def test_receptive_field_against_course_lib(receptive_field, vgg16_conv5_3_field):
     # Random stacks of convolutions and poolings, measured by course_lib.receptive_field.
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_receptive_field
 
-    from course_lib.grading import assert_equal, call
-    from course_lib.receptive_field import receptive_field as field_table
-
-    rng = np.random.default_rng(555)
-    for length in (3, 4, 5, 6, 7):
-        layers, pairs = [keras.Input((64, 64, 1))], []
-        for _ in range(length):
-            k, s = int(rng.choice([1, 2, 3, 5, 7])), int(rng.choice([1, 2, 3]))
-            if rng.random() < 0.3:
-                layers.append(keras.layers.MaxPooling2D(k, s, padding="same"))
-            else:
-                layers.append(keras.layers.Conv2D(1, k, strides=s, padding="same"))
-            pairs.append((k, s))
-        expected = int(field_table(keras.Sequential(layers))["field_rows"].iloc[-1])
-        name = f"receptive_field({pairs})"
-        assert_equal(call(receptive_field, list(pairs), name=name), expected, name)
-    assert_equal(call(receptive_field, [], name="receptive_field([])"), 1, "receptive_field([])")
-    if isinstance(vgg16_conv5_3_field, bool) or not isinstance(vgg16_conv5_3_field, (int, np.integer)):
-        raise AssertionError(f"`vgg16_conv5_3_field` should be an int, got {vgg16_conv5_3_field!r:.60}.")
+    check_receptive_field(receptive_field, vgg16_conv5_3_field, seed=555, lengths=(3, 4, 5, 6, 7),
+                          kernel_sizes=(1, 2, 3, 5, 7), strides=(1, 2, 3), input_size=64, check_vgg16_value=False)
 
 
 # %%
 # HIDDEN
 def test_receptive_field_hidden(receptive_field, vgg16_conv5_3_field):
-    import keras
-    import numpy as np
+    from course_lib.checks.a2 import check_receptive_field
 
-    from course_lib.grading import assert_equal, call
-    from course_lib.receptive_field import receptive_field as field_table
-
-    rng = np.random.default_rng(9555)
-    for length in (2, 8, 5, 6, 4, 7):
-        layers, pairs = [keras.Input((96, 96, 1))], []
-        for _ in range(length):
-            k, s = int(rng.choice([1, 2, 3, 4, 5, 7])), int(rng.choice([1, 2, 3, 4]))
-            if rng.random() < 0.3:
-                layers.append(keras.layers.MaxPooling2D(k, s, padding="same"))
-            else:
-                layers.append(keras.layers.Conv2D(1, k, strides=s, padding="same"))
-            pairs.append((k, s))
-        expected = int(field_table(keras.Sequential(layers))["field_rows"].iloc[-1])
-        name = f"receptive_field({pairs})"
-        assert_equal(call(receptive_field, list(pairs), name=name), expected, name)
-    vgg16 = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
-    expected = int(field_table(vgg16).loc["block5_conv3", "field_rows"])
-    assert_equal(vgg16_conv5_3_field, expected, "vgg16_conv5_3_field")
+    check_receptive_field(receptive_field, vgg16_conv5_3_field, seed=9555, lengths=(2, 8, 5, 6, 4, 7),
+                          kernel_sizes=(1, 2, 3, 4, 5, 7), strides=(1, 2, 3, 4), input_size=96, check_vgg16_value=True)
 
 
 # %% [raw]

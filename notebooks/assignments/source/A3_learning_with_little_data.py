@@ -141,73 +141,17 @@ def mixup_batch(images, labels, alpha, rng):
 
 # %%
 def test_mixup_batch_invariants(mixup_batch):
-    import numpy as np
-    import scipy.stats
+    from course_lib.checks.a3 import check_mixup_batch
 
-    from course_lib.grading import assert_same_array, call, unpack
-
-    data = np.random.default_rng(111)
-    for alpha in (0.05, 0.4, 1.0):
-        n, classes = 2000, 4
-        images = data.normal(size=(n, 3, 3, 2)).astype("float32")
-        labels = np.eye(classes, dtype="float32")[data.integers(0, classes, n)]
-        name = f"mixup_batch(alpha={alpha})"
-        result = call(mixup_batch, images, labels, alpha, np.random.default_rng(5), name=name)
-        parts = ("mixed_images", "mixed_labels", "lambdas", "partners")
-        mixed_images, mixed_labels, lambdas, partners = unpack(result, parts, name)
-        lambdas = np.asarray(lambdas, dtype=np.float32)
-        partners = np.asarray(partners)
-        assert lambdas.shape == (n,) and partners.shape == (n,), f"{name}: lambdas and partners need shape ({n},)."
-        assert ((lambdas > 0) & (lambdas < 1)).all(), f"{name}: {int(((lambdas <= 0) | (lambdas >= 1)).sum())} lambdas are 0 or 1 in float32."
-        assert np.issubdtype(partners.dtype, np.integer), f"{name}: partners must be integers."
-        assert (labels[partners].argmax(1) != labels.argmax(1)).all(), f"{name}: some partners are of the same class."
-        weights = lambdas[:, None, None, None]
-        assert_same_array(mixed_images, weights * images + (1 - weights) * images[partners], f"mixed images of {name}")
-        assert_same_array(mixed_labels, lambdas[:, None] * labels + (1 - lambdas[:, None]) * labels[partners], f"mixed labels of {name}")
-        if alpha >= 0.4:  # where the clip moves few draws: lambda follows Beta(alpha, alpha)
-            p_value = scipy.stats.kstest(lambdas, "beta", args=(alpha, alpha)).pvalue
-            assert p_value > 1e-4, f"{name}: the lambdas do not look Beta({alpha}, {alpha}) distributed (KS p = {p_value:.2g})."
+    check_mixup_batch(mixup_batch, seed=111, alphas=(0.05, 0.4, 1.0), n=2000, classes=4, image_shape=(3, 3, 2), mixer_seed=5)
 
 
 # %%
 # HIDDEN
 def test_mixup_batch_hidden(mixup_batch):
-    import numpy as np
-    import scipy.stats
+    from course_lib.checks.a3 import check_mixup_batch
 
-    from course_lib.grading import assert_same_array, call, unpack
-
-    data = np.random.default_rng(9101)
-    for alpha in (0.02, 2.0, 0.2):
-        n, classes = 3000, 3
-        images = data.normal(size=(n, 4, 2)).astype("float32")
-        labels = np.eye(classes, dtype="float32")[data.integers(0, classes, n)]
-        name = f"mixup_batch(alpha={alpha})"
-        result = call(mixup_batch, images, labels, alpha, np.random.default_rng(7), name=name)
-        parts = ("mixed_images", "mixed_labels", "lambdas", "partners")
-        mixed_images, mixed_labels, lambdas, partners = unpack(result, parts, name)
-        lambdas = np.asarray(lambdas, dtype=np.float32)
-        partners = np.asarray(partners)
-        assert ((lambdas > 0) & (lambdas < 1)).all(), f"{name}: {int(((lambdas <= 0) | (lambdas >= 1)).sum())} lambdas are 0 or 1 in float32."
-        assert (labels[partners].argmax(1) != labels.argmax(1)).all(), f"{name}: some partners are of the same class."
-        weights = lambdas[:, None, None]
-        assert_same_array(mixed_images, weights * images + (1 - weights) * images[partners], f"mixed images of {name}")
-        assert_same_array(mixed_labels, lambdas[:, None] * labels + (1 - lambdas[:, None]) * labels[partners], f"mixed labels of {name}")
-        if alpha >= 0.4:
-            p_value = scipy.stats.kstest(lambdas, "beta", args=(alpha, alpha)).pvalue
-            assert p_value > 1e-4, f"{name}: the lambdas do not look Beta({alpha}, {alpha}) distributed (KS p = {p_value:.2g})."
-    # One class only: every sample is its own partner and passes through unchanged.
-    images = data.normal(size=(6, 2, 2, 1)).astype("float32")
-    labels = np.tile(np.eye(3, dtype="float32")[1], (6, 1))
-    mixed_images, _, _, partners = call(mixup_batch, images, labels, 0.2, np.random.default_rng(0), name="mixup_batch on one class")
-    assert_same_array(mixed_images, images, "mixup_batch on a batch of one class")
-    # Integer labels are refused with a clear error.
-    try:
-        mixup_batch(images, np.ones(6, dtype="int64"), 0.2, np.random.default_rng(0))
-    except ValueError as error:
-        assert "one-hot" in str(error), f"the ValueError should say one-hot labels are needed; it says: {error}"
-    else:
-        raise AssertionError("mixup_batch accepted 1-D integer labels; it should raise a ValueError.")
+    check_mixup_batch(mixup_batch, seed=9101, alphas=(0.02, 2.0, 0.2), n=3000, classes=3, image_shape=(4, 2), mixer_seed=7)
 
 
 # %% [raw]
@@ -264,93 +208,20 @@ def tta_predict(model, images, views):
 
 # %%
 def test_tta_predict_is_the_mean_posterior(tta_predict):
-    import keras
-    import numpy as np
+    from course_lib.checks.a3 import check_tta_predict
 
-    from course_lib.grading import assert_equal, assert_same_array, in_submission
-
-    def probe(tta_predict, images, seed, view_sets):
-        # Runs where tta_predict is defined: the model and the views are made there too.
-        import keras
-        import numpy as np
-
-        from course_lib.grading import call
-
-        keras.utils.set_random_seed(seed)
-        model = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Flatten(), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3, activation="softmax")])
-        views = {"identity": lambda x: x, "flip": lambda x: x[:, :, ::-1], "roll": lambda x: np.roll(x, 1, axis=1)}
-        results = []
-        for chosen in view_sets:
-            name = f"tta_predict with {len(chosen)} views"
-            results.append(call(tta_predict, model, images, [views[v] for v in chosen], name=name))
-        try:
-            tta_predict(model, images, [])
-            raises_on_no_views = False
-        except ValueError:
-            raises_on_no_views = True
-        except Exception:  # another error is not the ValueError asked for
-            raises_on_no_views = False
-        return {"weights": model.get_weights(), "results": results, "raises_on_no_views": raises_on_no_views}
-
-    rng = np.random.default_rng(21)
-    images = rng.normal(size=(10, 6, 6, 2)).astype("float32")
-    view_sets = [["identity", "flip", "roll"], ["flip", "roll"], ["identity"]]
-    answers = in_submission(probe, tta_predict, images, 21, view_sets)
-    # The reference: the same model (the probe's weights) and views, here.
-    model = keras.Sequential([keras.Input((6, 6, 2)), keras.layers.Flatten(), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3, activation="softmax")])
-    model.set_weights(answers["weights"])
-    views = {"identity": lambda x: x, "flip": lambda x: x[:, :, ::-1], "roll": lambda x: np.roll(x, 1, axis=1)}
-    assert_equal(len(answers["results"]), len(view_sets), "the number of tta_predict results")
-    for chosen, result in zip(view_sets, answers["results"]):
-        expected = np.mean([model.predict(views[v](images), verbose=0) for v in chosen], axis=0)
-        assert_same_array(result, expected, f"tta_predict with {len(chosen)} views", rtol=1e-5, atol=1e-6)
+    check_tta_predict(tta_predict, seed=21, n=10, architecture=((6, 6, 2), 8, "tanh", 3),
+                      view_sets=[["identity", "flip_cols", "roll_rows"], ["flip_cols", "roll_rows"], ["identity"]],
+                      check_no_views=False)
 
 
 # %%
 # HIDDEN
 def test_tta_predict_hidden(tta_predict):
-    import keras
-    import numpy as np
+    from course_lib.checks.a3 import check_tta_predict
 
-    from course_lib.grading import assert_equal, assert_same_array, in_submission
-
-    def probe(tta_predict, images, seed, view_sets):
-        # Runs where tta_predict is defined: the model and the views are made there too.
-        import keras
-        import numpy as np
-
-        from course_lib.grading import call
-
-        keras.utils.set_random_seed(seed)
-        model = keras.Sequential([keras.Input((5, 7, 3)), keras.layers.Flatten(), keras.layers.Dense(6, activation="relu"), keras.layers.Dense(4, activation="softmax")])
-        views = {"flip_rows": lambda x: x[:, ::-1], "brighter": lambda x: x * 1.5, "identity": lambda x: x, "roll": lambda x: np.roll(x, -2, axis=2)}
-        results = []
-        for chosen in view_sets:
-            name = f"tta_predict with {len(chosen)} views"
-            results.append(call(tta_predict, model, images, [views[v] for v in chosen], name=name))
-        try:
-            tta_predict(model, images, [])
-            raises_on_no_views = False
-        except ValueError:
-            raises_on_no_views = True
-        except Exception:  # another error is not the ValueError asked for
-            raises_on_no_views = False
-        return {"weights": model.get_weights(), "results": results, "raises_on_no_views": raises_on_no_views}
-
-    rng = np.random.default_rng(9102)
-    images = rng.normal(size=(7, 5, 7, 3)).astype("float32")
-    view_sets = [["flip_rows", "brighter", "identity", "roll"]]
-    answers = in_submission(probe, tta_predict, images, 9102, view_sets)
-    # The reference: the same model (the probe's weights) and views, here.
-    model = keras.Sequential([keras.Input((5, 7, 3)), keras.layers.Flatten(), keras.layers.Dense(6, activation="relu"), keras.layers.Dense(4, activation="softmax")])
-    model.set_weights(answers["weights"])
-    views = {"flip_rows": lambda x: x[:, ::-1], "brighter": lambda x: x * 1.5, "identity": lambda x: x, "roll": lambda x: np.roll(x, -2, axis=2)}
-    assert_equal(len(answers["results"]), len(view_sets), "the number of tta_predict results")
-    for chosen, result in zip(view_sets, answers["results"]):
-        expected = np.mean([model.predict(views[v](images), verbose=0) for v in chosen], axis=0)
-        assert_same_array(result, expected, f"tta_predict with {len(chosen)} views", rtol=1e-5, atol=1e-6)
-    if answers["raises_on_no_views"] is not True:
-        raise AssertionError("tta_predict(model, images, []) should raise a ValueError.")
+    check_tta_predict(tta_predict, seed=9102, n=7, architecture=((5, 7, 3), 6, "relu", 4),
+                      view_sets=[["flip_rows", "brighter", "identity", "roll_cols_back_2"]], check_no_views=True)
 
 
 # %% [raw]
@@ -404,86 +275,17 @@ def build_transfer_model(backbone, classes):
 
 # %%
 def test_transfer_model_has_a_frozen_backbone_and_a_new_head(build_transfer_model):
-    import keras
-    import numpy as np
+    from course_lib.checks.a3 import check_transfer_model_structure
 
-    from course_lib.grading import assert_equal, in_submission, saved_model
-
-    def probe(build_transfer_model, classes):
-        # Runs where build_transfer_model is defined; the model comes back as a .keras file's bytes.
-        import os
-        import tempfile
-
-        import keras
-        import numpy as np
-
-        from course_lib.grading import call
-        from course_lib.pretrained import load_backbone
-
-        name = f"build_transfer_model(backbone, {classes})"
-        model = call(build_transfer_model, load_backbone(), classes, name=name)
-        if not isinstance(model, keras.Model):
-            raise AssertionError(f"{name} should return a keras.Model, got {type(model).__name__}.")
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "model.keras")
-            call(model.save, path, name=f"saving {name} as a .keras file")
-            with open(path, "rb") as file:
-                return np.frombuffer(file.read(), dtype=np.uint8)
-
-    for classes in (5, 3):
-        name = f"build_transfer_model(backbone, {classes})"
-        model = saved_model(in_submission(probe, build_transfer_model, classes), name)
-        assert_equal(tuple(model.output_shape), (None, classes), f"{name}.output_shape")
-        trainable = sorted(tuple(w.shape) for w in model.trainable_weights)
-        assert_equal(trainable, sorted([(128, classes), (classes,)]), f"the trainable weight shapes of {name}")
-        images = np.random.default_rng(classes).integers(0, 256, size=(4, 32, 32, 3)).astype("float32")
-        posteriors = keras.ops.convert_to_numpy(model(images))
-        assert np.allclose(posteriors.sum(axis=1), 1, atol=1e-5), f"{name}: the outputs are not probabilities (softmax)."
+    check_transfer_model_structure(build_transfer_model, class_counts=(5, 3))
 
 
 # %%
 # HIDDEN
 def test_transfer_model_training_leaves_the_backbone_unchanged(build_transfer_model):
-    import keras
-    import numpy as np
+    from course_lib.checks.a3 import check_transfer_model_training
 
-    from course_lib.grading import assert_equal, in_submission, saved_model
-
-    def probe(build_transfer_model, classes):
-        # Runs where build_transfer_model is defined; the model comes back as a .keras file's bytes.
-        import os
-        import tempfile
-
-        import keras
-        import numpy as np
-
-        from course_lib.grading import call
-        from course_lib.pretrained import load_backbone
-
-        name = f"build_transfer_model(backbone, {classes})"
-        model = call(build_transfer_model, load_backbone(), classes, name=name)
-        if not isinstance(model, keras.Model):
-            raise AssertionError(f"{name} should return a keras.Model, got {type(model).__name__}.")
-        with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "model.keras")
-            call(model.save, path, name=f"saving {name} as a .keras file")
-            with open(path, "rb") as file:
-                return np.frombuffer(file.read(), dtype=np.uint8)
-
-    keras.utils.set_random_seed(9103)
-    model = saved_model(in_submission(probe, build_transfer_model, 4), "build_transfer_model(backbone, 4)")
-    assert_equal(len(model.trainable_weights), 2, "the number of trainable weights of build_transfer_model(backbone, 4)")
-    frozen = model.non_trainable_weights  # the backbone's kernels and BatchNormalization statistics
-    before = [np.array(w) for w in frozen]
-    head_before = [np.array(w) for w in model.trainable_weights]
-    rng = np.random.default_rng(9103)
-    images = rng.integers(0, 256, size=(16, 32, 32, 3)).astype("float32")
-    labels = np.eye(4, dtype="float32")[rng.integers(0, 4, 16)]
-    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
-    model.fit(images, labels, epochs=1, batch_size=16, verbose=0)
-    changed = [i for i, (w, b) in enumerate(zip(frozen, before)) if not np.array_equal(np.array(w), b)]
-    assert not changed, f"training changed {len(changed)} backbone weights, e.g. {frozen[changed[0]].path}: is it frozen, with BatchNormalization in inference mode?"
-    assert any(not np.array_equal(np.array(w), b) for w, b in zip(model.trainable_weights, head_before)), "training did not change the head."
+    check_transfer_model_training(build_transfer_model, seed=9103, classes=4)
 
 
 # %% [raw]
@@ -537,43 +339,19 @@ def nearest_neighbours(index_features, query_features, k):
 
 # %%
 def test_nearest_neighbours_against_scikit_learn(nearest_neighbours):
-    import numpy as np
-    from sklearn.neighbors import NearestNeighbors
+    from course_lib.checks.a3 import check_nearest_neighbours
 
-    from course_lib.grading import assert_equal, call
-
-    rng = np.random.default_rng(404)
-    for m, q, d, k in ((50, 7, 8, 5), (30, 4, 3, 1), (20, 6, 16, 20)):
-        index, queries = rng.normal(size=(m, d)), rng.normal(size=(q, d))
-        expected = NearestNeighbors(n_neighbors=k).fit(index).kneighbors(queries, return_distance=False)
-        name = f"nearest_neighbours(index {index.shape}, queries {queries.shape}, k={k})"
-        result = call(nearest_neighbours, index, queries, k, name=name)
-        assert_equal(np.shape(result), (q, k), f"{name}.shape")
-        assert_equal(np.asarray(result).tolist(), expected.tolist(), name)
+    check_nearest_neighbours(nearest_neighbours, seed=404, cases=((50, 7, 8, 5), (30, 4, 3, 1), (20, 6, 16, 20)),
+                             reference="sklearn", check_too_large_k=False)
 
 
 # %%
 # HIDDEN
 def test_nearest_neighbours_hidden(nearest_neighbours):
-    import numpy as np
+    from course_lib.checks.a3 import check_nearest_neighbours
 
-    from course_lib.grading import assert_equal, call
-
-    rng = np.random.default_rng(9104)
-    for m, q, d, k in ((80, 9, 12, 10), (15, 3, 2, 4), (40, 5, 64, 1)):
-        index, queries = rng.normal(size=(m, d)), rng.normal(size=(q, d))
-        distances = np.linalg.norm(queries[:, None, :] - index[None, :, :], axis=-1)  # brute force
-        expected = np.argsort(distances, axis=1)[:, :k]
-        name = f"nearest_neighbours(index {index.shape}, queries {queries.shape}, k={k})"
-        result = call(nearest_neighbours, index, queries, k, name=name)
-        assert_equal(np.shape(result), (q, k), f"{name}.shape")
-        assert_equal(np.asarray(result).tolist(), expected.tolist(), name)
-    try:
-        nearest_neighbours(rng.normal(size=(3, 2)), rng.normal(size=(1, 2)), 4)
-    except ValueError:
-        pass
-    else:
-        raise AssertionError("nearest_neighbours with k=4 on an index of 3 items should raise a ValueError.")
+    check_nearest_neighbours(nearest_neighbours, seed=9104, cases=((80, 9, 12, 10), (15, 3, 2, 4), (40, 5, 64, 1)),
+                             reference="brute force", check_too_large_k=True)
 
 
 # %% [raw]
@@ -617,37 +395,19 @@ def precision_at_k(query_labels, retrieved_labels, k):
 
 # %%
 def test_precision_at_k(precision_at_k):
-    import numpy as np
+    from course_lib.checks.a3 import check_precision_at_k
 
-    from course_lib.grading import assert_same_array, call
-
-    rng = np.random.default_rng(505)
-    for q, big_k, k in ((20, 10, 5), (8, 6, 1), (12, 4, 3)):
-        query_labels = rng.integers(0, 3, q)
-        retrieved = rng.integers(0, 3, (q, big_k))
-        expected = np.mean([np.mean(retrieved[i, :k] == query_labels[i]) for i in range(q)])
-        name = f"precision_at_k(labels of {q} queries, retrieved {retrieved.shape}, k={k})"
-        result = call(precision_at_k, query_labels, retrieved, k, name=name)
-        if not isinstance(result, float):
-            raise AssertionError(f"{name} should return a float, got {type(result).__name__}.")
-        assert_same_array(result, expected, name, rtol=1e-9, atol=1e-12)
+    check_precision_at_k(precision_at_k, seed=505, cases=((20, 10, 5), (8, 6, 1), (12, 4, 3)), labels=3,
+                         reference="by hand", require_float=True)
 
 
 # %%
 # HIDDEN
 def test_precision_at_k_hidden(precision_at_k):
-    import numpy as np
+    from course_lib.checks.a3 import check_precision_at_k
 
-    from course_lib.grading import assert_same_array, call
-    from course_lib.retrieval import precision_at_k as reference
-
-    rng = np.random.default_rng(9105)
-    for q, big_k, k in ((30, 12, 7), (5, 9, 2), (16, 5, 4)):
-        query_labels = rng.integers(0, 4, q)
-        retrieved = rng.integers(0, 4, (q, big_k))
-        name = f"precision_at_k(labels of {q} queries, retrieved {retrieved.shape}, k={k})"
-        result = call(precision_at_k, query_labels, retrieved, k, name=name)
-        assert_same_array(result, reference(query_labels, retrieved, k), name, rtol=1e-9, atol=1e-12)
+    check_precision_at_k(precision_at_k, seed=9105, cases=((30, 12, 7), (5, 9, 2), (16, 5, 4)), labels=4,
+                         reference="course_lib", require_float=False)
 
 
 # %% [raw]
