@@ -171,8 +171,9 @@ M = scipy.linalg.block_diag(*[block_of_ones] * C)  # (H*W*C, C)
 channel_major = small.transpose(0, 3, 1, 2).reshape(len(small), -1)  # channel by channel
 gap_as_matrix = channel_major @ M
 
-fig, ax = plt.subplots(figsize=(3, 6))
-ax.imshow(M, cmap="viridis", aspect="auto", interpolation="nearest")
+fig, ax = plt.subplots(figsize=(3.8, 6))
+image = ax.imshow(M, cmap="viridis", aspect="auto", interpolation="nearest")
+fig.colorbar(image, ax=ax, label="matrix entry")
 ax.set(title=f"GAP matrix for {H}x{W}x{C}", xlabel="output channel", ylabel="input value (channel-major index)")
 plt.show()
 
