@@ -6,9 +6,10 @@ tests). From it, `otter assign` generates
 
 - the student version, committed at `notebooks/assignments/student/<name>/`
   (the notebook and its public tests in `tests/`), and
-- the autograder (hidden tests, solutions, a zip for `otter run`), written to
-  `build/assignments/<name>/autograder/`, which git ignores: it is regenerated,
-  never committed, so a public repository does not publish it.
+- the autograder (hidden tests and solutions, and otter's zip, which `make grade`
+  does not use), written to `build/assignments/<name>/autograder/`, which git
+  ignores: it is regenerated, never committed, so a public repository does not
+  publish it.
 
 Commands:
 
@@ -159,13 +160,6 @@ def differences(name, dist):
                 f"committed/{name}/{relative}", f"generated/{name}/{relative}", lineterm="", n=1,
             )
     return lines
-
-
-def autograder_zip(folder):
-    zips = sorted(Path(folder).glob("*.zip"))
-    if len(zips) != 1:
-        raise FileNotFoundError(f"expected one autograder zip in {folder}, found {[z.name for z in zips]}")
-    return zips[0]
 
 
 def make_judge(autograder, time_limit=60.0):
