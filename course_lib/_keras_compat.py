@@ -5,6 +5,10 @@ checks them against the pinned Keras version, so that an upgrade that changes an
 internal fails there, with a clear message, and not somewhere deep in a notebook.
 """
 
+import inspect
+
+import keras
+
 
 def flatten_layers(layer):
     """Every layer nested inside `layer` (not `layer` itself), in build order.
@@ -23,3 +27,48 @@ def leaf_layers(layer):
         sub for sub in flatten_layers(layer)
         if not list(sub._flatten_layers(include_self=False, recursive=False))
     ]
+
+
+def nodes_by_depth(model):
+    """The call graph of a built functional or Sequential model, outputs first.
+
+    Returns a list of lists of Keras `Node`s: index 0 holds the nodes that
+    produce the model's outputs, the last index its inputs. A node has public
+    attributes `operation` (the layer), `input_tensors`, `outputs` and
+    `is_input`. A Sequential model is first rebuilt as the functional model
+    `keras.Model(model.inputs, model.outputs)` (public API, same layers).
+
+    Keras has no public graph walker: `Functional._nodes_by_depth` is the map
+    that Keras's own functional call and `keras.utils.plot_model` walk.
+
+    Raises:
+        ValueError: if the model is not built (it has no inputs yet).
+    """
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs:
+        raise ValueError(
+            f"Model '{model.name}' is not built: give it an input shape first, e.g. "
+            "`keras.Input(shape=(28, 28, 1))` as its first layer or `model.build((None, 28, 28, 1))`."
+        )
+    graph = keras.Model(inputs, outputs, name=model.name) if isinstance(model, keras.Sequential) else model
+    if not hasattr(graph, "_nodes_by_depth"):
+        raise ValueError(
+            f"Model '{model.name}' is a subclassed model, which has no graph to walk; "
+            "build it with the functional API or as a Sequential."
+        )
+    by_depth = graph._nodes_by_depth
+    return [list(by_depth[depth]) for depth in sorted(by_depth)]
+
+
+def call_takes_training(layer):
+    """Whether `layer.call` has a `training` argument (BatchNormalization, Dropout, models).
+
+    Public API: the same test Keras makes when it builds a layer, on
+    `inspect.signature(layer.call)`. A plain function is never given `training`.
+    """
+    if not isinstance(layer, keras.layers.Layer):
+        return False
+    return "training" in inspect.signature(layer.call).parameters

@@ -15,6 +15,7 @@
 import keras
 import numpy as np
 
+from course_lib._keras_compat import call_takes_training
 from course_lib.layers._utils import build_chain, check_positive_int
 
 # MixUp's lambda is clipped to [LAMBDA_EPSILON, 1 - LAMBDA_EPSILON]: Beta draws
@@ -492,7 +493,7 @@ def mixup_batch(images, labels, alpha=0.2, seed=None, different_classes=True):
 
 def _call_augmentation(augment, images, training=True):
     """Calls `augment` on a batch, in training mode when it is a Keras layer."""
-    if isinstance(augment, keras.layers.Layer) and getattr(augment, "_call_has_training_arg", False):
+    if call_takes_training(augment):
         return augment(images, training=training)
     return augment(images)
 

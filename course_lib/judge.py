@@ -29,6 +29,7 @@ Example (an instructor's autograder folder, built by `make assignments`):
 import ast
 import dataclasses
 import importlib
+import inspect
 import re
 import time
 import zipfile
@@ -277,7 +278,8 @@ class Judge:
             parameter
             for test_file in self.test_files
             for case in test_file.test_cases
-            for parameter in case.body._get_func_params()
+            # otter passes each test function the globals its parameters name.
+            for parameter in inspect.signature(case.body.test_func).parameters
             if parameter != "env"
         }
 

@@ -32,6 +32,8 @@ import typing
 import keras
 import numpy as np
 
+from course_lib._keras_compat import nodes_by_depth
+
 # Layers that act on each position on its own (or on the channels of one
 # position): the field, jump and start of their output are those of their input.
 POINTWISE_LAYERS = (
@@ -268,26 +270,15 @@ def _composite_geometry(layer, geometry, input_shape, whole_input):
     return _merge(layer, results, whole_input)
 
 
-def _graph_of(model):
-    """The functional graph of a model (a built Sequential holds one)."""
-    graph = model._functional if isinstance(model, keras.Sequential) else model
-    if graph is None or not hasattr(graph, "_nodes_by_depth"):
-        raise ValueError(
-            f"Model '{model.name}' is not built: give it an input shape first, e.g. "
-            "`keras.Input(shape=(28, 28, 1))` as its first layer or `model.build((None, 28, 28, 1))`."
-        )
-    return graph
-
-
 def _spatial_input_shape(model):
     """The `(None, H, W, C)` shape of the model's single image input."""
-    graph = _graph_of(model)
-    if len(graph.inputs) != 1:
+    nodes_by_depth(model)  # raises if the model is not built
+    if len(model.inputs) != 1:
         raise ValueError(
-            f"Model '{model.name}' has {len(graph.inputs)} inputs; receptive_field "
+            f"Model '{model.name}' has {len(model.inputs)} inputs; receptive_field "
             "needs a model with one image input."
         )
-    shape = tuple(graph.inputs[0].shape)
+    shape = tuple(model.inputs[0].shape)
     if len(shape) != 4:
         raise ValueError(
             f"Model '{model.name}' must take images of shape (batch, rows, cols, channels); "
@@ -302,13 +293,10 @@ def _propagate(model, input_geometry, whole_input, prefix, rows):
     Appends one row per layer call to `rows`. A model used as a layer is walked
     in turn, its rows named `outer/inner`.
     """
-    graph = _graph_of(model)
     geometry_of = {}  # id(KerasTensor) -> _Geometry
-    # Keras has no public graph walker; `_nodes_by_depth` is the map that its own
-    # `Functional` call and `plot_model` walk (depth 0 holds the outputs).
     calls = {}  # layer name -> how many times it was seen (shared layers)
-    for depth in sorted(graph._nodes_by_depth, reverse=True):
-        for node in graph._nodes_by_depth[depth]:
+    for nodes in reversed(nodes_by_depth(model)):  # inputs first
+        for node in nodes:
             layer = node.operation
             calls[layer.name] = calls.get(layer.name, 0) + 1
             name = prefix + layer.name
@@ -338,7 +326,7 @@ def _propagate(model, input_geometry, whole_input, prefix, rows):
                 rows.append(
                     (name, type(layer).__name__, tuple(node.outputs[0].shape[1:]), kernel, stride, geometries[0])
                 )
-    return [geometry_of[id(t)] for t in graph.outputs]
+    return [geometry_of[id(t)] for t in model.outputs]
 
 
 def receptive_field(model):
@@ -509,8 +497,7 @@ def empirical_receptive_field(
     if inputs is None:
         inputs = np.random.default_rng(seed).standard_normal(input_shape).astype("float32")
 
-    graph = _graph_of(model)
-    sub_model = keras.Model(graph.inputs, model.get_layer(layer_name).output)
+    sub_model = keras.Model(model.inputs, model.get_layer(layer_name).output)
     output_shape = sub_model.compute_output_shape((1,) + input_shape)
     if len(output_shape) != 4:
         raise ValueError(

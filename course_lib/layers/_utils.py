@@ -2,6 +2,8 @@
 
 import keras
 
+from course_lib._keras_compat import call_takes_training
+
 
 def build_chain(layers, input_shape):
     """Builds `layers` one after the other and returns the final output shape.
@@ -20,13 +22,9 @@ def build_chain(layers, input_shape):
 def apply_chain(layers, x, training=None):
     """Calls `layers` in order, passing `training` to those that take it."""
     for layer in layers:
-        x = layer(x, training=training) if _takes_training(layer) else layer(x)
+        # BatchNormalization, Dropout and composite layers behave differently in training.
+        x = layer(x, training=training) if call_takes_training(layer) else layer(x)
     return x
-
-
-def _takes_training(layer):
-    # BatchNormalization, Dropout and composite layers behave differently in training.
-    return getattr(layer, "_call_has_training_arg", False)
 
 
 def check_positive_int(value, name, allow_none=False, allow_zero=False):

@@ -31,7 +31,7 @@ def test_show_images_grid_and_titles(shape):
     assert len(fig.axes) == 6  # 2 rows x 3 columns, the last one empty
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["a", "b", "c", "d", "e", ""]
-    assert fig._suptitle.get_text() == "t"
+    assert fig.get_suptitle() == "t"
     assert len(fig.axes[0].images) == 1 and len(fig.axes[5].images) == 0
 
 
@@ -82,7 +82,7 @@ def test_plot_history_draws_training_and_validation_per_metric():
     np.testing.assert_array_equal(loss_ax.lines[0].get_ydata(), [1.0, 0.6, 0.4])
     np.testing.assert_array_equal(loss_ax.lines[1].get_ydata(), [1.1, 0.8, 0.7])
     np.testing.assert_array_equal(fig.axes[1].lines[1].get_ydata(), [0.45, 0.6, 0.65])
-    assert fig._suptitle.get_text() == "run"
+    assert fig.get_suptitle() == "run"
 
 
 def test_plot_history_reads_a_keras_history_without_validation():
@@ -120,7 +120,7 @@ def test_plot_filters_single_channel_shows_each_filter_scaled():
         expected = kernel[:, :, 0, f]
         expected = (expected - expected.min()) / (expected.max() - expected.min())
         np.testing.assert_allclose(fig.axes[f].images[0].get_array(), expected)
-    assert fig._suptitle.get_text() == "c1"
+    assert fig.get_suptitle() == "c1"
 
 
 def test_plot_filters_rgb_and_channel_mean():
@@ -153,7 +153,7 @@ def test_plot_feature_maps_one_axis_per_map_up_to_max(batch):
     assert [ax.get_title() for ax in shown] == ["0", "1", "2", "3", "4"]
     m = maps[:, :, 3]
     np.testing.assert_allclose(shown[3].images[0].get_array(), (m - m.min()) / np.ptp(m))
-    assert fig._suptitle.get_text() == "maps"
+    assert fig.get_suptitle() == "maps"
 
 
 def test_plot_feature_maps_integer_and_constant_maps():
@@ -284,10 +284,10 @@ def test_show_misclassified_shows_only_the_errors_in_order():
     assert [ax.get_title() for ax in shown] == ["one -> two", "zero -> one", "one -> zero"]
     for ax, index in zip(shown, [1, 3, 7]):
         np.testing.assert_array_equal(ax.images[0].get_array(), images[index])
-    assert fig._suptitle.get_text() == "3 of 3 misclassified images (true -> predicted)"
+    assert fig.get_suptitle() == "3 of 3 misclassified images (true -> predicted)"
     fig = show_misclassified(images, y_true, y_pred, max_images=2, title="errors")
     assert [ax.get_title() for ax in fig.axes if ax.images] == ["1 -> 2", "0 -> 1"]
-    assert fig._suptitle.get_text() == "errors"
+    assert fig.get_suptitle() == "errors"
 
 
 def test_show_misclassified_without_errors_says_so():
