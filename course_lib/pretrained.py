@@ -7,12 +7,15 @@ five CIFAR-10 classes, the *source task* (airplane, automobile, bird, cat,
 deer). Transfer learning then targets the other five, the *target task* (dog,
 frog, horse, ship, truck), from a few labelled images per class.
 
-The weights (`data/backbone_cifar5.weights.h5`, about 2.8 MB) are committed
-with their SHA-256, their training log and the command that re-creates them
-(`data/backbone_cifar5.json`); `load_backbone` checks the hash before loading.
+The weights (`course_lib/weights/backbone_cifar5.weights.h5`, about 2.8 MB)
+are committed with their SHA-256, their training log and the command that
+re-creates them (`course_lib/weights/backbone_cifar5.json`); `load_backbone`
+checks the hash before loading. They are package data: they install with
+`course_lib`, from a clone or from a wheel.
 """
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import keras
@@ -30,8 +33,16 @@ STAGE_FILTERS = (32, 64, 128)
 
 
 def weights_dir():
-    """The folder of the committed weights: the package's `data/` folder."""
-    return Path(__file__).resolve().parent.parent / "data"
+    """The folder of the committed weights, `course_lib/weights/`.
+
+    The weights are package data, located with `importlib.resources`: in a
+    clone this is the folder in the repository, after `pip install` the one
+    in site-packages.
+
+    Returns:
+        A `pathlib.Path`.
+    """
+    return Path(resources.files("course_lib") / "weights")
 
 
 def backbone_model(input_shape=(32, 32, 3), classes=len(SOURCE_CLASSES), include_top=True):
@@ -68,7 +79,13 @@ def backbone_model(input_shape=(32, 32, 3), classes=len(SOURCE_CLASSES), include
 
 
 def metadata():
-    """The committed record of the weights: hash, accuracy, command, log file."""
+    """The committed record of the weights (`backbone_cifar5.json`).
+
+    Returns:
+        A dict: the weights' SHA-256, the source classes and test accuracy,
+        the parameter count, the command that trained them, the machine, the
+        date and the name of the training log.
+    """
     with open(weights_dir() / METADATA_FILE) as f:
         return json.load(f)
 
@@ -95,12 +112,12 @@ def load_backbone(include_top=False):
     (None, 8, 8, 128)
     """
     if not isinstance(include_top, bool):
-        raise TypeError(f"`include_top` must be True or False; received {include_top!r}.")
+        raise TypeError(f"`include_top` must be True or False; received include_top={include_top!r}.")
     path = weights_dir() / WEIGHTS_FILE
     if not path.is_file():
         raise FileNotFoundError(
-            f"The backbone weights {path.name} are missing from the course's data/ folder; "
-            "re-create them with `python scripts/train_backbone.py` (see data/README.md)."
+            f"The backbone weights {path.name} are missing from {path.parent}; "
+            "re-create them with `python scripts/train_backbone.py` in a clone of the course."
         )
     expected = metadata()["sha256"]
     actual = sha256_of(path)
@@ -108,8 +125,8 @@ def load_backbone(include_top=False):
         raise ValueError(
             f"The backbone weights {path.name} have SHA-256 {actual}, not the recorded "
             f"{expected}: the file is damaged or was re-trained without updating "
-            f"{METADATA_FILE}. Restore it with git, or re-create both with "
-            "`python scripts/train_backbone.py`."
+            f"{METADATA_FILE}. Restore it with git or reinstall the package, or re-create "
+            "both with `python scripts/train_backbone.py`."
         )
     model = backbone_model()
     model.load_weights(path)
@@ -132,6 +149,6 @@ def split_source_target(x, y):
     """
     x, y = np.asarray(x), np.asarray(y).reshape(-1)
     if len(x) != len(y):
-        raise ValueError(f"`x` and `y` must have the same length; received {len(x)} and {len(y)}.")
+        raise ValueError(f"`x` and `y` must have the same length; received len(x)={len(x)}, len(y)={len(y)}.")
     source = y < len(SOURCE_CLASSES)
     return (x[source], y[source]), (x[~source], y[~source] - len(SOURCE_CLASSES))

@@ -1,9 +1,12 @@
 """Trains the course's pre-trained backbone (course_lib.pretrained) on the source task.
 
-Re-creates data/backbone_cifar5.weights.h5 and its record data/backbone_cifar5.json
+Re-creates, in course_lib/weights/ (package data: the weights install with
+course_lib), backbone_cifar5.weights.h5, its record backbone_cifar5.json
 (SHA-256, source-task test accuracy, this command, machine) and the training log
-data/backbone_cifar5_training_log.csv. Any Keras backend works; the committed
-weights were trained with the command recorded in the JSON file.
+backbone_cifar5_training_log.csv. The three are written to a temporary folder
+beside them and moved into place when training ends, the record last. Any Keras
+backend works; the committed weights were trained with the command recorded in
+the JSON file.
 
     COURSE_DATA_DIR=/path/to/mirror python scripts/train_backbone.py --epochs 30
 
@@ -24,6 +27,10 @@ import numpy as np
 from course_lib import data, pretrained
 from course_lib.runtime import setup_notebook
 
+# The clone's own folder (not wherever course_lib is imported from): what gets committed.
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "course_lib" / "weights"
+LOG_FILE = "backbone_cifar5_training_log.csv"
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -33,8 +40,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None,
                         help="train on the first N source images only (a smoke test)")
-    parser.add_argument("--out", type=Path, default=pretrained.weights_dir(),
-                        help="folder for the weights, the record and the log")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR,
+                        help="folder for the weights, the record and the log (default: %(default)s)")
     args = parser.parse_args(argv)
     info = setup_notebook(seed=args.seed, deterministic=False)
 
@@ -60,34 +67,32 @@ def main(argv=None):
         metrics=["accuracy"],
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    log = args.out / "backbone_cifar5_training_log.csv"
-    model.fit(
-        x_source.astype("float32"), y_source, batch_size=args.batch_size, epochs=args.epochs,
-        validation_data=(x_source_test.astype("float32"), y_source_test),
-        callbacks=[keras.callbacks.CSVLogger(str(log))], verbose=2,
-    )
-    backbone.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    _, accuracy = backbone.evaluate(x_source_test.astype("float32"), y_source_test, verbose=0)
-
-    # Write the weights atomically, then their record.
-    target = args.out / pretrained.WEIGHTS_FILE
     with tempfile.TemporaryDirectory(dir=args.out) as tmp:
-        staged = Path(tmp) / pretrained.WEIGHTS_FILE
-        backbone.save_weights(staged)
-        os.replace(staged, target)
-    record = {
-        "sha256": data.sha256_of(target),
-        "source_classes": list(pretrained.SOURCE_CLASSES),
-        "source_test_accuracy": round(float(accuracy), 4),
-        "source_test_images": int(len(x_source_test)),
-        "parameters": int(backbone.count_params()),
-        "command": "python scripts/train_backbone.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out" and v is not None),
-        "trained_with": info.summary(),
-        "date": datetime.date.today().isoformat(),
-        "training_log": log.name,
-    }
-    (args.out / pretrained.METADATA_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        staged = Path(tmp)
+        model.fit(
+            x_source.astype("float32"), y_source, batch_size=args.batch_size, epochs=args.epochs,
+            validation_data=(x_source_test.astype("float32"), y_source_test),
+            callbacks=[keras.callbacks.CSVLogger(str(staged / LOG_FILE))], verbose=2,
+        )
+        backbone.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        _, accuracy = backbone.evaluate(x_source_test.astype("float32"), y_source_test, verbose=0)
+        backbone.save_weights(staged / pretrained.WEIGHTS_FILE)
+        record = {
+            "sha256": data.sha256_of(staged / pretrained.WEIGHTS_FILE),
+            "source_classes": list(pretrained.SOURCE_CLASSES),
+            "source_test_accuracy": round(float(accuracy), 4),
+            "source_test_images": int(len(x_source_test)),
+            "parameters": int(backbone.count_params()),
+            "command": "python scripts/train_backbone.py " + " ".join(
+                f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out" and v is not None),
+            "trained_with": info.summary(),
+            "date": datetime.date.today().isoformat(),
+            "training_log": LOG_FILE,
+        }
+        (staged / pretrained.METADATA_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        # The record last: until it moves, load_backbone refuses the new weights (hash mismatch).
+        for name in (LOG_FILE, pretrained.WEIGHTS_FILE, pretrained.METADATA_FILE):
+            os.replace(staged / name, args.out / name)
     print(json.dumps(record, indent=2))
 
 
