@@ -3,9 +3,19 @@
 #   make test   create the environment if needed and run every test
 # Other targets: notebooks (execute sources), bench, assignments, grade, lock, set-repo, clean.
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The newest supported Python on the PATH (3.13, then 3.12, then 3.11; one that runs, as a pyenv
+# shim may not), or PYTHON=/path/to/python. scripts/lock.py --check-python says which are supported.
+ifndef PYTHON
+PYTHON := $(shell for v in 3.13 3.12 3.11; do python$$v -c '' >/dev/null 2>&1 && { command -v python$$v; exit; }; done; \
+            command -v python3)
+endif
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The environment's Python (.venv's once it exists) picks its pair of locks (scripts/lock.py):
+# requirements/*.lock for 3.11, requirements/py3.12/ and requirements/py3.13/ for the others.
+PY_VERSION := $(shell $(if $(wildcard $(PY)),$(PY),$(PYTHON)) -c 'import sys; print("%d.%d" % sys.version_info[:2])' \
+                2>/dev/null)
+LOCKS := requirements$(if $(filter-out 3.11,$(PY_VERSION)),/py$(PY_VERSION))
 PYTEST := $(PY) -m pytest
 BACKENDS := tensorflow jax torch
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
@@ -15,22 +25,21 @@ NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/s
         grade zoo lock set-repo course-map clean
 
 $(PY):
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else \
-	  "The course needs Python 3.11; set PYTHON=/path/to/python3.11")'
+	@$(PYTHON) scripts/lock.py --check-python
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.lab: $(PY) requirements/lab.lock pyproject.toml
-	$(PY) -m pip install -q -r requirements/lab.lock
+$(VENV)/.lab: $(PY) $(LOCKS)/lab.lock pyproject.toml
+	$(PY) -m pip install -q -r $(LOCKS)/lab.lock
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 
-$(VENV)/.test: $(VENV)/.lab requirements/test.lock
-	$(PY) -m pip install -q -r requirements/test.lock
+$(VENV)/.test: $(VENV)/.lab $(LOCKS)/test.lock
+	$(PY) -m pip install -q -r $(LOCKS)/test.lock
 	@touch $@
 
 # Jupyter refuses to run as root (containers, some cloud machines) unless told to.
 lab: $(VENV)/.lab
-	$(PY) -m ipykernel install --user --name cnn-course --display-name "CNN course (Python 3.11)"
+	$(PY) -m ipykernel install --user --name cnn-course --display-name "CNN course (Python $(PY_VERSION))"
 	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: test-repo test-lib test-zoo test-notebooks test-assignments
@@ -88,6 +97,8 @@ grade: $(VENV)/.lab
 zoo: $(VENV)/.test
 	KERAS_BACKEND=tensorflow $(PY) scripts/train_zoo.py $(or $(NAMES),all)
 
+# Re-create the locks of every supported Python from pyproject.toml (scripts/lock.py says how);
+# `$(PYTHON) scripts/lock.py --derive` re-creates only those of 3.12 and 3.13.
 lock:
 	$(PYTHON) scripts/lock.py
 
