@@ -24,6 +24,7 @@ def value_and_gradient(fn, x):
 
     Example:
 
+    >>> import numpy as np
     >>> value, grad = value_and_gradient(lambda t: keras.ops.sum(t ** 2), np.ones(3))
     >>> grad.tolist()
     [2.0, 2.0, 2.0]
@@ -86,6 +87,7 @@ def weight_gradients(model, loss_fn, x, y, training=False):
 
     Example:
 
+    >>> import numpy as np
     >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
     >>> model.set_weights([np.array([[1.0], [2.0]])])
     >>> loss, (kernel_gradient,) = weight_gradients(

@@ -132,7 +132,8 @@ def default_jit_compile():
 
     Example:
 
-    >>> model.compile(optimizer="sgd", loss="mse", jit_compile=default_jit_compile())  # doctest: +SKIP
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse", jit_compile=default_jit_compile())
     """
     return False if keras.backend.backend() == "tensorflow" else "auto"
 

@@ -49,7 +49,7 @@ class DenseBlock(keras.layers.Layer):
     Example:
 
     >>> block = DenseBlock(6, growth_rate=32)
-    >>> block(keras.ops.zeros((1, 56, 56, 64))).shape
+    >>> tuple(block(keras.ops.zeros((1, 56, 56, 64))).shape)
     (1, 56, 56, 256)
     """
 
@@ -126,7 +126,7 @@ class TransitionLayer(keras.layers.Layer):
     Example:
 
     >>> layer = TransitionLayer(compression=0.5)
-    >>> layer(keras.ops.zeros((1, 56, 56, 256))).shape
+    >>> tuple(layer(keras.ops.zeros((1, 56, 56, 256))).shape)
     (1, 28, 28, 128)
     """
 

@@ -34,7 +34,7 @@ class GroupedConv2D(keras.layers.Conv2D):
     Example:
 
     >>> conv = GroupedConv2D(8, 3, groups=2, padding="same")
-    >>> conv(keras.ops.zeros((1, 5, 5, 4))).shape
+    >>> tuple(conv(keras.ops.zeros((1, 5, 5, 4))).shape)
     (1, 5, 5, 8)
     >>> tuple(conv.kernel.shape)
     (3, 3, 2, 8)

@@ -51,7 +51,7 @@ class InceptionModule(keras.layers.Layer):
     Example:
 
     >>> module = InceptionModule(64, 96, 128, 16, 32, 32)  # GoogLeNet's 3a
-    >>> module(keras.ops.zeros((1, 28, 28, 192))).shape
+    >>> tuple(module(keras.ops.zeros((1, 28, 28, 192))).shape)
     (1, 28, 28, 256)
     """
 

@@ -41,7 +41,7 @@ class DepthwiseSeparableConv(keras.layers.Layer):
     Example:
 
     >>> block = DepthwiseSeparableConv(64)
-    >>> block(keras.ops.zeros((1, 112, 112, 32))).shape
+    >>> tuple(block(keras.ops.zeros((1, 112, 112, 32))).shape)
     (1, 112, 112, 64)
     """
 

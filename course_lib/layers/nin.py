@@ -42,7 +42,7 @@ class MLPConv(keras.layers.Layer):
     Example:
 
     >>> block = MLPConv(192, kernel_size=5, mlp_filters=(160, 96))
-    >>> block(keras.ops.zeros((1, 32, 32, 3))).shape
+    >>> tuple(block(keras.ops.zeros((1, 32, 32, 3))).shape)
     (1, 32, 32, 96)
     """
 

@@ -33,7 +33,7 @@ class LocalResponseNormalization(keras.layers.Layer):
     Example:
 
     >>> lrn = LocalResponseNormalization()
-    >>> lrn(keras.ops.ones((1, 2, 2, 8))).shape
+    >>> tuple(lrn(keras.ops.ones((1, 2, 2, 8))).shape)
     (1, 2, 2, 8)
     """
 

@@ -108,7 +108,7 @@ class ResidualBlock(_ShortcutBlock):
     Example:
 
     >>> block = ResidualBlock(64, strides=2)
-    >>> block(keras.ops.zeros((1, 32, 32, 16))).shape
+    >>> tuple(block(keras.ops.zeros((1, 32, 32, 16))).shape)
     (1, 16, 16, 64)
     """
 
@@ -176,7 +176,7 @@ class BottleneckBlock(_ShortcutBlock):
     Example:
 
     >>> block = BottleneckBlock(64)
-    >>> block(keras.ops.zeros((1, 56, 56, 64))).shape
+    >>> tuple(block(keras.ops.zeros((1, 56, 56, 64))).shape)
     (1, 56, 56, 256)
     """
 

@@ -37,7 +37,7 @@ class ResNeXtBlock(_ShortcutBlock):
     Example:
 
     >>> block = ResNeXtBlock(128, cardinality=32)
-    >>> block(keras.ops.zeros((1, 56, 56, 64))).shape
+    >>> tuple(block(keras.ops.zeros((1, 56, 56, 64))).shape)
     (1, 56, 56, 256)
     """
 

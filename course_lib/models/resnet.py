@@ -281,7 +281,7 @@ def wide_resnet(
     Example:
 
     >>> model = wide_resnet(28, 10)
-    >>> sum(keras.ops.size(w) for w in model.trainable_weights)
+    >>> sum(int(keras.ops.size(w)) for w in model.trainable_weights)
     36479194
     """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
