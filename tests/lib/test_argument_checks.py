@@ -1,0 +1,111 @@
+"""`course_lib._checks`: the argument checks every module shares."""
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib import _checks as C
+
+
+@pytest.mark.parametrize("value", [3, np.int64(3), np.uint8(3)])
+def test_positive_int_accepts_python_and_numpy_ints_and_returns_a_python_int(value):
+    result = C.check_positive_int(value, "filters")
+    assert result == 3 and type(result) is int
+
+
+@pytest.mark.parametrize("value", [0, -2, 2.0, True, np.bool_(True), "3", None])
+def test_positive_int_rejects_other_values_and_names_the_argument(value):
+    with pytest.raises(ValueError, match=r"`filters` must be a positive int; received filters="):
+        C.check_positive_int(value, "filters")
+
+
+def test_positive_int_options():
+    assert C.check_positive_int(0, "pad", allow_zero=True) == 0
+    assert C.check_positive_int(None, "n", allow_none=True) is None
+    with pytest.raises(ValueError, match=r"`pad` must be a non-negative int; received pad=-1\."):
+        C.check_positive_int(-1, "pad", allow_zero=True)
+    with pytest.raises(ValueError, match=r"`n` must be None or a positive int; received n=0\."):
+        C.check_positive_int(0, "n", allow_none=True)
+
+
+def test_positive_ints_and_int_pairs():
+    assert C.check_positive_ints([4, np.int32(2)], "units") == (4, 2)
+    assert C.check_positive_ints((), "units") == ()
+    for bad in (4, [4, 0], [4, True], (1, 2, 3)):
+        with pytest.raises(ValueError, match="`units` must be a sequence of"):
+            C.check_positive_ints(bad, "units", length=None if bad != (1, 2, 3) else 2)
+    assert C.check_int_pair(3, "size") == (3, 3)
+    assert C.check_int_pair([2, 5], "size") == (2, 5)
+    for bad in (0, (3,), (3, 0), (3, 2.0), True):
+        with pytest.raises(ValueError, match="`size` must be a positive int or a pair of positive ints"):
+            C.check_int_pair(bad, "size")
+
+
+@pytest.mark.parametrize(
+    "bounds, good, bad, expected",
+    [
+        (dict(low=0, low_open=True), [1e-9, 3, 2.5], [0, -1], "a positive number"),
+        (dict(low=0), [0, 4.0], [-1e-9], "a non-negative number"),
+        (dict(low=0, high=1, high_open=True), [0, 0.99], [1, -0.1], r"a number in \[0, 1\)"),
+        (dict(low=0, high=1, low_open=True), [1, 0.5], [0, 1.01], r"a number in \(0, 1\]"),
+        (dict(low=1), [1, 10], [0.5], "a number >= 1"),
+    ],
+)
+def test_number_bounds_and_messages(bounds, good, bad, expected):
+    for value in good:
+        assert C.check_number(value, "x", **bounds) == float(value)
+    for value in bad + [True, "1", float("nan"), None]:
+        with pytest.raises(ValueError, match=f"`x` must be {expected}; received x="):
+            C.check_number(value, "x", **bounds)
+
+
+def test_bool():
+    assert C.check_bool(np.bool_(False), "flag") is False
+    for bad in (0, 1, "yes", None):
+        with pytest.raises(TypeError, match="`flag` must be True or False"):
+            C.check_bool(bad, "flag")
+
+
+def test_seed_is_none_or_a_non_negative_int():
+    assert C.check_seed(None) is None
+    assert C.check_seed(0) == 0
+    seed = C.check_seed(np.int64(12))
+    assert seed == 12 and type(seed) is int
+    for bad in (-1, 1.0, True, "0", np.float32(2)):
+        with pytest.raises(ValueError, match=r"`seed` must be None or a non-negative int; received seed="):
+            C.check_seed(bad)
+    with pytest.raises(ValueError, match=r"`seeds` must be a non-negative int; received seeds=None\."):
+        C.check_seed(None, "seeds", allow_none=False)
+
+
+def test_class_indices():
+    np.testing.assert_array_equal(C.class_indices([[2], [0]]), [2, 0])
+    np.testing.assert_array_equal(C.class_indices(np.array([1, 0], "uint8")), [1, 0])
+    assert C.class_indices([]).shape == (0,)
+    with pytest.raises(TypeError, match=r"`y` must hold integer class labels .*received y of dtype float64"):
+        C.class_indices([0.0, 1.0])
+    with pytest.raises(ValueError, match=r"one-hot labels: take their argmax.*shape \(2, 3\)"):
+        C.class_indices(np.eye(3, dtype=int)[:2])
+    with pytest.raises(ValueError, match=r"integer class labels of shape \(N,\) or \(N, 1\)"):
+        C.class_indices(np.zeros((2, 1, 1), int))
+    with pytest.raises(ValueError, match=r"`labels` must hold labels in \[0, 3\); received labels in \[0, 3\]"):
+        C.class_indices([0, 3], "labels", num_classes=3)
+
+
+def test_soft_labels_on_arrays_and_symbolic_tensors():
+    C.check_soft_labels(np.eye(3, dtype="float32"))
+    C.check_soft_labels(keras.KerasTensor((None, 10), dtype="float32"))  # unknown batch size
+    with pytest.raises(TypeError, match="keras.utils.to_categorical"):
+        C.check_soft_labels(np.array([[0], [1]]))
+    with pytest.raises(ValueError, match="must be 2-D"):
+        C.check_soft_labels(np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="at least 2"):
+        C.check_soft_labels(np.array([[0.0], [1.0]]))
+
+
+def test_image_batches():
+    assert C.check_image_batch(np.zeros((2, 4, 4, 1))).shape == (2, 4, 4, 1)
+    with pytest.raises(ValueError, match=r"`x` must be a batch of images .*received shape \(4, 4, 1\)"):
+        C.check_image_batch(np.zeros((4, 4, 1)), "x")
+    with pytest.raises(ValueError, match="expects inputs of shape"):
+        C.check_image_input((None, 4, 4, None), "Block")
