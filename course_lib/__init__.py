@@ -14,8 +14,10 @@ nothing heavy):
 - `layers`: the architectures' building blocks as Keras layers.
 - `models`: model builders, from LeNet-5 to DenseNet.
 - `analysis`: multiply-adds, parameters per block, measured throughput.
-- `augment`: augmentation pipelines from Keras's preprocessing layers, MixUp,
-  class balancing and class-specific augmentation.
+- `augment`: augmentation pipelines from Keras's preprocessing layers, class
+  balancing and class-specific augmentation.
+- `mixup`: mixup as a layer (`MixUp`), a NumPy function (`mixup_batch`) and a
+  dataset of mixed batches for `fit` (`MixUpBatches`).
 - `tta`: test-time augmentation (`TTAModel`, `predict_tta`).
 - `transfer`: new heads on frozen feature extractors, fine-tuning.
 - `retrieval`: nearest-neighbour image search in a latent space.

@@ -1,28 +1,49 @@
-"""Data augmentation: Keras pipelines, mixup, class balance and per-class pipelines.
+"""Data augmentation: Keras pipelines, class balance and per-class pipelines.
 
 - `geometric_augmentation()` and `photometric_augmentation()` build pipelines
   of Keras 3's own random preprocessing layers. They are active only in
   training: called with `training=False` (as `model.predict` and
   `model.evaluate` call them) they return their input unchanged.
-- `MixUp` (a layer) and `mixup_batch` (NumPy in, NumPy out) make virtual
-  samples `lambda * x_i + (1 - lambda) * x_j` with the same mixture of labels,
-  the partner `j` taken from another class.
 - `balance_with_augmentation()` adds augmented copies of real minority-class
   images until every class has a target count.
 - `class_specific_augmentation()` applies a different pipeline to each class.
+
+Mixup, which mixes pairs of samples and their labels, is in `course_lib.mixup`.
 """
+
+import warnings
 
 import keras
 import numpy as np
 
+# Registers the MixUp layer for models saved while it lived in this module (see __getattr__).
+import course_lib.mixup
+from course_lib._checks import (
+    check_number,
+    check_positive_int,
+    check_seed,
+    class_indices,
+    is_int,
+)
 from course_lib._keras_compat import call_takes_training
-from course_lib.layers._utils import build_chain, check_positive_int
+from course_lib.layers.chain import build_chain, chain_output_shape
 
-# MixUp's lambda is clipped to [LAMBDA_EPSILON, 1 - LAMBDA_EPSILON]: Beta draws
-# with a small alpha round to exactly 0 or 1 in float32, and a "virtual sample"
-# with lambda = 1 is the real sample with a hard label. 1 - 1e-6 is still
-# below 1 in float32 (whose spacing near 1 is 6e-8).
-LAMBDA_EPSILON = 1e-6
+# Names that moved to course_lib.mixup; the old names work until the next release.
+_MOVED_TO_MIXUP = ("LAMBDA_EPSILON", "MixUp", "mixup_batch")
+
+
+def __getattr__(name):
+    if name in _MOVED_TO_MIXUP:
+        warnings.warn(
+            f"course_lib.augment.{name} moved to course_lib.mixup.{name}; the old name will be "
+            "removed in the next release. (mixup_batch now takes alpha, different_classes, seed "
+            "in this order, as MixUp does.)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(course_lib.mixup, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 
@@ -48,18 +69,12 @@ class AugmentationPipeline(keras.layers.Pipeline):
             build_chain(self.layers, input_shape)
 
     def compute_output_shape(self, input_shape):
-        for layer in self.layers:
-            input_shape = layer.compute_output_shape(input_shape)
-        return input_shape
+        return chain_output_shape(self.layers, input_shape)
 
 
 def _check_strength(value, name, high=1.0):
     """Returns `value` as a float in [0, high]; None means 0 (switched off)."""
-    if value is None:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
-        raise ValueError(f"`{name}` must be a float in [0, {high}] (0 or None: off); received {name}={value!r}.")
-    return float(value)
+    return 0.0 if value is None else check_number(value, name, 0, high)
 
 
 def _layer_seeds(seed):
@@ -68,8 +83,6 @@ def _layer_seeds(seed):
     Layers given the same seed would draw the same random numbers: a rotation
     and a zoom would then always move together.
     """
-    if seed is not None:
-        check_positive_int(seed, "seed", allow_zero=True)
     index = 0
     while True:
         yield None if seed is None else seed + index
@@ -135,7 +148,7 @@ def geometric_augmentation(
     zoom = _check_strength(zoom, "zoom")
     shear = _check_strength(shear, "shear")
     perspective = _check_strength(perspective, "perspective")
-    seeds = _layer_seeds(seed)
+    seeds = _layer_seeds(check_seed(seed))
     fill = {"fill_mode": fill_mode}
     layers = []
     if flip:
@@ -217,7 +230,7 @@ def photometric_augmentation(
     hue = _check_strength(hue, "hue")
     noise = _check_strength(noise, "noise")
     value_range = tuple(value_range)
-    seeds = _layer_seeds(seed)
+    seeds = _layer_seeds(check_seed(seed))
     layers = []
     if brightness:
         layers.append(keras.layers.RandomBrightness(brightness, value_range=value_range, seed=next(seeds)))
@@ -245,7 +258,7 @@ class RangeGaussianNoise(keras.layers.Layer):
     Args:
         stddev: standard deviation as a fraction of the value range, >= 0.
         value_range: `(low, high)` range of the pixel values.
-        seed: int for reproducible noise, or None.
+        seed: None or a non-negative int, for reproducible noise.
         **kwargs: base layer keyword arguments.
 
     Example:
@@ -257,12 +270,10 @@ class RangeGaussianNoise(keras.layers.Layer):
 
     def __init__(self, stddev, value_range=(0, 1), seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) or stddev < 0:
-            raise ValueError(f"`stddev` must be a non-negative float; received stddev={stddev!r}.")
-        self.stddev = float(stddev)
+        self.stddev = check_number(stddev, "stddev", low=0)
         self.value_range = tuple(value_range)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed = check_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def call(self, inputs, training=True):
         inputs = keras.ops.cast(inputs, self.compute_dtype)
@@ -281,233 +292,11 @@ class RangeGaussianNoise(keras.layers.Layer):
         return config
 
 
-def _check_alpha(alpha):
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
-        raise ValueError(f"`alpha` must be a positive float; received alpha={alpha!r}.")
-
-
-def _check_mixup_inputs(images, labels):
-    """Raises a clear error for labels MixUp cannot mix (static checks)."""
-    if not keras.backend.is_float_dtype(labels.dtype):
-        raise TypeError(
-            "`labels` must be one-hot or soft labels of a float dtype, shape (batch, classes); "
-            f"received labels of dtype {keras.backend.standardize_dtype(labels.dtype)}. "
-            "Mixing integer class indices is meaningless: convert them with "
-            "keras.utils.to_categorical(labels, num_classes)."
-        )
-    if len(labels.shape) != 2:
-        raise ValueError(
-            "`labels` must be 2-D, shape (batch, classes) (one-hot or soft labels); "
-            f"received labels of shape {tuple(labels.shape)}."
-        )
-    if labels.shape[-1] is not None and labels.shape[-1] < 2:
-        # A single column is class indices stored as floats, not a distribution over classes.
-        raise ValueError(
-            "`labels` must have one column per class (at least 2), one-hot or soft; received labels of "
-            f"shape {tuple(labels.shape)}. Convert class indices with keras.utils.to_categorical."
-        )
-    if len(images.shape) < 2:
-        raise ValueError(f"`images` must have a batch axis; received images of shape {tuple(images.shape)}.")
-    if images.shape[0] is not None and labels.shape[0] is not None and images.shape[0] != labels.shape[0]:
-        raise ValueError(
-            "`images` and `labels` must have the same batch size; received "
-            f"images of shape {tuple(images.shape)} and labels of shape {tuple(labels.shape)}."
-        )
-
-
-def _mixup(images, labels, alpha, different_classes, seed_generator, dtype="float32"):
-    """Mixes a batch; returns (mixed_images, mixed_labels, lambdas, partners)."""
-    ops = keras.ops
-    images = ops.cast(images, dtype)
-    labels = ops.cast(labels, dtype)
-    batch_size = ops.shape(images)[0]
-    # Lambda in float32 whatever the compute dtype, so that the clip keeps it off 0 and 1.
-    lambdas = keras.random.beta((batch_size,), alpha, alpha, seed=seed_generator)
-    lambdas = ops.clip(ops.cast(lambdas, "float32"), LAMBDA_EPSILON, 1.0 - LAMBDA_EPSILON)
-
-    # Partner of sample i: the candidate j with the largest random score among
-    # the allowed ones (another class, or any other sample); a uniform draw.
-    scores = keras.random.uniform((batch_size, batch_size), seed=seed_generator)
-    index = ops.arange(batch_size)
-    if different_classes:
-        classes = ops.argmax(labels, axis=-1)
-        allowed = ops.not_equal(classes[:, None], classes[None, :])
-    else:
-        allowed = ops.not_equal(index[:, None], index[None, :])
-    partners = ops.argmax(ops.where(allowed, scores, -1.0), axis=-1)
-    # A sample without any allowed partner (a batch of a single class) is paired
-    # with itself: lambda * x + (1 - lambda) * x = x, it passes through unmixed.
-    partners = ops.where(ops.any(allowed, axis=-1), partners, index)
-
-    weights = ops.cast(lambdas, dtype)
-    image_weights = ops.reshape(weights, (-1,) + (1,) * (len(images.shape) - 1))
-    mixed_images = image_weights * images + (1.0 - image_weights) * ops.take(images, partners, axis=0)
-    label_weights = weights[:, None]
-    mixed_labels = label_weights * labels + (1.0 - label_weights) * ops.take(labels, partners, axis=0)
-    return mixed_images, mixed_labels, lambdas, partners
-
-
-@keras.saving.register_keras_serializable(package="course_lib")
-class MixUp(keras.layers.Layer):
-    """Mixup: convex combinations of pairs of samples and of their labels.
-
-    For each sample `i` of a batch, the layer draws a partner `j` and a
-    weight `lambda_i ~ Beta(alpha, alpha)`, and returns the virtual sample
-    `lambda_i * x_i + (1 - lambda_i) * x_j` with the soft label
-    `lambda_i * y_i + (1 - lambda_i) * y_j` (Zhang et al., 2018). Lambda lies
-    in the open interval (0, 1): draws are clipped to
-    `[LAMBDA_EPSILON, 1 - LAMBDA_EPSILON]` with `LAMBDA_EPSILON = 1e-6`.
-
-    With `different_classes=True` (the lecture's definition) the partner is
-    drawn uniformly among the samples of another class (the argmax of the
-    label); a sample with no such partner in the batch (all samples of one
-    class) is paired with itself and passes through unchanged, with its
-    label. With `different_classes=False` the partner is any other sample.
-
-    How it differs from `keras.layers.MixUp` (Keras 3.15): Keras also draws
-    one lambda per sample, but pairs sample `i` with sample `perm[i]` of one
-    random permutation of the batch, whatever the classes (so a sample can
-    be mixed with a sample of its own class, or with itself), and does not
-    clip lambda (float32 draws can be exactly 0 or 1 for a small alpha).
-    Keras's layer takes a dict `{"images": ..., "labels": ...}`; this one
-    takes a tuple or a dict.
-
-    Keras samples Beta(alpha, alpha) in float32 as a ratio of Gamma draws;
-    for alpha below about 0.01 the draws are inaccurate on the TensorFlow and
-    PyTorch backends (many come out exactly 0.5). Use alpha >= 0.05.
-
-    Only active in training: with `training=False` the inputs are returned
-    unchanged. Called directly, the layer defaults to training mode (like
-    Keras's random preprocessing layers), so it can be used in a data
-    pipeline on NumPy batches (or in `tf.data` on the TensorFlow backend);
-    `mixup_batch` is its NumPy version.
-
-    Args:
-        alpha: Beta distribution parameter, positive; small values give
-            lambdas near 0 or 1 (little mixing), `alpha=1` uniform lambdas.
-        different_classes: whether partners must belong to another class.
-        seed: int for reproducible draws, or None.
-        **kwargs: base layer keyword arguments.
-
-    Call arguments:
-        inputs: a tuple `(images, labels)` or a dict with keys "images" and
-            "labels". Images of shape `(batch, ...)`, labels of a float
-            dtype and shape `(batch, classes)` (one-hot or soft).
-        training: whether to mix (default True).
-
-    Returns:
-        `(mixed_images, mixed_labels)`, as a tuple or a dict like the input,
-        in the layer's compute dtype.
-
-    Example:
-
-    >>> images = np.random.rand(4, 8, 8, 1).astype("float32")
-    >>> labels = keras.utils.to_categorical([0, 1, 0, 1], 2)
-    >>> mixed_images, mixed_labels = MixUp(alpha=0.4, seed=0)((images, labels))
-    >>> tuple(mixed_labels.shape)
-    (4, 2)
-    """
-
-    def __init__(self, alpha=0.2, different_classes=True, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        _check_alpha(alpha)
-        self.alpha = alpha
-        self.different_classes = different_classes
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs, training=True):
-        images, labels = _unpack(inputs)
-        _check_mixup_inputs(images, labels)
-        if not training:
-            return inputs
-        mixed_images, mixed_labels, _, _ = _mixup(
-            images, labels, self.alpha, self.different_classes, self.seed_generator, self.compute_dtype
-        )
-        if isinstance(inputs, dict):
-            return {"images": mixed_images, "labels": mixed_labels}
-        return mixed_images, mixed_labels
-
-    def compute_output_shape(self, input_shape):
-        if isinstance(input_shape, dict):
-            return dict(input_shape)
-        return tuple(input_shape)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(alpha=self.alpha, different_classes=self.different_classes, seed=self.seed)
-        return config
-
-
-def _unpack(inputs):
-    if isinstance(inputs, dict):
-        if set(inputs) != {"images", "labels"}:
-            raise ValueError(
-                f'`inputs` as a dict must have the keys "images" and "labels"; received keys {sorted(inputs)}.'
-            )
-        return inputs["images"], inputs["labels"]
-    if isinstance(inputs, (tuple, list)) and len(inputs) == 2:
-        return inputs
-    raise ValueError(
-        "`inputs` must be a tuple (images, labels) or a dict with keys \"images\" and \"labels\"; "
-        f"received {type(inputs).__name__}."
-    )
-
-
-def mixup_batch(images, labels, alpha=0.2, seed=None, different_classes=True):
-    """Mixup of one batch, NumPy in and NumPy out: the functional `MixUp`.
-
-    Same rules as the `MixUp` layer (one lambda per sample in the open
-    interval (0, 1), partners from another class when `different_classes`,
-    a sample without one passes through unchanged), and the same draws: for
-    a given seed, `mixup_batch` returns what a new `MixUp(seed=seed)` layer
-    returns on its first call.
-
-    Args:
-        images: array of shape `(batch, ...)`.
-        labels: float array of shape `(batch, classes)`, one-hot or soft.
-        alpha: Beta distribution parameter, positive.
-        seed: int for reproducible draws, or None.
-        different_classes: whether partners must belong to another class.
-
-    Returns:
-        `(mixed_images, mixed_labels, lambdas, partners)` as float32 NumPy
-        arrays (`partners` int): sample `i` of the output is
-        `lambdas[i] * images[i] + (1 - lambdas[i]) * images[partners[i]]`,
-        and the same for its label.
-
-    Example:
-
-    >>> labels = np.eye(2, dtype="float32")[[0, 1, 1]]
-    >>> _, mixed, lambdas, partners = mixup_batch(np.ones((3, 4)), labels, seed=0)
-    >>> partners[0] in (1, 2)
-    True
-    """
-    _check_alpha(alpha)
-    images, labels = np.asarray(images), np.asarray(labels)
-    _check_mixup_inputs(images, labels)
-    outputs = _mixup(images, labels, alpha, different_classes, keras.random.SeedGenerator(seed))
-    mixed_images, mixed_labels, lambdas, partners = (keras.ops.convert_to_numpy(t) for t in outputs)
-    return mixed_images, mixed_labels, lambdas, partners.astype("int64")
-
-
 def _call_augmentation(augment, images, training=True):
     """Calls `augment` on a batch, in training mode when it is a Keras layer."""
     if call_takes_training(augment):
         return augment(images, training=training)
     return augment(images)
-
-
-def _integer_labels(y, name="y"):
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(
-            f"`{name}` must hold integer class labels of shape (N,) or (N, 1); "
-            f"received {name} of dtype {y.dtype} and shape {np.shape(y)}."
-        )
-    return y
 
 
 def balance_with_augmentation(x, y, augment, target_per_class, seed=None, batch_size=256):
@@ -527,8 +316,8 @@ def balance_with_augmentation(x, y, augment, target_per_class, seed=None, batch_
             the same shape, e.g. `geometric_augmentation(seed=0)` (a Keras
             layer is called with `training=True`).
         target_per_class: number of samples each class must reach.
-        seed: int for the choice of the images to augment, or None. For a
-            fully reproducible result, seed `augment` too.
+        seed: None or a non-negative int, for the choice of the images to
+            augment. For a fully reproducible result, seed `augment` too.
         batch_size: images per call of `augment`.
 
     Returns:
@@ -546,16 +335,16 @@ def balance_with_augmentation(x, y, augment, target_per_class, seed=None, batch_
     array([4, 4])
     """
     x = np.asarray(x)
-    labels = _integer_labels(y)
+    labels = class_indices(y, "y")
     if len(x) != len(labels):
         raise ValueError(
             f"`x` and `y` must have the same length; received {len(x)} images and {len(labels)} labels."
         )
     if not callable(augment):
         raise TypeError(f"`augment` must be a callable on a batch of images; received {augment!r}.")
-    check_positive_int(target_per_class, "target_per_class")
-    check_positive_int(batch_size, "batch_size")
-    rng = np.random.default_rng(seed)
+    target_per_class = check_positive_int(target_per_class, "target_per_class")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    rng = np.random.default_rng(check_seed(seed))
     new_images, new_labels = [], []
     classes, counts = np.unique(labels, return_counts=True)
     for label, count in zip(classes, counts):
@@ -623,7 +412,7 @@ def class_specific_augmentation(pipelines, default=None):
     if not isinstance(pipelines, dict):
         raise TypeError(f"`pipelines` must be a dict {{class label: callable}}; received {type(pipelines).__name__}.")
     for label, pipeline in pipelines.items():
-        if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+        if not is_int(label):
             raise ValueError(f"`pipelines` keys must be integer class labels; received key {label!r}.")
         if pipeline is not None and not callable(pipeline):
             raise TypeError(f"`pipelines[{label}]` must be a callable or None; received {pipeline!r}.")
