@@ -3,7 +3,8 @@
 Each layer is written with Keras layers and `keras.ops` only, so it runs on
 the TensorFlow, JAX and PyTorch backends, and is registered for serialization
 under the package name "course_lib" (`model.save("m.keras")` and
-`keras.models.load_model("m.keras")` round-trip it).
+`keras.models.load_model("m.keras")` round-trip it). `course_lib.layers.chain`
+holds the helpers they share: chains of layers and the convolution unit.
 """
 
 from course_lib.layers.densenet import DenseBlock, TransitionLayer
@@ -12,8 +13,7 @@ from course_lib.layers.inception import InceptionModule
 from course_lib.layers.mobilenet import DepthwiseSeparableConv
 from course_lib.layers.nin import MLPConv
 from course_lib.layers.normalization import LocalResponseNormalization
-from course_lib.layers.resnet import BottleneckBlock, ResidualBlock
-from course_lib.layers.resnext import ResNeXtBlock
+from course_lib.layers.resnet import BottleneckBlock, ResidualBlock, ResNeXtBlock
 
 __all__ = [
     "BottleneckBlock",

@@ -28,6 +28,7 @@ CASES = [
     (lambda: L.GroupedConv2D(8, 3, groups=4, padding="same"), (2, 7, 7, 12), (2, 7, 7, 8)),
     (lambda: L.MLPConv(8, kernel_size=3, mlp_filters=(6,), batch_norm=True), (2, 9, 9, 3), (2, 9, 9, 6)),
     (lambda: L.InceptionModule(4, 3, 5, 2, 3, 2, batch_norm=True), (2, 9, 9, 6), (2, 9, 9, 14)),
+    (lambda: L.BottleneckBlock(4, groups=2, stride_on="3x3", strides=2), (2, 8, 8, 6), (2, 4, 4, 16)),
 ]
 IDS = [f"{i}" for i in range(len(CASES))]
 
@@ -158,6 +159,67 @@ def test_resnext_grouped_conv_equals_the_sum_of_paths():
         )
 
 
+def _resnext_parameters(channels, filters, cardinality, expansion, strides, use_bias):
+    """Parameters of a ResNeXt block, counted from the paper's layout (Xie et al., 2017).
+
+    conv1x1 (channels -> filters), grouped conv3x3 (each of the `cardinality`
+    groups maps filters / cardinality channels to as many filters), conv1x1
+    (filters -> expansion * filters), each followed by BatchNormalization (4
+    numbers per channel), and a projection (conv1x1 + BN) when the shape
+    changes.
+    """
+    out = expansion * filters
+    bias = 1 if use_bias else 0
+    count = channels * filters + bias * filters
+    count += 3 * 3 * (filters // cardinality) * filters + bias * filters
+    count += filters * out + bias * out
+    count += 4 * (filters + filters + out)
+    if strides != 1 or channels != out:
+        count += channels * out + bias * out + 4 * out
+    return count
+
+
+# (input channels, filters, cardinality, expansion, strides, use_bias)
+RESNEXT_CONFIGURATIONS = [
+    (6, 8, 4, 2, 1, False),  # projection: 6 -> 16 channels
+    (32, 16, 2, 2, 2, False),  # projection: stride 2
+    (16, 8, 8, 2, 1, False),  # identity shortcut, depthwise 3x3 (one channel per group)
+    (48, 12, 3, 4, 1, True),  # identity shortcut, biases
+    (64, 128, 32, 2, 1, False),  # ResNeXt-50 32x4d, first block
+]
+
+
+@pytest.mark.parametrize("channels, filters, cardinality, expansion, strides, use_bias", RESNEXT_CONFIGURATIONS)
+def test_resnext_block_parameters(channels, filters, cardinality, expansion, strides, use_bias):
+    expected = _resnext_parameters(channels, filters, cardinality, expansion, strides, use_bias)
+    resnext = L.ResNeXtBlock(
+        filters, cardinality=cardinality, strides=strides, expansion=expansion, use_bias=use_bias
+    )
+    resnext.build((None, 8, 8, channels))
+    assert resnext.count_params() == expected
+    # The same block as a grouped BottleneckBlock: the same weights, in the same order.
+    bottleneck = L.BottleneckBlock(
+        filters, strides=strides, expansion=expansion, stride_on="3x3", use_bias=use_bias, groups=cardinality
+    )
+    bottleneck.build((None, 8, 8, channels))
+    assert bottleneck.count_params() == expected
+    assert [tuple(w.shape) for w in bottleneck.weights] == [tuple(w.shape) for w in resnext.weights]
+
+
+def test_resnext_block_is_a_grouped_bottleneck_with_its_own_config():
+    block = L.ResNeXtBlock(8, cardinality=4, strides=2, name="block")
+    assert isinstance(block, L.BottleneckBlock)
+    assert (block.groups, block.stride_on, block.use_bias, block.bottleneck_width) == (4, "3x3", False, 2)
+    config = block.get_config()
+    assert {"cardinality", "filters", "strides", "expansion", "use_bias"} <= set(config)
+    assert not {"groups", "stride_on", "preactivation"} & set(config)
+    # A config as the former course_lib.layers.resnext.ResNeXtBlock saved it.
+    saved = {"name": "old", "trainable": True, "dtype": "float32", "strides": 1, "use_bias": False,
+             "filters": 16, "cardinality": 8, "expansion": 2}
+    restored = L.ResNeXtBlock.from_config(saved)
+    assert (restored.filters, restored.groups, restored.out_depth) == (16, 8, 32)
+
+
 def test_dense_block_keeps_its_input_and_grows_by_the_growth_rate():
     block = L.DenseBlock(3, growth_rate=4)
     x = _random((2, 6, 6, 5))
@@ -203,10 +265,12 @@ def test_depthwise_separable_parameter_count():
         (lambda: L.InceptionModule(1, 1, 0, 1, 1, 1), "`filters_3x3` must be a positive int"),
         (lambda: L.InceptionModule(-1, 1, 1, 1, 1, 1), "`filters_1x1` must be a non-negative int"),
         (lambda: L.ResidualBlock(8, strides=0), "`strides` must be a positive int"),
-        (lambda: L.ResidualBlock(8, dropout_rate=1.0), "`dropout_rate` must be a float in"),
+        (lambda: L.ResidualBlock(8, dropout_rate=1.0), r"`dropout_rate` must be a number in \[0, 1\)"),
         (lambda: L.BottleneckBlock(8, stride_on="5x5"), "`stride_on` must be"),
         (lambda: L.BottleneckBlock(8, expansion=0), "`expansion` must be a positive int"),
         (lambda: L.ResNeXtBlock(30, cardinality=8), "`cardinality` must divide `filters`"),
+        (lambda: L.BottleneckBlock(30, groups=8), "`groups` must divide `filters`"),
+        (lambda: L.BottleneckBlock(30, groups=0), "`groups` must be a positive int"),
         (lambda: L.DenseBlock(0, 12), "`num_layers` must be a positive int"),
         (lambda: L.DenseBlock(4, 12.5), "`growth_rate` must be a positive int"),
         (lambda: L.TransitionLayer(compression=0), "`compression` must be a float in"),
