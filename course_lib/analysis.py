@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from course_lib._checks import check_positive_int, check_seed
 from course_lib._keras_compat import leaf_layers
 
 
@@ -151,7 +152,7 @@ def measure_throughput(model, batch_size=32, steps=10, warmup=2, training=True, 
         steps: timed steps (the median step time is used).
         warmup: untimed steps before them.
         training: whether to also time a training step.
-        seed: seed of the random inputs.
+        seed: None or a non-negative int, the seed of the random inputs.
 
     Returns:
         A dict with `inference` (images/s) and, when `training`, `training`
@@ -162,13 +163,13 @@ def measure_throughput(model, batch_size=32, steps=10, warmup=2, training=True, 
 
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
-    for name, value, low in (("batch_size", batch_size, 1), ("steps", steps, 1), ("warmup", warmup, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"`{name}` must be an int >= {low}; received {name}={value!r}.")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    steps = check_positive_int(steps, "steps")
+    warmup = check_positive_int(warmup, "warmup", allow_zero=True)
     shape = model.input_shape
     if isinstance(shape, list) or any(d is None for d in shape[1:]):
         raise ValueError(f"`model` must have one input of fixed size; received input shape {shape}.")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     x = rng.uniform(0, 1, (batch_size,) + tuple(shape[1:])).astype("float32")
 
     def median_rate(step):

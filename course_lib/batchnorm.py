@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from course_lib._keras_compat import flatten_layers
-from course_lib.layers._utils import check_positive_int
+from course_lib._checks import check_number, check_positive_int
 
 # The default momentum of keras.layers.BatchNormalization.
 KERAS_MOMENTUM = 0.99
@@ -61,9 +61,8 @@ def momentum_for_steps(steps, weight_left=0.01, maximum=KERAS_MOMENTUM):
     >>> momentum_for_steps(10_000)
     0.99
     """
-    check_positive_int(steps, "steps")
-    if isinstance(weight_left, bool) or not isinstance(weight_left, float) or not 0 < weight_left < 1:
-        raise ValueError(f"`weight_left` must be a float in (0, 1); received weight_left={weight_left!r}.")
+    steps = check_positive_int(steps, "steps")
+    weight_left = check_number(weight_left, "weight_left", 0, 1, low_open=True, high_open=True)
     return min(maximum, weight_left ** (1.0 / steps))
 
 
@@ -77,8 +76,7 @@ def set_batchnorm_momentum(model, momentum):
     Returns:
         The number of layers changed.
     """
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-        raise ValueError(f"`momentum` must be a float in [0, 1); received momentum={momentum!r}.")
+    momentum = check_number(momentum, "momentum", 0, 1, high_open=True)
     layers = batchnorm_layers(model)
     for layer in layers:
         layer.momentum = float(momentum)
@@ -121,7 +119,7 @@ def recompute_batchnorm_statistics(model, x, batch_size=128):
     [2.0, 3.0, 4.0, 5.0]
     """
     layers = batchnorm_layers(model)
-    check_positive_int(batch_size, "batch_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
     x = np.asarray(x)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"`x` must be a batch of inputs, first axis the example; received shape {x.shape}.")

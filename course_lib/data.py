@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from course_lib._checks import check_number, check_positive_int, check_seed, class_indices
+
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 CACHE_DIR_ENV = "COURSE_CACHE_DIR"
 
@@ -450,7 +452,7 @@ def load_digits(test_size=0.25, seed=0):
 
     Args:
         test_size: fraction of the images held out for testing, in (0, 1).
-        seed: seed of the stratified split.
+        seed: None or a non-negative int, the seed of the stratified split.
 
     Returns:
         `(x_train, y_train), (x_test, y_test)`: uint8 arrays of shapes
@@ -459,10 +461,10 @@ def load_digits(test_size=0.25, seed=0):
     from sklearn.datasets import load_digits as sklearn_load_digits
     from sklearn.model_selection import train_test_split
 
-    if not isinstance(test_size, float) or not 0.0 < test_size < 1.0:
-        raise ValueError(
-            f"`test_size` must be a float in (0, 1); received test_size={test_size!r}."
-        )
+    if not isinstance(test_size, float):  # an int would be a number of images for scikit-learn
+        raise ValueError(f"`test_size` must be a float in (0, 1); received test_size={test_size!r}.")
+    test_size = check_number(test_size, "test_size", 0, 1, low_open=True, high_open=True)
+    seed = check_seed(seed)
     digits = sklearn_load_digits()
     x = digits.images.astype(np.uint8)
     y = digits.target.astype(np.uint8)
@@ -491,7 +493,8 @@ def subset(x, y, per_class, seed=0):
         y: integer labels of shape `(N,)` or `(N, 1)` (as Keras returns them).
         per_class: number of examples to keep from each class (a positive int,
             at most the size of the smallest class).
-        seed: seed of the draw; the same seed gives the same subset.
+        seed: None or a non-negative int, the seed of the draw; the same
+            seed gives the same subset.
 
     Returns:
         `(x_subset, y_subset)` with `per_class * n_classes` examples in a
@@ -512,18 +515,9 @@ def subset(x, y, per_class, seed=0):
         raise ValueError(
             f"`x` and `y` must have the same length; received {len(x)} and {len(y)}."
         )
-    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
-        raise ValueError(
-            f"`y` must hold integer labels of shape (N,) or (N, 1); received shape {y.shape}."
-        )
-    if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"`y` must hold integer labels; received dtype {y.dtype}.")
-    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
-        raise ValueError(
-            f"`per_class` must be a positive integer; received per_class={per_class!r}."
-        )
-    flat = y.reshape(-1)
-    rng = np.random.default_rng(seed)
+    flat = class_indices(y, "y")
+    per_class = check_positive_int(per_class, "per_class")
+    rng = np.random.default_rng(check_seed(seed))
     chosen = []
     for label in np.unique(flat):
         members = np.flatnonzero(flat == label)

@@ -39,7 +39,7 @@ from course_lib.batchnorm import (
     recompute_batchnorm_statistics,
     set_batchnorm_momentum,
 )
-from course_lib.layers._utils import check_positive_int
+from course_lib._checks import check_image_batch, check_number, check_positive_int, check_seed, class_indices
 from course_lib.runtime import default_jit_compile
 
 
@@ -53,18 +53,6 @@ class Splits(collections.namedtuple("Splits", ["train", "validation", "test"])):
         return f"Splits({sizes})"
 
 
-def _flat_labels(y, name):
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(
-            f"`{name}` must hold integer class labels of shape (N,) or (N, 1); "
-            f"received dtype {y.dtype} and shape {np.shape(y)}."
-        )
-    return y
-
-
 def split_validation(x, y, validation_size, seed=0):
     """Carves a stratified validation set out of training data.
 
@@ -73,7 +61,7 @@ def split_validation(x, y, validation_size, seed=0):
         y: their integer labels, `(N,)` or `(N, 1)`.
         validation_size: number of validation examples (an int), taken in
             proportion to the classes.
-        seed: seed of the split.
+        seed: None or a non-negative int, the seed of the split.
 
     Returns:
         `(x_train, y_train), (x_validation, y_validation)` with labels of
@@ -89,10 +77,11 @@ def split_validation(x, y, validation_size, seed=0):
     from sklearn.model_selection import train_test_split
 
     x = np.asarray(x)
-    y = _flat_labels(y, "y")
+    y = class_indices(y, "y")
     if len(x) != len(y):
         raise ValueError(f"`x` and `y` must have the same length; received {len(x)} and {len(y)}.")
-    check_positive_int(validation_size, "validation_size")
+    validation_size = check_positive_int(validation_size, "validation_size")
+    seed = check_seed(seed)
     if validation_size >= len(x):
         raise ValueError(
             f"`validation_size` must be smaller than the {len(x)} training examples; "
@@ -126,7 +115,8 @@ def load_splits(
         train_per_class: training examples kept per class after the
             validation set is taken out, or None for all of them.
         test_per_class: test examples kept per class, or None for all.
-        seed: seed of the validation split and of the subsets.
+        seed: None or a non-negative int, the seed of the validation split
+            and of the subsets.
 
     Returns:
         A `Splits` `(train, validation, test)` of `(x, y)` pairs, images as
@@ -136,7 +126,7 @@ def load_splits(
     train, validation = split_validation(x_train, y_train, validation_size, seed)
     if train_per_class is not None:
         train = data.subset(*train, per_class=train_per_class, seed=seed)
-    y_test = _flat_labels(y_test, "y_test")
+    y_test = class_indices(y_test, "y_test")
     if test_per_class is not None:
         x_test, y_test = data.subset(x_test, y_test, per_class=test_per_class, seed=seed)
     return Splits(train, validation, (x_test, y_test))
@@ -161,7 +151,9 @@ class AugmentedBatches(keras.utils.PyDataset):
         batch_size: images per batch (the last batch may be smaller).
         flip: whether to mirror half of the images left-right.
         translate: largest shift in pixels (0: none).
-        seed: seed of the order and of the transformations.
+        seed: a non-negative int, the seed of the order and of the
+            transformations (not None: a resumed run must see the same
+            batches).
         shuffle: whether to visit the examples in a new random order each
             epoch.
         outputs: number of model outputs that get the labels (a tuple of
@@ -181,20 +173,16 @@ class AugmentedBatches(keras.utils.PyDataset):
     def __init__(self, x, y, num_classes, batch_size=128, flip=True, translate=0, seed=0,
                  shuffle=True, outputs=1, **kwargs):
         super().__init__(**kwargs)
-        x = np.asarray(x)
-        if x.ndim != 4:
-            raise ValueError(f"`x` must be images of shape (N, rows, cols, channels); received shape {x.shape}.")
+        x = check_image_batch(x, "x")
         self.x = x
-        self.y = _flat_labels(y, "y")
+        num_classes = check_positive_int(num_classes, "num_classes")
+        self.y = class_indices(y, "y", num_classes)
         if len(self.x) != len(self.y):
             raise ValueError(f"`x` and `y` must have the same length; received {len(x)} and {len(self.y)}.")
-        check_positive_int(num_classes, "num_classes")
-        if self.y.min() < 0 or self.y.max() >= num_classes:
-            raise ValueError(f"`y` must hold labels in [0, {num_classes}); received labels in [{self.y.min()}, {self.y.max()}].")
-        check_positive_int(batch_size, "batch_size")
-        check_positive_int(translate, "translate", allow_zero=True)
-        check_positive_int(seed, "seed", allow_zero=True)
-        check_positive_int(outputs, "outputs")
+        batch_size = check_positive_int(batch_size, "batch_size")
+        translate = check_positive_int(translate, "translate", allow_zero=True)
+        seed = check_seed(seed, allow_none=False)
+        outputs = check_positive_int(outputs, "outputs")
         if translate >= min(x.shape[1:3]):
             raise ValueError(f"`translate` must be smaller than the image; received translate={translate}.")
         self.num_classes = num_classes
@@ -208,8 +196,7 @@ class AugmentedBatches(keras.utils.PyDataset):
 
     def set_epoch(self, epoch):
         """Makes the next batches those of epoch `epoch` (0-based)."""
-        check_positive_int(epoch, "epoch", allow_zero=True)
-        self.epoch = epoch
+        self.epoch = check_positive_int(epoch, "epoch", allow_zero=True)
         rng = np.random.default_rng([self.seed, epoch])
         self._order = rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
         self._rng_seed = int(rng.integers(2**31))
@@ -361,9 +348,7 @@ class Recipe:
         check_positive_int(self.batch_size, "batch_size")
         check_positive_int(self.translate, "translate", allow_zero=True)
         for name in ("learning_rate", "warmup_epochs", "weight_decay", "label_smoothing", "momentum"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"`{name}` must be a non-negative number; received {name}={value!r}.")
+            check_number(getattr(self, name), name, low=0)
         if self.learning_rate <= 0:
             raise ValueError(f"`learning_rate` must be positive; received learning_rate={self.learning_rate!r}.")
         if not self.momentum < 1 or not self.label_smoothing < 1:
@@ -487,7 +472,7 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def _one_hot(y, num_classes):
-    return np.eye(num_classes, dtype="float32")[_flat_labels(y, "y")]
+    return np.eye(num_classes, dtype="float32")[class_indices(y, "y")]
 
 
 def train(model, recipe, train_data, validation_data=None, num_classes=None, seed=0,
@@ -502,7 +487,8 @@ def train(model, recipe, train_data, validation_data=None, num_classes=None, see
         train_data: `(x, y)` training images and integer labels.
         validation_data: `(x, y)` validation images and labels, or None.
         num_classes: number of classes (default: the model's outputs).
-        seed: seed of the batches' order and augmentation.
+        seed: a non-negative int, the seed of the batches' order and
+            augmentation.
         callbacks: more Keras callbacks.
         initial_epoch: epoch to start from (resuming a run whose model and
             optimizer were restored).
@@ -557,7 +543,7 @@ def evaluate(model, x, y, batch_size=256):
     Returns:
         A dict with "accuracy", "crossentropy" and "correct" (a count).
     """
-    y = _flat_labels(y, "y")
+    y = class_indices(y, "y")
     probabilities = np.asarray(model.predict(np.asarray(x), batch_size=batch_size, verbose=0), "float64")
     if probabilities.shape != (len(y), probabilities.shape[-1]):
         raise ValueError(f"`model` must return one probability vector per image; received shape {probabilities.shape}.")
@@ -587,7 +573,7 @@ def learning_rate_range_test(model, x, y, min_lr=1e-4, max_lr=10.0, steps=100, b
         steps: number of steps (batches).
         batch_size: images per batch, drawn in a random order.
         momentum: SGD's momentum.
-        seed: seed of the batch order.
+        seed: None or a non-negative int, the seed of the batch order.
         stop_factor: stop once the smoothed loss exceeds this multiple of
             its minimum.
 
@@ -599,9 +585,10 @@ def learning_rate_range_test(model, x, y, min_lr=1e-4, max_lr=10.0, steps=100, b
     if not isinstance(model, keras.Model):
         raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
     x = np.asarray(x)
-    y = _flat_labels(y, "y")
-    check_positive_int(steps, "steps")
-    check_positive_int(batch_size, "batch_size")
+    y = class_indices(y, "y")
+    steps = check_positive_int(steps, "steps")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    seed = check_seed(seed)
     if not 0 < min_lr < max_lr:
         raise ValueError(f"`min_lr` and `max_lr` must satisfy 0 < min_lr < max_lr; received {min_lr}, {max_lr}.")
     classes = model.outputs[0].shape[-1]
@@ -673,7 +660,8 @@ def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, ve
             `loss_weights`), the second scored (GoogLeNet's auxiliary heads).
         splits: a `Splits` (`load_splits`).
         recipe: a `Recipe`.
-        seeds: the seeds, one run each.
+        seeds: the seeds, one run each: non-negative ints (not None: the runs
+            are recorded, and paired, by seed).
         name: the variant's name (default: the first model's name).
         keep_models: whether to keep the trained models in `Runs.models`
             (the inference models, for pairs).
@@ -688,11 +676,9 @@ def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, ve
         raise TypeError(f"`build` must be a function returning a keras.Model; received {build!r}.")
     if not isinstance(splits, Splits):
         raise TypeError(f"`splits` must be a Splits (see load_splits); received {type(splits).__name__}.")
-    seeds = list(seeds)
+    seeds = [check_seed(seed, "seeds", allow_none=False) for seed in seeds]
     if not seeds:
         raise ValueError("`seeds` must name at least one seed.")
-    for seed in seeds:
-        check_positive_int(seed, "seeds", allow_zero=True)
     (x_train, y_train), validation, (x_test, y_test) = splits
     histories, rows, models = [], [], {}
     for seed in seeds:

@@ -30,16 +30,11 @@ import keras
 import numpy as np
 
 from course_lib.autodiff import value_and_gradient
-from course_lib.layers._utils import check_positive_int
+from course_lib._checks import check_image_batch, check_positive_int, check_positive_ints, is_int
 
 
 def _check_images(images):
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(
-            f"`images` must be a batch of shape (N, rows, cols, channels); received shape {images.shape}."
-        )
-    return images.astype("float32")
+    return check_image_batch(images, "images").astype("float32")
 
 
 def _class_indices(class_index, count, classes):
@@ -268,13 +263,13 @@ def occlusion_map(model, images, class_index, patch_size=8, stride=4, fill="mean
         patch raises the probability.
     """
     images = _check_images(images)
-    check_positive_int(patch_size, "patch_size")
-    check_positive_int(stride, "stride")
-    check_positive_int(batch_size, "batch_size")
+    patch_size = check_positive_int(patch_size, "patch_size")
+    stride = check_positive_int(stride, "stride")
+    batch_size = check_positive_int(batch_size, "batch_size")
     n, rows, cols, _ = images.shape
     if patch_size > min(rows, cols):
         raise ValueError(f"`patch_size` must fit in the image ({rows}x{cols}); received patch_size={patch_size}.")
-    if not (fill == "mean" or (isinstance(fill, (int, float)) and not isinstance(fill, bool))):
+    if not (isinstance(fill, str) and fill == "mean") and not (is_int(fill) or isinstance(fill, float)):
         raise ValueError(f"`fill` must be 'mean' or a number; received fill={fill!r}.")
     classes = model.output_shape[-1]
     indices = _class_indices(class_index, n, classes)
@@ -304,7 +299,6 @@ def upsample_to(maps, size):
     maps = np.asarray(maps, "float32")
     if maps.ndim != 3:
         raise ValueError(f"`maps` must have shape (N, rows, cols); received {maps.shape}.")
-    if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in size):
-        raise ValueError(f"`size` must be (rows, cols), two positive ints; received size={size!r}.")
-    resized = keras.ops.image.resize(maps[..., None], tuple(int(s) for s in size), interpolation="bilinear")
+    size = check_positive_ints(size, "size", length=2)  # (rows, cols)
+    resized = keras.ops.image.resize(maps[..., None], size, interpolation="bilinear")
     return keras.ops.convert_to_numpy(resized)[..., 0]

@@ -35,29 +35,13 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from course_lib._checks import check_bool, check_int_pair, check_number, check_positive_int
+
 PADDINGS = ("valid", "same", "full")
 
 
 # ---------------------------------------------------------------------------
 # Argument checks
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {name}={value!r}.")
-    return int(value)
-
-
-def _check_pair(value, name):
-    """Returns `value` (an int or a pair of ints) as a pair of positive ints."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(
-                f"`{name}` must be a positive int or a pair of positive ints; "
-                f"received {name}={value!r}."
-            )
-        return tuple(_check_positive_int(v, name) for v in value)
-    return (_check_positive_int(value, name),) * 2
 
 
 def _check_padding(padding, allowed=PADDINGS):
@@ -140,9 +124,9 @@ def output_size(n, kernel_size, padding="valid", stride=1):
     >>> output_size(7, 3, "same", stride=2)
     4
     """
-    n = _check_positive_int(n, "n")
-    k = _check_positive_int(kernel_size, "kernel_size")
-    s = _check_positive_int(stride, "stride")
+    n = check_positive_int(n, "n")
+    k = check_positive_int(kernel_size, "kernel_size")
+    s = check_positive_int(stride, "stride")
     _check_padding(padding)
     if padding == "valid":
         if k > n:
@@ -221,7 +205,7 @@ def correlate2d(image, kernel, padding="valid", strides=1):
     image = _as_float_array(image, "image", 2)
     kernel = _as_float_array(kernel, "kernel", 2)
     _check_padding(padding)
-    strides = _check_pair(strides, "strides")
+    strides = check_int_pair(strides, "strides")
     if min(image.shape) < 1 or min(kernel.shape) < 1:
         raise ValueError(
             f"`image` and `kernel` must not be empty; received image.shape={image.shape}, "
@@ -293,7 +277,7 @@ def conv2d_forward(x, kernel, bias=None, padding="valid", strides=1):
     """
     x, kernel, bias = _check_image_and_kernel(x, kernel, bias)
     _check_padding(padding)
-    strides = _check_pair(strides, "strides")
+    strides = check_int_pair(strides, "strides")
     dtype = np.result_type(x, kernel, *(() if bias is None else (bias,)))
     x, kernel = x.astype(dtype, copy=False), kernel.astype(dtype, copy=False)
     kh, kw, channels, filters = kernel.shape
@@ -341,7 +325,7 @@ def conv2d_backward(dout, x, kernel, padding="valid", strides=1):
     """
     x, kernel, _ = _check_image_and_kernel(x, kernel)
     _check_padding(padding)
-    strides = _check_pair(strides, "strides")
+    strides = check_int_pair(strides, "strides")
     dout = _as_float_array(dout, "dout", 4)
     dtype = np.result_type(x, kernel, dout)
     x, kernel, dout = (a.astype(dtype, copy=False) for a in (x, kernel, dout))
@@ -379,8 +363,8 @@ def _pool_windows(x, pool_size, strides):
         x.dtype == bool
     ):
         raise TypeError(f"`x` must hold real numbers; received dtype {x.dtype}.")
-    pool_size = _check_pair(pool_size, "pool_size")
-    strides = pool_size if strides is None else _check_pair(strides, "strides")
+    pool_size = check_int_pair(pool_size, "pool_size")
+    strides = pool_size if strides is None else check_int_pair(strides, "strides")
     if pool_size[0] > x.shape[1] or pool_size[1] > x.shape[2]:
         raise ValueError(
             f"`pool_size` {pool_size} must fit in the input's {x.shape[1]}x{x.shape[2]} pixels."
@@ -500,11 +484,10 @@ def conv2d_params(kernel_size, in_channels, filters, use_bias=True):
     >>> conv2d_params(5, 1, 6)  # LeNet-5's first layer
     156
     """
-    kh, kw = _check_pair(kernel_size, "kernel_size")
-    channels = _check_positive_int(in_channels, "in_channels")
-    filters = _check_positive_int(filters, "filters")
-    if not isinstance(use_bias, bool):
-        raise TypeError(f"`use_bias` must be a bool; received use_bias={use_bias!r}.")
+    kh, kw = check_int_pair(kernel_size, "kernel_size")
+    channels = check_positive_int(in_channels, "in_channels")
+    filters = check_positive_int(filters, "filters")
+    use_bias = check_bool(use_bias, "use_bias")
     return filters * (kh * kw * channels + int(use_bias))
 
 
@@ -533,10 +516,10 @@ def conv2d_macs(input_shape, kernel_size, filters, padding="valid", strides=1):
         raise ValueError(
             f"`input_shape` must be a tuple (H, W, C); received input_shape={input_shape!r}."
         )
-    height, width, channels = (_check_positive_int(v, "input_shape") for v in input_shape)
-    kh, kw = _check_pair(kernel_size, "kernel_size")
-    sh, sw = _check_pair(strides, "strides")
-    filters = _check_positive_int(filters, "filters")
+    height, width, channels = (check_positive_int(v, "input_shape") for v in input_shape)
+    kh, kw = check_int_pair(kernel_size, "kernel_size")
+    sh, sw = check_int_pair(strides, "strides")
+    filters = check_positive_int(filters, "filters")
     out_h = output_size(height, kh, padding, sh)
     out_w = output_size(width, kw, padding, sw)
     return out_h * out_w * kh * kw * channels * filters
@@ -629,8 +612,7 @@ def update_moving_statistics(moving_mean, moving_variance, batch_mean, batch_var
     Returns:
         `(moving_mean, moving_variance)`, new arrays.
     """
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-        raise ValueError(f"`momentum` must be a float in [0, 1]; received momentum={momentum!r}.")
+    momentum = check_number(momentum, "momentum", 0, 1)
     return (
         momentum * np.asarray(moving_mean) + (1 - momentum) * np.asarray(batch_mean),
         momentum * np.asarray(moving_variance) + (1 - momentum) * np.asarray(batch_variance),
@@ -716,7 +698,7 @@ def unflatten_volume(v, shape):
     """
     if not isinstance(shape, (tuple, list)) or len(shape) != 3:
         raise ValueError(f"`shape` must be a tuple (H, W, C); received shape={shape!r}.")
-    height, width, channels = (_check_positive_int(s, "shape") for s in shape)
+    height, width, channels = (check_positive_int(s, "shape") for s in shape)
     v = np.asarray(v)
     size = height * width * channels
     if v.ndim not in (1, 2) or v.shape[-1] != size:
@@ -762,7 +744,7 @@ def conv_to_dense(kernel, bias, input_shape, sparse=False):
         raise ValueError(
             f"`input_shape` must be a tuple (H, W, C); received input_shape={input_shape!r}."
         )
-    height, width, in_channels = (_check_positive_int(s, "input_shape") for s in input_shape)
+    height, width, in_channels = (check_positive_int(s, "input_shape") for s in input_shape)
     if in_channels != channels:
         raise ValueError(
             f"`input_shape` has {in_channels} channels but `kernel` expects {channels}; "

@@ -32,6 +32,7 @@ import typing
 import keras
 import numpy as np
 
+from course_lib._checks import check_seed, is_int
 from course_lib._keras_compat import nodes_by_depth
 
 # Layers that act on each position on its own (or on the channels of one
@@ -456,7 +457,7 @@ def empirical_receptive_field(
             `((rows - 1) // 2, (cols - 1) // 2)` of the layer's output.
         inputs: optional image `(rows, cols, channels)` to differentiate at;
             defaults to standard normal noise drawn with `seed`.
-        seed: seed of the noise image.
+        seed: None or a non-negative int, the seed of the noise image.
         atol: gradient magnitudes at or below `atol` count as zero.
 
     Returns:
@@ -495,7 +496,7 @@ def empirical_receptive_field(
             f"received input_shape={input_shape} (model input {model_shape[1:]})."
         )
     if inputs is None:
-        inputs = np.random.default_rng(seed).standard_normal(input_shape).astype("float32")
+        inputs = np.random.default_rng(check_seed(seed)).standard_normal(input_shape).astype("float32")
 
     sub_model = keras.Model(model.inputs, model.get_layer(layer_name).output)
     output_shape = sub_model.compute_output_shape((1,) + input_shape)
@@ -513,7 +514,7 @@ def empirical_receptive_field(
             f"received unit={unit}."
         )
     if channel is not None and (
-        isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel < output_shape[3]
+        not is_int(channel) or not 0 <= channel < output_shape[3]
     ):
         raise ValueError(
             f"`channel` must be None or in [0, {output_shape[3]}); received channel={channel}."

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from course_lib.layers._utils import check_positive_int
+from course_lib._checks import check_positive_int
 
 METRICS = ("euclidean", "cosine")
 
@@ -39,7 +39,7 @@ class LatentIndex:
             raise TypeError(f"`encoder` must be a callable (e.g. a keras.Model) or None; received {encoder!r}.")
         if metric not in METRICS:
             raise ValueError(f"`metric` must be one of {METRICS}; received metric={metric!r}.")
-        check_positive_int(batch_size, "batch_size")
+        batch_size = check_positive_int(batch_size, "batch_size")
         self.encoder = encoder
         self.metric = metric
         self.batch_size = batch_size
@@ -122,7 +122,7 @@ class LatentIndex:
         """
         if not self._features:
             raise ValueError("The index is empty: call `add(images)` before `search`.")
-        check_positive_int(k, "k")
+        k = check_positive_int(k, "k")
         if k > len(self):
             raise ValueError(f"`k` must be at most the index size, {len(self)}; received k={k}.")
         queries = np.asarray(queries)
@@ -163,7 +163,7 @@ def precision_at_k(query_labels, retrieved_labels, k=None):
             f"{len(query_labels)}; received shape {retrieved_labels.shape}."
         )
     k = retrieved_labels.shape[1] if k is None else k
-    check_positive_int(k, "k")
+    k = check_positive_int(k, "k")
     if k > retrieved_labels.shape[1]:
         raise ValueError(f"`k` must be at most the {retrieved_labels.shape[1]} retrieved items; received k={k}.")
     return float(np.mean(retrieved_labels[:, :k] == query_labels[:, None]))

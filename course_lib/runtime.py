@@ -16,6 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
+from course_lib._checks import check_seed  # noqa: E402
+
 PLOT_DEFAULTS = {
     # Small, readable figures: notebooks are committed with their images.
     "figure.figsize": (6.0, 4.0),
@@ -156,8 +158,9 @@ def setup_notebook(seed=42, deterministic=True, verbose=True):
     """Prepares a notebook: seeds, determinism, plot defaults, one summary line.
 
     Args:
-        seed: seed for Python's `random`, NumPy and the Keras backend
-            (`keras.utils.set_random_seed`).
+        seed: a non-negative int, the seed for Python's `random`, NumPy and
+            the Keras backend (`keras.utils.set_random_seed`); not None, so
+            that a notebook runs the same every time.
         deterministic: whether to turn on deterministic kernels
             (`enable_determinism`); slower on a GPU, exact re-runs.
         verbose: whether to print the summary line.
@@ -172,8 +175,7 @@ def setup_notebook(seed=42, deterministic=True, verbose=True):
     >>> info.seed
     0
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative int; received seed={seed!r}.")
+    seed = check_seed(seed, allow_none=False)
     keras.utils.set_random_seed(seed)
     if deterministic:
         enable_determinism()

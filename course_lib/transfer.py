@@ -18,7 +18,7 @@ head do not wreck the pre-trained features.
 
 import keras
 
-from course_lib.layers._utils import check_positive_int, check_rate
+from course_lib._checks import check_number, check_positive_int, check_positive_ints, check_rate, is_int
 
 POOLINGS = ("avg", "max")
 
@@ -89,12 +89,9 @@ def build_transfer_model(
     """
     if not isinstance(backbone, keras.Model):
         raise TypeError(f"`backbone` must be a keras.Model; received {type(backbone).__name__}.")
-    check_positive_int(classes, "classes")
-    if isinstance(head_units, int) or not all(
-        isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in head_units
-    ):
-        raise ValueError(f"`head_units` must be a sequence of positive ints; received head_units={head_units!r}.")
-    check_rate(dropout, "dropout")
+    classes = check_positive_int(classes, "classes")
+    head_units = check_positive_ints(head_units, "head_units")
+    dropout = check_rate(dropout, "dropout")
     try:
         input_shape = tuple(backbone.input_shape)
     except (AttributeError, ValueError) as error:
@@ -239,7 +236,7 @@ def set_trainable(model, from_layer=None, trainable=True):
                 f"received from_layer={from_layer!r}. Its layers are: {', '.join(names)}."
             )
         start = names.index(from_layer)
-    elif isinstance(from_layer, int) and not isinstance(from_layer, bool):
+    elif is_int(from_layer):
         if not -len(layers) <= from_layer < len(layers):
             raise ValueError(
                 f"`from_layer` must be an index in [{-len(layers)}, {len(layers)}) for the "
@@ -275,9 +272,6 @@ def fine_tuning_learning_rate(head_learning_rate, factor=10.0):
     >>> fine_tuning_learning_rate(1e-3)
     0.0001
     """
-    for value, name in ((head_learning_rate, "head_learning_rate"), (factor, "factor")):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ValueError(f"`{name}` must be a positive float; received {name}={value!r}.")
-    if factor < 1:
-        raise ValueError(f"`factor` must be at least 1 (a lower rate); received factor={factor!r}.")
+    head_learning_rate = check_number(head_learning_rate, "head_learning_rate", low=0, low_open=True)
+    factor = check_number(factor, "factor", low=1)  # at least 1: a lower rate
     return head_learning_rate / factor

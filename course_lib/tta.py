@@ -8,7 +8,7 @@ tend to cancel out in the average.
 
 import keras
 
-from course_lib.layers._utils import check_positive_int
+from course_lib._checks import check_positive_int, check_seed
 
 AGGREGATES = ("mean",)
 
@@ -51,9 +51,9 @@ class TTAModel(keras.Model):
             random augmentation layer.
         aggregate: how posteriors are combined; only "mean" (equal weights).
         n_samples: number of random views, or None for the list of views.
-        seed: seed of the default random augmentation layer (only with
-            `n_samples` and no `augmentations`; seed your own layer
-            yourself).
+        seed: None or a non-negative int, the seed of the default random
+            augmentation layer (only with `n_samples` and no
+            `augmentations`; seed your own layer yourself).
         **kwargs: base model keyword arguments.
 
     Example:
@@ -71,7 +71,8 @@ class TTAModel(keras.Model):
             raise TypeError(f"`model` must be a Keras model (a callable); received {model!r}.")
         if aggregate not in AGGREGATES:
             raise ValueError(f"`aggregate` must be one of {AGGREGATES}; received aggregate={aggregate!r}.")
-        check_positive_int(n_samples, "n_samples", allow_none=True)
+        n_samples = check_positive_int(n_samples, "n_samples", allow_none=True)
+        seed = check_seed(seed)
         if n_samples is None:
             if seed is not None:
                 raise ValueError("`seed` only seeds the default random augmentation; it needs `n_samples`.")
@@ -136,6 +137,6 @@ def predict_tta(model, data, augmentations=None, n_samples=None, seed=None, batc
     (5, 3)
     """
     tta = TTAModel(model, augmentations=augmentations, n_samples=n_samples, seed=seed)
-    check_positive_int(batch_size, "batch_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
     # Datasets and generators come batched: predict refuses a batch size for them.
     return tta.predict(data, batch_size=batch_size if hasattr(data, "shape") else None, verbose=verbose)

@@ -11,9 +11,9 @@ Every function draws a new figure (or on a given Axes) and returns it, so that
 notebooks and tests can inspect what was drawn.
 """
 
-import numbers
-
 import numpy as np
+
+from course_lib._checks import check_int_pair, check_positive_int, class_indices
 
 
 def _as_image_batch(images):
@@ -67,8 +67,7 @@ def show_images(
     n = len(images)
     if n == 0:
         raise ValueError("`images` must hold at least one image.")
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"`ncols` must be a positive int; received ncols={ncols!r}.")
+    ncols = check_positive_int(ncols, "ncols")
     if labels is not None:
         labels = np.asarray(labels).reshape(len(labels), -1)[:, 0]
         if len(labels) != n:
@@ -101,31 +100,6 @@ def show_images(
     if title:
         fig.suptitle(title)
     return fig
-
-
-# ---------------------------------------------------------------------------
-# Argument checks
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {name}={value!r}.")
-    return int(value)
-
-
-def _as_labels(labels, name):
-    """Integer labels of shape `(N,)` or `(N, 1)` as a 1D array."""
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.ndim != 1:
-        raise ValueError(
-            f"`{name}` must hold integer labels of shape (N,) or (N, 1); "
-            f"received shape {labels.shape}."
-        )
-    if len(labels) and not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"`{name}` must hold integer labels; received dtype {labels.dtype}.")
-    return labels
 
 
 def _label_name(label, class_names):
@@ -383,7 +357,7 @@ def plot_feature_maps(feature_maps, ncols=8, title=None, max_maps=32):
         raise TypeError(
             f"`feature_maps` must be a non-empty numeric array; received dtype {maps.dtype}."
         )
-    max_maps = _check_positive_int(max_maps, "max_maps")
+    max_maps = check_positive_int(max_maps, "max_maps")
     # Floats, so that show_images scales each map to its own range.
     shown = np.moveaxis(maps[..., :max_maps].astype(np.float64), -1, 0)
     return show_images(
@@ -434,14 +408,7 @@ def show_receptive_field(image, size, center=None, ax=None, title=None):
             "`image` must have shape (rows, cols), (rows, cols, 1) or (rows, cols, 3); "
             f"received shape {image.shape}."
         )
-    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
-        size = (size, size)
-    try:
-        field_rows, field_cols = (_check_positive_int(s, "size") for s in size)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"`size` must be a positive int or a pair (rows, cols) of them; received size={size!r}."
-        ) from None
+    field_rows, field_cols = check_int_pair(size, "size")  # (rows, cols)
     rows, cols = image.shape[:2]
     if center is None:
         center = ((rows - 1) / 2, (cols - 1) / 2)
@@ -509,8 +476,8 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=None, titl
     import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
-    y_true = _as_labels(y_true, "y_true")
-    y_pred = _as_labels(y_pred, "y_pred")
+    y_true = class_indices(y_true, "y_true")
+    y_pred = class_indices(y_pred, "y_pred")
     if len(y_true) != len(y_pred):
         raise ValueError(
             f"`y_true` and `y_pred` must have the same length; received {len(y_true)} "
@@ -583,14 +550,14 @@ def show_misclassified(
     import matplotlib.pyplot as plt
 
     images = _as_image_batch(images)
-    y_true = _as_labels(y_true, "y_true")
-    y_pred = _as_labels(y_pred, "y_pred")
+    y_true = class_indices(y_true, "y_true")
+    y_pred = class_indices(y_pred, "y_pred")
     if not len(images) == len(y_true) == len(y_pred):
         raise ValueError(
             "`images`, `y_true` and `y_pred` must have the same length; received "
             f"{len(images)}, {len(y_true)} and {len(y_pred)}."
         )
-    max_images = _check_positive_int(max_images, "max_images")
+    max_images = check_positive_int(max_images, "max_images")
     wrong = np.flatnonzero(y_true != y_pred)
     if len(wrong) == 0:
         fig, ax = plt.subplots(figsize=(4.0, 1.0))

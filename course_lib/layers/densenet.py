@@ -2,13 +2,8 @@
 
 import keras
 
-from course_lib.layers._utils import (
-    apply_chain,
-    build_chain,
-    check_image_input,
-    check_positive_int,
-    check_rate,
-)
+from course_lib._checks import check_image_input, check_number, check_positive_int, check_rate
+from course_lib.layers.chain import apply_chain, build_chain
 
 # keras.applications' DenseNets use this BatchNormalization epsilon.
 BN_EPSILON = 1.001e-5
@@ -55,9 +50,9 @@ class DenseBlock(keras.layers.Layer):
 
     def __init__(self, num_layers, growth_rate, bottleneck=True, dropout_rate=0.0, **kwargs):
         super().__init__(**kwargs)
-        check_positive_int(num_layers, "num_layers")
-        check_positive_int(growth_rate, "growth_rate")
-        check_rate(dropout_rate, "dropout_rate")
+        num_layers = check_positive_int(num_layers, "num_layers")
+        growth_rate = check_positive_int(growth_rate, "growth_rate")
+        dropout_rate = check_rate(dropout_rate, "dropout_rate")
         self.num_layers = num_layers
         self.growth_rate = growth_rate
         self.bottleneck = bottleneck
@@ -132,11 +127,7 @@ class TransitionLayer(keras.layers.Layer):
 
     def __init__(self, compression=0.5, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(compression, bool) or not isinstance(compression, (int, float)) or not 0 < compression <= 1:
-            raise ValueError(
-                f"`compression` must be a float in (0, 1]; received compression={compression!r}."
-            )
-        self.compression = compression
+        self.compression = check_number(compression, "compression", 0, 1, low_open=True)
 
     def build(self, input_shape):
         check_image_input(input_shape, "TransitionLayer")

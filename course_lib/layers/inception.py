@@ -2,13 +2,8 @@
 
 import keras
 
-from course_lib.layers._utils import (
-    apply_chain,
-    build_chain,
-    check_image_input,
-    check_positive_int,
-    conv_unit,
-)
+from course_lib._checks import check_image_input, check_positive_int
+from course_lib.layers.chain import apply_chain, build_chain, chain_output_shape, conv_unit
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -68,15 +63,12 @@ class InceptionModule(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (
-            ("filters_1x1", filters_1x1),
-            ("filters_3x3_reduce", filters_3x3_reduce),
-            ("filters_5x5_reduce", filters_5x5_reduce),
-            ("filters_pool_proj", filters_pool_proj),
-        ):
-            check_positive_int(value, name, allow_zero=True)
-        check_positive_int(filters_3x3, "filters_3x3")
-        check_positive_int(filters_5x5, "filters_5x5")
+        filters_1x1 = check_positive_int(filters_1x1, "filters_1x1", allow_zero=True)
+        filters_3x3_reduce = check_positive_int(filters_3x3_reduce, "filters_3x3_reduce", allow_zero=True)
+        filters_3x3 = check_positive_int(filters_3x3, "filters_3x3")
+        filters_5x5_reduce = check_positive_int(filters_5x5_reduce, "filters_5x5_reduce", allow_zero=True)
+        filters_5x5 = check_positive_int(filters_5x5, "filters_5x5")
+        filters_pool_proj = check_positive_int(filters_pool_proj, "filters_pool_proj", allow_zero=True)
         self.filters_1x1 = filters_1x1
         self.filters_3x3_reduce = filters_3x3_reduce
         self.filters_3x3 = filters_3x3
@@ -115,12 +107,7 @@ class InceptionModule(keras.layers.Layer):
         return self.concat([apply_chain(branch, inputs, training) for branch in self.branches])
 
     def compute_output_shape(self, input_shape):
-        depth = 0
-        for branch in self.branches:
-            shape = tuple(input_shape)
-            for layer in branch:
-                shape = layer.compute_output_shape(shape)
-            depth += shape[-1]
+        depth = sum(chain_output_shape(branch, input_shape)[-1] for branch in self.branches)
         return tuple(input_shape[:-1]) + (depth,)
 
     def receptive_field_paths(self):

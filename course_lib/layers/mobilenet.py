@@ -2,7 +2,8 @@
 
 import keras
 
-from course_lib.layers._utils import apply_chain, build_chain, check_image_input, check_positive_int
+from course_lib._checks import check_image_input, check_positive_int
+from course_lib.layers.chain import apply_chain, build_chain, chain_output_shape
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -56,9 +57,9 @@ class DepthwiseSeparableConv(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive_int(filters, "filters")
-        check_positive_int(kernel_size, "kernel_size")
-        check_positive_int(depth_multiplier, "depth_multiplier")
+        filters = check_positive_int(filters, "filters")
+        kernel_size = check_positive_int(kernel_size, "kernel_size")
+        depth_multiplier = check_positive_int(depth_multiplier, "depth_multiplier")
         if strides not in (1, 2):
             raise ValueError(f"`strides` must be 1 or 2; received strides={strides!r}.")
         self.filters = filters
@@ -97,10 +98,7 @@ class DepthwiseSeparableConv(keras.layers.Layer):
         return apply_chain(self.chain, inputs, training)
 
     def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape)
-        for layer in self.chain:
-            shape = layer.compute_output_shape(shape)
-        return shape
+        return chain_output_shape(self.chain, input_shape)
 
     def receptive_field_paths(self):
         """The chains of sub-layers from input to output (see `receptive_field`)."""

@@ -2,13 +2,8 @@
 
 import keras
 
-from course_lib.layers._utils import (
-    apply_chain,
-    build_chain,
-    check_image_input,
-    check_positive_int,
-    conv_unit,
-)
+from course_lib._checks import check_image_input, check_positive_int, check_positive_ints
+from course_lib.layers.chain import apply_chain, build_chain, chain_output_shape, conv_unit
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -58,10 +53,9 @@ class MLPConv(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        check_positive_int(filters, "filters")
+        filters = check_positive_int(filters, "filters")
         mlp_filters = (filters, filters) if mlp_filters is None else tuple(mlp_filters)
-        for units in mlp_filters:
-            check_positive_int(units, "mlp_filters")
+        mlp_filters = check_positive_ints(mlp_filters, "mlp_filters")
         self.filters = filters
         self.kernel_size = kernel_size
         self.mlp_filters = mlp_filters
@@ -83,10 +77,7 @@ class MLPConv(keras.layers.Layer):
         return apply_chain(self.convs, inputs, training)
 
     def compute_output_shape(self, input_shape):
-        shape = tuple(input_shape)
-        for conv in self.convs:
-            shape = conv.compute_output_shape(shape)
-        return shape
+        return chain_output_shape(self.convs, input_shape)
 
     def receptive_field_paths(self):
         """The chains of sub-layers from input to output (see `receptive_field`)."""

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from course_lib.layers._utils import check_image_input, check_positive_int
+from course_lib._checks import check_image_input, check_number, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="course_lib")
@@ -39,14 +39,10 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def __init__(self, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75, **kwargs):
         super().__init__(**kwargs)
-        check_positive_int(depth_radius, "depth_radius", allow_zero=True)
-        for name, value in (("bias", bias), ("alpha", alpha), ("beta", beta)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"`{name}` must be a non-negative number; received {name}={value!r}.")
-        self.depth_radius = depth_radius
-        self.bias = bias
-        self.alpha = alpha
-        self.beta = beta
+        self.depth_radius = check_positive_int(depth_radius, "depth_radius", allow_zero=True)
+        self.bias = check_number(bias, "bias", low=0)
+        self.alpha = check_number(alpha, "alpha", low=0)
+        self.beta = check_number(beta, "beta", low=0)
 
     def build(self, input_shape):
         check_image_input(input_shape, "LocalResponseNormalization")

@@ -1,19 +1,18 @@
-"""Argument checks shared by the course's model builders.
+"""The checks of the arguments every model builder shares with `keras.applications`.
 
-Every builder in `course_lib.models` (LeNet-5 here; AlexNet, VGG, ResNet and
-others in Part III) takes the arguments of a `keras.applications` builder:
-`input_shape`, `classes`, `include_top`, `pooling`, `classifier_activation`.
-They are checked here, once, with the same messages everywhere.
+Every builder in `course_lib.models`, from `lenet5` to `densenet`, takes
+`input_shape`, `classes`, `include_top`, `pooling` and
+`classifier_activation`, as a `keras.applications` builder does. They are
+checked here, once, with the conventions and messages of
+`course_lib._checks`; each builder checks its own knobs (width, depth,
+cardinality, ...) with `course_lib._checks` too.
 """
 
 import keras
 
+from course_lib._checks import check_bool, check_positive_int, is_int
+
 POOLING_MODES = (None, "avg", "max")
-
-
-def _is_int(value):
-    # bool is an int subclass, but `classes=True` is a mistake, not 1.
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def validate_input_shape(input_shape, min_size):
@@ -31,16 +30,17 @@ def validate_input_shape(input_shape, min_size):
         ValueError: `input_shape` is not three positive ints, or is smaller
             than `min_size`.
     """
-    min_rows, min_cols = (min_size, min_size) if _is_int(min_size) else tuple(min_size)
+    min_rows, min_cols = (min_size, min_size) if is_int(min_size) else tuple(min_size)
     try:
         shape = tuple(input_shape)
     except TypeError:
         shape = None
-    if shape is None or len(shape) != 3 or not all(_is_int(d) and d > 0 for d in shape):
+    if shape is None or len(shape) != 3 or not all(is_int(d) and d > 0 for d in shape):
         raise ValueError(
             "`input_shape` must be a tuple of three positive ints (rows, cols, channels), "
             f"channels last; received input_shape={input_shape!r}."
         )
+    shape = tuple(int(d) for d in shape)
     rows, cols, _ = shape
     if rows < min_rows or cols < min_cols:
         raise ValueError(
@@ -80,12 +80,8 @@ def validate_builder_args(
     (28, 28, 1)
     """
     shape = validate_input_shape(input_shape, min_size)
-    if not _is_int(classes) or classes < 1:
-        raise ValueError(f"`classes` must be a positive int; received classes={classes!r}.")
-    if not isinstance(include_top, bool):
-        raise TypeError(
-            f"`include_top` must be True or False; received include_top={include_top!r}."
-        )
+    check_positive_int(classes, "classes")
+    check_bool(include_top, "include_top")
     if pooling is not None and not (isinstance(pooling, str) and pooling in POOLING_MODES):
         raise ValueError(
             "`pooling` must be one of None, 'avg', 'max'; "

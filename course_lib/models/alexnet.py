@@ -2,6 +2,7 @@
 
 import keras
 
+from course_lib._checks import check_number
 from course_lib.layers import GroupedConv2D, LocalResponseNormalization
 from course_lib.models._heads import dense_head
 from course_lib.models._validation import validate_builder_args
@@ -70,8 +71,7 @@ def alexnet(
     )
     if groups not in (1, 2):
         raise ValueError(f"`groups` must be 1 or 2; received groups={groups!r}.")
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise ValueError(f"`width` must be a positive number; received width={width!r}.")
+    width = check_number(width, "width", low=0, low_open=True)
 
     def n(filters):
         # Keep the filters divisible by the groups.
@@ -156,8 +156,7 @@ def alexnet_cifar(
     )
     if groups not in (1, 2):
         raise ValueError(f"`groups` must be 1 or 2; received groups={groups!r}.")
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise ValueError(f"`width` must be a positive number; received width={width!r}.")
+    width = check_number(width, "width", low=0, low_open=True)
 
     def n(filters):
         return max(groups, int(round(filters * width / groups)) * groups)

@@ -2,6 +2,7 @@
 
 import keras
 
+from course_lib._checks import check_positive_int, check_positive_ints, is_int
 from course_lib.layers import DenseBlock, TransitionLayer
 from course_lib.layers.densenet import BN_EPSILON
 from course_lib.models._heads import global_pool_head
@@ -47,7 +48,8 @@ def densenet(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=32
     )
-    if not blocks or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in blocks):
+    blocks = check_positive_ints(blocks, "blocks")
+    if not blocks:
         raise ValueError(f"`blocks` must be a non-empty sequence of positive ints; received blocks={blocks!r}.")
     inputs = keras.Input(shape)
     x = resnet_stem(inputs, stem_filters or 2 * growth_rate, use_bias=False)
@@ -114,13 +116,12 @@ def densenet_cifar(
     >>> densenet_cifar(28).output_shape
     (None, 10)
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+    if not is_int(depth) or depth < 10 or (depth - 4) % 6:
         raise ValueError(
             f"`depth` must be an int of the form 6n + 4 with n >= 1 (22, 28, 40, 100, ...); "
             f"received depth={depth!r}."
         )
-    if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
-        raise ValueError(f"`growth_rate` must be a positive int; received growth_rate={growth_rate!r}.")
+    growth_rate = check_positive_int(growth_rate, "growth_rate")
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )

@@ -3,7 +3,8 @@
 import keras
 
 from course_lib.layers import InceptionModule, LocalResponseNormalization
-from course_lib.layers._utils import conv_unit
+from course_lib._checks import check_number
+from course_lib.layers.chain import conv_unit
 from course_lib.models._heads import global_pool_head
 from course_lib.models._validation import validate_builder_args
 
@@ -199,8 +200,7 @@ def googlenet_cifar(
     )
     if aux_heads and not include_top:
         raise ValueError("`aux_heads=True` needs `include_top=True`: the heads are classifiers.")
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise ValueError(f"`width` must be a positive number; received width={width!r}.")
+    width = check_number(width, "width", low=0, low_open=True)
 
     def n(filters):
         return max(1, int(filters * width)) if filters else 0

@@ -2,6 +2,7 @@
 
 import keras
 
+from course_lib._checks import check_number
 from course_lib.layers import DepthwiseSeparableConv
 from course_lib.models._heads import pool_features
 from course_lib.models._validation import validate_builder_args
@@ -61,8 +62,7 @@ def mobilenet(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=32
     )
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha <= 0:
-        raise ValueError(f"`alpha` must be a positive number; received alpha={alpha!r}.")
+    alpha = check_number(alpha, "alpha", low=0, low_open=True)
     if stem_strides not in (1, 2):
         raise ValueError(f"`stem_strides` must be 1 or 2; received stem_strides={stem_strides!r}.")
     inputs = keras.Input(shape)

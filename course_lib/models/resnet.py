@@ -2,6 +2,7 @@
 
 import keras
 
+from course_lib._checks import check_number, check_positive_int, is_int
 from course_lib.layers import BottleneckBlock, ResidualBlock
 from course_lib.layers.resnet import BN_EPSILON
 from course_lib.models._heads import global_pool_head, pool_features
@@ -85,8 +86,7 @@ def resnet(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=32
     )
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise ValueError(f"`width` must be a positive number; received width={width!r}.")
+    width = check_number(width, "width", low=0, low_open=True)
     blocks, bottleneck = RESNET_DEPTHS[depth]
     if use_bias is None:
         use_bias = bottleneck
@@ -149,13 +149,12 @@ def resnet_cifar(
     >>> sum(int(keras.ops.size(w)) for w in model.trainable_weights)
     272474
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+    if not is_int(depth) or depth < 8 or (depth - 2) % 6:
         raise ValueError(
             f"`depth` must be an int of the form 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...); "
             f"received depth={depth!r}."
         )
-    if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-        raise ValueError(f"`filters` must be a positive int; received filters={filters!r}.")
+    filters = check_positive_int(filters, "filters")
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )
@@ -215,8 +214,7 @@ def resnet9_cifar(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise ValueError(f"`width` must be a positive number; received width={width!r}.")
+    width = check_number(width, "width", low=0, low_open=True)
 
     def conv_bn_relu(x, filters, layer_name):
         x = keras.layers.Conv2D(max(1, int(filters * width)), 3, padding="same", use_bias=False,
@@ -284,13 +282,12 @@ def wide_resnet(
     >>> sum(int(keras.ops.size(w)) for w in model.trainable_weights)
     36479194
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+    if not is_int(depth) or depth < 10 or (depth - 4) % 6:
         raise ValueError(
             f"`depth` must be an int of the form 6n + 4 with n >= 1 (10, 16, 22, 28, 40, ...); "
             f"received depth={depth!r}."
         )
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"`width` must be a positive int; received width={width!r}.")
+    width = check_positive_int(width, "width")
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )

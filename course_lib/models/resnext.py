@@ -2,6 +2,7 @@
 
 import keras
 
+from course_lib._checks import check_positive_int, check_positive_ints
 from course_lib.layers import ResNeXtBlock
 from course_lib.layers.resnet import BN_EPSILON
 from course_lib.models._heads import global_pool_head
@@ -46,12 +47,9 @@ def resnext(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=32
     )
-    for i, count in enumerate(blocks):
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"`blocks` must hold positive ints; received blocks={blocks!r}.")
-    for arg, value in (("cardinality", cardinality), ("bottleneck_width", bottleneck_width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be a positive int; received {arg}={value!r}.")
+    blocks = check_positive_ints(blocks, "blocks")
+    cardinality = check_positive_int(cardinality, "cardinality")
+    bottleneck_width = check_positive_int(bottleneck_width, "bottleneck_width")
     inputs = keras.Input(shape)
     x = resnet_stem(inputs, 64, use_bias=False)
     for stage, count in enumerate(blocks):
@@ -122,12 +120,10 @@ def resnext_cifar(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )
-    if len(blocks) != 3 or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in blocks):
-        raise ValueError(f"`blocks` must be three positive ints; received blocks={blocks!r}.")
-    for arg, value in (("cardinality", cardinality), ("bottleneck_width", bottleneck_width),
-                       ("stem_filters", stem_filters)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{arg}` must be a positive int; received {arg}={value!r}.")
+    blocks = check_positive_ints(blocks, "blocks", length=3)
+    cardinality = check_positive_int(cardinality, "cardinality")
+    bottleneck_width = check_positive_int(bottleneck_width, "bottleneck_width")
+    stem_filters = check_positive_int(stem_filters, "stem_filters")
     inputs = keras.Input(shape)
     x = keras.layers.Conv2D(stem_filters, 3, padding="same", use_bias=False, name="conv1_conv")(inputs)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)

@@ -2,7 +2,8 @@
 
 import keras
 
-from course_lib.layers._utils import conv_unit
+from course_lib._checks import check_number
+from course_lib.layers.chain import conv_unit
 from course_lib.models._heads import dense_head
 from course_lib.models._validation import validate_builder_args
 
@@ -58,8 +59,7 @@ def vgg16(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=32
     )
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise ValueError(f"`width` must be a positive number; received width={width!r}.")
+    width = check_number(width, "width", low=0, low_open=True)
     inputs = keras.Input(shape)
     x = inputs
     for block, (filters, convs) in enumerate(VGG16_BLOCKS, start=1):

@@ -80,7 +80,7 @@ def test_bad_input():
     free = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 3)])
     with pytest.raises(ValueError, match="fixed size"):
         count_macs(free)
-    with pytest.raises(ValueError, match="`batch_size` must be an int >= 1"):
+    with pytest.raises(ValueError, match="`batch_size` must be a positive int"):
         measure_throughput(_model(keras.layers.Flatten()), batch_size=0)
     with pytest.raises(TypeError, match="`block_of` must be a function"):
         parameter_table(_model(keras.layers.Flatten()), block_of="name")

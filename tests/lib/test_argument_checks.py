@@ -1,4 +1,4 @@
-"""`course_lib._checks`: the argument checks every module shares."""
+"""`course_lib._checks`: the argument checks every module shares, and their use across modules."""
 
 import keras
 import numpy as np
@@ -109,3 +109,73 @@ def test_image_batches():
         C.check_image_batch(np.zeros((4, 4, 1)), "x")
     with pytest.raises(ValueError, match="expects inputs of shape"):
         C.check_image_input((None, 4, 4, None), "Block")
+
+
+# Every public function that takes a seed checks it the same way. ----------------
+
+
+def _seeded_calls():
+    from course_lib import analysis, augment, data, experiment, mixup, receptive_field, tta
+
+    x = np.zeros((6, 8, 8, 1), "float32")
+    y = np.array([0, 1, 0, 1, 0, 1])
+    one_hot = np.eye(2, dtype="float32")[y]
+
+    def model():
+        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="conv"),
+                                 keras.layers.Flatten(), keras.layers.Dense(2, activation="softmax")])
+
+    return {
+        "data.subset": lambda seed: data.subset(x, y, 1, seed=seed),
+        "data.load_digits": lambda seed: data.load_digits(seed=seed),
+        "experiment.split_validation": lambda seed: experiment.split_validation(x, y, 2, seed=seed),
+        "experiment.learning_rate_range_test": lambda seed: experiment.learning_rate_range_test(
+            model(), x, y, steps=1, seed=seed),
+        "augment.geometric_augmentation": lambda seed: augment.geometric_augmentation(seed=seed),
+        "augment.photometric_augmentation": lambda seed: augment.photometric_augmentation(seed=seed),
+        "augment.RangeGaussianNoise": lambda seed: augment.RangeGaussianNoise(0.1, seed=seed),
+        "augment.balance_with_augmentation": lambda seed: augment.balance_with_augmentation(
+            x, y, lambda images: images, 4, seed=seed),
+        "mixup.MixUp": lambda seed: mixup.MixUp(seed=seed),
+        "mixup.mixup_batch": lambda seed: mixup.mixup_batch(x, one_hot, seed=seed),
+        "mixup.MixUpBatches": lambda seed: mixup.MixUpBatches(x, one_hot, seed=seed),
+        "tta.TTAModel": lambda seed: tta.TTAModel(model(), n_samples=2, seed=seed),
+        "tta.predict_tta": lambda seed: tta.predict_tta(model(), x, n_samples=2, seed=seed),
+        "analysis.measure_throughput": lambda seed: analysis.measure_throughput(model(), seed=seed),
+        "receptive_field.empirical_receptive_field": lambda seed: receptive_field.empirical_receptive_field(
+            model(), "conv", seed=seed),
+    }
+
+
+# Functions that record or resume a run by its seed take no None.
+def _recorded_calls():
+    from course_lib import experiment, runtime
+
+    x, y = np.zeros((4, 8, 8, 1), "float32"), np.array([0, 1, 0, 1])
+    return {
+        "runtime.setup_notebook": lambda seed: runtime.setup_notebook(seed=seed, verbose=False),
+        "experiment.AugmentedBatches": lambda seed: experiment.AugmentedBatches(x, y, 2, seed=seed),
+        "experiment.Recipe.batches": lambda seed: experiment.Recipe().batches(x, y, 2, seed=seed),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_seeded_calls()))
+@pytest.mark.parametrize("seed", [-1, True, 2.5])
+def test_every_seeded_function_rejects_a_bad_seed_alike(name, seed):
+    with pytest.raises(ValueError, match=r"`seed` must be None or a non-negative int; received seed="):
+        _seeded_calls()[name](seed)
+
+
+@pytest.mark.parametrize("name", sorted(_recorded_calls()))
+@pytest.mark.parametrize("seed", [-1, True, 2.5, None])
+def test_functions_that_record_their_seed_reject_none_too(name, seed):
+    with pytest.raises(ValueError, match=r"`seed` must be a non-negative int; received seed="):
+        _recorded_calls()[name](seed)
+
+
+def test_experiment_run_names_its_seeds():
+    from course_lib import experiment
+
+    splits = experiment.Splits(*[(np.zeros((2, 8, 8, 1), "float32"), np.array([0, 1]))] * 3)
+    with pytest.raises(ValueError, match=r"`seeds` must be a non-negative int; received seeds=None"):
+        experiment.run(lambda: None, splits, experiment.Recipe(), seeds=(0, None))

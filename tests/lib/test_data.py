@@ -299,7 +299,10 @@ def test_subset_bad_input():
             data.subset(x, y, per_class=bad)
     with pytest.raises(ValueError, match="same length"):
         data.subset(x[:9], y, per_class=1)
-    with pytest.raises(TypeError, match="integer labels"):
+    with pytest.raises(TypeError, match="`y` must hold integer class labels"):
         data.subset(x, y.astype(float), per_class=1)
+    for bad in (-1, 0.5, True):
+        with pytest.raises(ValueError, match="`seed` must be None or a non-negative int"):
+            data.subset(x, y, per_class=1, seed=bad)
     with pytest.raises(ValueError, match=r"shape \(N,\) or \(N, 1\)"):
         data.subset(x, np.zeros((10, 3), int), per_class=1)

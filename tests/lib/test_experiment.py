@@ -21,8 +21,10 @@ def test_split_validation_is_stratified_and_disjoint():
     np.testing.assert_array_equal(xt, xt2)
     with pytest.raises(ValueError, match="validation_size"):
         experiment.split_validation(x, y, validation_size=150)
-    with pytest.raises(ValueError, match="integer class labels"):
+    with pytest.raises(TypeError, match="`y` must hold integer class labels"):
         experiment.split_validation(x, y.astype("float32"), validation_size=30)
+    with pytest.raises(ValueError, match="`seed` must be None or a non-negative int"):
+        experiment.split_validation(x, y, validation_size=30, seed=-1)
 
 
 @pytest.mark.data
@@ -94,7 +96,9 @@ def test_translation_is_a_crop_of_the_reflect_padded_image():
         (dict(num_classes=2, translate=6), "translate"),
         (dict(num_classes=0), "num_classes"),
         (dict(num_classes=2, batch_size=0), "batch_size"),
-        (dict(num_classes=2, seed=-1), "seed"),
+        (dict(num_classes=2, seed=-1), "`seed` must be a non-negative int"),
+        # A resumed run must see the same batches: no unseeded batches.
+        (dict(num_classes=2, seed=None), "`seed` must be a non-negative int; received seed=None"),
     ],
 )
 def test_batches_reject_bad_arguments(kwargs, message):

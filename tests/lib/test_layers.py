@@ -273,7 +273,7 @@ def test_depthwise_separable_parameter_count():
         (lambda: L.BottleneckBlock(30, groups=0), "`groups` must be a positive int"),
         (lambda: L.DenseBlock(0, 12), "`num_layers` must be a positive int"),
         (lambda: L.DenseBlock(4, 12.5), "`growth_rate` must be a positive int"),
-        (lambda: L.TransitionLayer(compression=0), "`compression` must be a float in"),
+        (lambda: L.TransitionLayer(compression=0), r"`compression` must be a number in \(0, 1\]"),
         (lambda: L.DepthwiseSeparableConv(8, strides=3), "`strides` must be 1 or 2"),
     ],
 )

@@ -597,7 +597,7 @@ x4, k4 = np.ones((1, 5, 5, 2)), np.ones((3, 3, 2, 4))
             r"`dout` must have the pooled output's shape \(1, 2, 2, 2\)",
         ),
         (lambda: ops.conv2d_params(0, 3, 8), ValueError, "`kernel_size` must be a positive int"),
-        (lambda: ops.conv2d_params(3, 3, 8, use_bias=1), TypeError, "`use_bias` must be a bool"),
+        (lambda: ops.conv2d_params(3, 3, 8, use_bias=1), TypeError, "`use_bias` must be True or False"),
         (lambda: ops.conv2d_params(3, 0, 8), ValueError, "`in_channels` must be a positive int"),
         (
             lambda: ops.conv2d_macs((32, 32), 3, 8),

@@ -268,7 +268,7 @@ def test_plot_confusion_matrix_bad_input():
         plot_confusion_matrix([0, 1], [0, 1], normalize="rows")
     with pytest.raises(ValueError, match="`class_names` names 2 classes"):
         plot_confusion_matrix([0, 2], [0, 1], class_names=["a", "b"])
-    with pytest.raises(TypeError, match="integer labels"):
+    with pytest.raises(TypeError, match="`y_true` must hold integer class labels"):
         plot_confusion_matrix([0.0, 1.0], [0, 1])
     with pytest.raises(ValueError, match="shape \\(N,\\) or \\(N, 1\\)"):
         plot_confusion_matrix(np.zeros((2, 2), int), [0, 1])
