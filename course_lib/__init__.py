@@ -10,6 +10,8 @@ nothing heavy):
 - `autodiff`: gradients through the Keras backend's automatic differentiation.
 - `ops`: the from-scratch NumPy reference (convolution, pooling, their
   gradients, parameter counts, the conv layer as a dense layer).
+- `gradcheck`: numerical gradients and the relative errors that compare them
+  with a backward pass (CS231n's, entry by entry, and a normwise one).
 - `receptive_field`: receptive fields computed layer by layer and measured.
 - `layers`: the architectures' building blocks as Keras layers.
 - `models`: model builders, from LeNet-5 to DenseNet.

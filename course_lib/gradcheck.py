@@ -1,27 +1,71 @@
-"""Gradient checks: numerical gradients and the relative error of CS231n.
+"""Gradient checks: numerical gradients and two relative errors.
 
 A hand-written backward pass is checked against a gradient computed by finite
-differences, and the two are compared with the relative error
-`|a - b| / (|a| + |b|)`: below 1e-7 the two agree to rounding, above 1e-4 the
-backward pass usually has a bug. The notebooks and the graded assignments use
-these two functions (the assignments through `course_lib.grading`).
+differences (`numerical_gradient`), and the two are compared with CS231n's
+relative error (`relative_error`): for every entry, `|a - b| / (|a| + |b|)`,
+and the largest over the entries. In float64, below 1e-7 the two agree (the
+finite differences' own error is about that size), above 1e-4 the backward
+pass usually has a bug. The notebooks and the graded assignments use these
+functions (the assignments through `course_lib.grading`).
+
+Entry by entry, an entry near 0 in both arrays has a large relative error for
+a tiny difference. That is what a gradient check wants (a wrong entry is
+wrong however small), but not what a comparison of two computations of the
+same output wants when the output has zeros (a filter on a flat image region)
+or was computed in float32 (whose rounding error is relative to the largest
+values, not to each entry). `normwise_relative_error` divides the largest
+difference by the largest magnitude instead.
 """
 
 import numpy as np
 
-__all__ = ["numerical_gradient", "relative_error"]
+__all__ = ["normwise_relative_error", "numerical_gradient", "relative_error"]
 
 
 def relative_error(a, b, eps=1e-12):
-    """The largest element-wise relative error `|a - b| / max(|a| + |b|, eps)` (CS231n's measure).
+    """CS231n's relative error: the largest over the entries of `|a - b| / max(|a| + |b|, eps)`.
+
+    Args:
+        a, b: arrays of the same shape (or broadcastable), compared in float64.
+        eps: floor of the denominator, so that two zeros agree.
+
+    Returns:
+        A float in [0, 1]: 0 when the arrays are equal, 1 when an entry is 0
+        in one and not in the other, or of opposite signs.
 
     Example:
 
     >>> round(relative_error([1.0, 2.0], [1.0, 2.0002]), 6)
     5e-05
+    >>> relative_error([0.0, 1.0], [1e-9, 1.0])  # entry by entry: 1e-9 against 0 is all wrong
+    1.0
     """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps)))
+
+
+def normwise_relative_error(a, b, eps=1e-12):
+    """The largest difference relative to the largest magnitude: `max |a - b| / max(max(|a| + |b|), eps)`.
+
+    Where `relative_error` compares each entry with its own size, this
+    compares every difference with the size of the largest entry: the right
+    yardstick for two computations of the same output in floating point,
+    whose rounding errors scale with the largest values.
+
+    Args:
+        a, b: arrays of the same shape (or broadcastable), compared in float64.
+        eps: floor of the denominator, so that two zero arrays agree.
+
+    Returns:
+        A float in [0, 1], never larger than `relative_error(a, b)`.
+
+    Example:
+
+    >>> normwise_relative_error([0.0, 1.0], [1e-9, 1.0])  # 1e-9 against a largest |a| + |b| of 2
+    5e-10
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), eps))
 
 
 def numerical_gradient(f, x, h=1e-5):
