@@ -1,4 +1,4 @@
-"""What a network costs: multiply-adds, parameters per block, measured speed."""
+"""What a network costs: multiply-adds, parameters per layer and per block, measured speed."""
 
 import math
 import time
@@ -87,6 +87,68 @@ def count_macs(model):
     return sum(layer_macs(layer) for layer in leaf_layers(model))
 
 
+def _total_macs(layer):
+    """Multiply-adds of a top-level layer, those of its sub-layers included."""
+    return sum(layer_macs(leaf) for leaf in leaf_layers(layer)) + layer_macs(layer)
+
+
+def layer_table(model):
+    """One row per layer of a CNN: what it computes, what it costs, what it sees.
+
+    The columns come from the course's own functions: the window, stride,
+    output shape and receptive field from `course_lib.receptive_field`, the
+    multiply-adds from `layer_macs` (composite layers sum their sub-layers),
+    the parameters from Keras's `count_params`.
+
+    Args:
+        model: a built `keras.Model` with one image input of fixed size
+            `(rows, cols, channels)` (channels last) whose layers
+            `receptive_field` supports.
+
+    Returns:
+        A DataFrame indexed by layer name, one row per layer of
+        `model.layers` (the input layer left out), with the columns `type`
+        (the layer's class), `window` (`(rows, cols)` of a convolution's
+        kernel or a pooling's window, None for other layers), `stride`
+        (likewise), `output_shape` (without the batch axis), `parameters`,
+        `macs` (multiply-adds for one image) and `receptive_field` (`(rows,
+        cols)` of the input patch one output unit depends on: the whole
+        input after Flatten or global pooling).
+
+    Example:
+
+    >>> model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv"),
+    ...                           keras.layers.MaxPooling2D(2, name="pool")])
+    >>> table = layer_table(model)
+    >>> table.loc["conv", "window"], int(table.loc["conv", "parameters"]), int(table.loc["conv", "macs"])
+    ((3, 3), 40, 1296)
+    >>> table.loc["pool", "stride"], table.loc["pool", "output_shape"], table.loc["pool", "receptive_field"]
+    ((2, 2), (3, 3, 4), (4, 4))
+    """
+    from course_lib.receptive_field import receptive_field
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    fields = receptive_field(model)
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        row = fields.loc[layer.name]  # a shared layer's first call
+        field = (row["field_rows"], row["field_cols"])
+        rows.append({
+            "layer": layer.name,
+            "type": type(layer).__name__,
+            "window": row["kernel"],
+            "stride": row["stride"],
+            "output_shape": row["output_shape"],
+            "parameters": layer.count_params() if layer.built else 0,
+            "macs": _total_macs(layer),
+            "receptive_field": None if any(pd.isna(f) for f in field) else tuple(int(f) for f in field),
+        })
+    return pd.DataFrame(rows).set_index("layer")
+
+
 def _default_block(name):
     return name.split("_")[0]
 
@@ -120,7 +182,7 @@ def parameter_table(model, block_of=_default_block):
     for layer in model.layers:
         parameters = layer.count_params() if layer.built else 0
         trainable = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
-        macs = sum(layer_macs(leaf) for leaf in leaf_layers(layer)) + layer_macs(layer)
+        macs = _total_macs(layer)
         if not parameters and not macs:
             continue
         row = rows.setdefault(
