@@ -15,7 +15,8 @@ nothing heavy):
 - `receptive_field`: receptive fields computed layer by layer and measured.
 - `layers`: the architectures' building blocks as Keras layers.
 - `models`: model builders, from LeNet-5 to DenseNet.
-- `analysis`: multiply-adds, parameters per block, measured throughput.
+- `analysis`: multiply-adds, parameters per layer (`layer_table`) and per block,
+  measured throughput.
 - `augment`: augmentation pipelines from Keras's preprocessing layers, class
   balancing and class-specific augmentation.
 - `mixup`: mixup as a layer (`MixUp`), a NumPy function (`mixup_batch`) and a

@@ -30,8 +30,6 @@ Padding conventions:
   image counts (SciPy's `mode="full"`).
 """
 
-import math
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 

@@ -5,7 +5,7 @@ import keras
 from course_lib._checks import check_number, check_positive_int, is_int
 from course_lib.layers import BottleneckBlock, ResidualBlock
 from course_lib.layers.resnet import BN_EPSILON
-from course_lib.models._heads import global_pool_head, pool_features
+from course_lib.models._heads import global_pool_head
 from course_lib.models._validation import validate_builder_args
 
 # Blocks per stage, and whether the stages use bottleneck blocks.

@@ -1,7 +1,5 @@
 """Tests of course_lib.mixup on the backend named by KERAS_BACKEND."""
 
-import warnings
-
 import keras
 import numpy as np
 import pytest
