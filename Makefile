@@ -21,7 +21,7 @@ BACKENDS := tensorflow jax torch
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
                --nbval-cell-timeout=600 -p no:cacheprovider
 
-.PHONY: lab test test-repo test-lib test-zoo test-notebooks test-assignments notebooks prose bench assignments \
+.PHONY: lab test test-repo test-lib test-doctest test-zoo test-notebooks test-assignments notebooks prose bench assignments \
         grade zoo lock set-repo course-map clean
 
 $(PY):
@@ -42,7 +42,7 @@ lab: $(VENV)/.lab
 	$(PY) -m ipykernel install --user --name cnn-course --display-name "CNN course (Python $(PY_VERSION))"
 	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: test-repo test-lib test-zoo test-notebooks test-assignments
+test: test-repo test-lib test-doctest test-zoo test-notebooks test-assignments
 
 # Repository checks: lock files, notebook sources vs executed copies, hygiene.
 test-repo: $(VENV)/.test
@@ -54,6 +54,10 @@ test-lib: $(VENV)/.test
 	  echo "=== course_lib tests on KERAS_BACKEND=$$backend"; \
 	  KERAS_BACKEND=$$backend $(PYTEST) tests/lib; \
 	done
+
+# Every `>>>` example in course_lib's docstrings, run as a doctest (TensorFlow backend).
+test-doctest: $(VENV)/.test
+	KERAS_BACKEND=tensorflow $(PYTEST) --doctest-modules -o testpaths= -p no:cacheprovider course_lib
 
 # The recorded CIFAR-10 models (course_lib.zoo, data/zoo/): re-evaluated on the test set, their
 # targets met, and the first steps of a recorded run re-run from its seed (TensorFlow, which

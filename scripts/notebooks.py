@@ -10,6 +10,7 @@ Usage (from the repository root, inside the course's environment):
     python scripts/notebooks.py prose [NAME ...]   # copy edited Markdown into the .ipynb, no run
     python scripts/notebooks.py course-map         # rewrite the README's course and concept maps
     python scripts/notebooks.py set-repo URL       # set the public repository, write Colab badges
+    python scripts/notebooks.py setup-cells        # rewrite every first code cell from its template
 
 `build` with no names builds every notebook; it records each notebook's
 wall-clock time and peak memory in `benchmarks/notebooks.csv` and the table in
@@ -55,8 +56,6 @@ HEADING = re.compile(r"^#{1,6}\s+(.*\S)\s*$")
 ASSIGNMENT_REF = re.compile(r"^(A\d+) (\S+)$")
 QUESTION = re.compile(r"^# # BEGIN QUESTION\n(?:#.*\n)*?# name:\s*(\S+)", re.MULTILINE)
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-REPO_LINE = re.compile(r'^COURSE_REPO = ".*"(.*)$', re.MULTILINE)
-JSON_REPO_LINE = re.compile(r'COURSE_REPO = \\"[^"\\]*\\"')
 REPO_URL = re.compile(r"^https://github\.com/[\w.-]+/[\w.-]+$")
 
 
@@ -477,12 +476,68 @@ def _with_badge(lines, badge, prefix=""):
     return lines[: title + 1] + [prefix + badge] + lines[title + 1 :]
 
 
+def _replace_first_code_cell(nb, source):
+    """Sets the source of `nb`'s first code cell; returns whether it changed."""
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    changed = first.source != source
+    first.source = source
+    return changed
+
+
+def setup_cell(assignment=None):
+    """The setup cell of a notebook, or of `assignment`, rendered by scripts/setup_cell.py."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("setup_cell", Path(__file__).with_name("setup_cell.py"))
+    template = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(template)
+    return template.render(assignment, pyproject_path=PYPROJECT)
+
+
+def setup_cell_targets():
+    """`(path, kind, assignment)` of every file that holds a setup cell.
+
+    `kind` is "source" (jupytext percent) or "ipynb"; `assignment` is the
+    assignment's name, or None for a course notebook.
+    """
+    targets = []
+    for source in source_paths():
+        targets.append((source, "source", None))
+        targets.append((NOTEBOOKS / f"{source.stem}.ipynb", "ipynb", None))
+    assignments = NOTEBOOKS / "assignments"
+    for source in sorted(assignments.glob("source/A*.py")):
+        targets.append((source, "source", source.stem))
+        targets.append((assignments / "student" / source.stem / f"{source.stem}.ipynb", "ipynb", source.stem))
+    return [target for target in targets if target[0].exists()]
+
+
+def write_setup_cells():
+    """Writes the setup cell of `scripts/setup_cell.py` into every notebook and assignment.
+
+    The executed notebooks keep their outputs: the cell's output (the line
+    `setup_notebook` prints) does not depend on how the course was installed.
+    """
+    import jupytext
+    import nbformat
+
+    for path, kind, assignment in setup_cell_targets():
+        cell = setup_cell(assignment)
+        if kind == "source":
+            nb = jupytext.read(path, fmt="py:percent")
+            if _replace_first_code_cell(nb, cell):
+                path.write_text(jupytext.writes(nb, fmt="py:percent"))
+        else:
+            nb = nbformat.read(path, as_version=4)
+            if _replace_first_code_cell(nb, cell):
+                nbformat.write(nb, path)
+
+
 def set_repo(url):
     """Writes the repository URL into pyproject.toml, every notebook and the README.
 
-    Sources and executed notebooks get the same edit (the Colab badge under the
-    title, the `COURSE_REPO` line of the setup cell), so they stay in sync
-    without re-executing anything.
+    Sources and executed notebooks get the same edits (the Colab badge under
+    the title, the setup cell rendered with the repository), so they stay in
+    sync without re-executing anything.
     """
     import nbformat
 
@@ -498,25 +553,14 @@ def set_repo(url):
         start = lines.index("# %% [markdown]") + 1
         end = next(i for i in range(start, len(lines)) if lines[i].startswith("# %%"))
         lines[start:end] = _with_badge(lines[start:end], badge, prefix="# ")
-        source.write_text(REPO_LINE.sub(f'COURSE_REPO = "{url}"\\1', "\n".join(lines)))
+        source.write_text("\n".join(lines))
         target = NOTEBOOKS / f"{source.stem}.ipynb"
         if target.exists():
             nb = nbformat.read(target, as_version=4)
             first = next(c for c in nb.cells if c.cell_type == "markdown")
             first.source = "\n".join(_with_badge(first.source.split("\n"), badge))
-            for cell in nb.cells:
-                if cell.cell_type == "code":
-                    cell.source = REPO_LINE.sub(f'COURSE_REPO = "{url}"\\1', cell.source)
             nbformat.write(nb, target)
-    # The assignments: instructor sources and the student versions generated from
-    # them get the same `COURSE_REPO` line, so the student versions stay current.
-    assignments = NOTEBOOKS / "assignments"
-    for source in sorted(assignments.glob("source/A*.py")):
-        source.write_text(REPO_LINE.sub(f'COURSE_REPO = "{url}"\\1', source.read_text()))
-    for student in sorted(assignments.glob("student/*/A*.ipynb")):
-        # The line inside the notebook's JSON, where its quotes are escaped.
-        text = JSON_REPO_LINE.sub(lambda _: f'COURSE_REPO = \\"{url}\\"', student.read_text())
-        student.write_text(text)
+    write_setup_cells()
     write_course_map()
     print(f"repository set to {url}")
 
@@ -531,6 +575,7 @@ def main(argv=None):
     commands.add_parser("course-map", help="rewrite the README's course and concept maps, check the latter")
     repo_parser = commands.add_parser("set-repo", help="set the public repository URL")
     repo_parser.add_argument("url")
+    commands.add_parser("setup-cells", help="rewrite every first code cell from scripts/setup_cell.py")
     execute_parser = commands.add_parser("_execute")
     execute_parser.add_argument("source", type=Path)
     execute_parser.add_argument("target", type=Path)
@@ -546,6 +591,8 @@ def main(argv=None):
             raise SystemExit("the concept map names what does not exist:\n" + "\n".join(problems))
     elif args.command == "set-repo":
         set_repo(args.url)
+    elif args.command == "setup-cells":
+        write_setup_cells()
     elif args.command == "_execute":
         with PeakMemory() as memory:
             seconds = _execute(args.source, args.target)

@@ -21,24 +21,11 @@
 
 # %%
 # Setup: works locally and in Google Colab.
-import importlib.util
-import os
-import subprocess
-import sys
-
-COURSE_REPO = ""  # the course's public repository, written by `make set-repo URL=...`
-if importlib.util.find_spec("course_lib") is None:  # e.g. a fresh Colab runtime
-    if not COURSE_REPO:
-        raise RuntimeError("course_lib is missing: run `make lab` in a clone of the course.")
-    # Colab already has TensorFlow and the scientific stack: clone the course (course_lib
-    # and its data/ folder, which holds the pre-trained backbone) and add Keras 3.15.
-    if not os.path.isdir("course"):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, "course"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "keras>=3.15,<3.16"], check=True)
-    sys.path.insert(0, os.path.abspath("course"))
-
+try:
+    import course_lib
+except ModuleNotFoundError:  # the public repository is not known yet: no Colab install
+    raise RuntimeError("course_lib is missing: run `make lab` in a clone of the course.")
 from course_lib.runtime import setup_notebook
-
 info = setup_notebook(seed=42)
 
 # %% [markdown]
@@ -73,7 +60,7 @@ import pandas as pd
 import scipy.linalg
 from skimage.transform import resize
 
-from course_lib import experiment
+from course_lib import experiment, zoo
 from course_lib.viz import plot_learning_curves
 from course_lib.layers import MLPConv
 
@@ -393,6 +380,31 @@ assert 1.5 * gap_drop < flatten_drop, (gap_drop, flatten_drop)
 print(f"mean drop from no shift to {pad} px: GAP {gap_drop:.1%}, Flatten {flatten_drop:.1%}")
 
 # %% [markdown]
+# ## 6. What the full run reaches
+#
+# The live networks above are small and trained on 2,000 images on purpose. The
+# course's model zoo holds NiN's CIFAR-10 network (three MLPconv blocks and a GAP
+# head, as in Lin et al., section 4) at half of the paper's width, with
+# BatchNormalization and dropout 0.3 (`nin(width=0.5, batch_norm=True,
+# dropout=0.3)`), trained on all 45,000 training images with the course's
+# recipe (`course_lib.zoo`; `python scripts/train_zoo.py nin` re-creates it). Its
+# head is the GAP head of this notebook: the last MLPconv block has one map per
+# class.
+
+# %%
+record = zoo.record("nin")
+fig, ax = plt.subplots(figsize=(5.5, 3.6))
+zoo.plot_history("nin", ax=ax)
+plt.show()
+print(zoo.describe("nin"))
+
+# %% [markdown]
+# **Check.** The recorded NiN passes 80 % on the 10,000 test images.
+
+# %%
+assert record["test_accuracy"] >= 0.80, record["test_accuracy"]
+
+# %% [markdown]
 # ## Summary
 #
 # - A 1x1 convolution is a dense layer applied to the depth vector of every
@@ -407,6 +419,8 @@ print(f"mean drop from no shift to {pad} px: GAP {gap_drop:.1%}, Flatten {flatte
 # - Trained on centred images with the same budget, the GAP head, with a hundredth of
 #   the Flatten head's parameters, is more accurate even on centred images, and
 #   loses about half as much accuracy when the images move (three seeds).
+# - The recorded half-width NiN for CIFAR-10 (`course_lib.zoo`), whose head is
+#   global average pooling over one map per class, passes 80 % on the test set.
 #
 # ## Exercises
 #

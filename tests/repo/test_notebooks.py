@@ -58,7 +58,7 @@ def test_notebook_hygiene(path):
     assert first.cell_type == "markdown" and first.source.startswith(f"# {path.stem[:2]} ")
     assert "Learning objectives" in first.source
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert "setup_notebook(" in code[0].source and "COURSE_REPO" in code[0].source
+    assert code[0].source == tool.setup_cell(), "setup cell differs from its template: run `python scripts/notebooks.py setup-cells`"
     counts = [c.execution_count for c in code]
     assert counts == list(range(1, len(code) + 1)), "cells not executed once, in order"
     assert sum(len(c.outputs) for c in code) > 0, "notebook committed without outputs"
@@ -112,12 +112,45 @@ def test_set_repo_writes_badges_and_keeps_sources_in_sync(tmp_path, monkeypatch)
         committed = nbformat.read(tmp_path / "notebooks" / f"{source.stem}.ipynb", as_version=4)
         assert tool.code_cells(committed) == tool.code_cells(tool.read_source(source))
         assert committed.cells[0].source.count(colab) == 1
-        assert f'COURSE_REPO = "{url}"' in committed.cells[1].source
+        setup = tool.setup_cell()
+        assert committed.cells[1].source == setup and setup.count(f"git+{url}") == 1
+        _assert_ipython_parses(setup)
     assignments = tmp_path / "notebooks" / "assignments"
     for source in sorted(assignments.glob("source/A*.py")):
-        assert source.read_text().count(f'COURSE_REPO = "{url}"') == 1
+        setup = tool.setup_cell(source.stem)
+        assert setup.count(f"git clone -q --depth 1 {url} course") == 1
+        _assert_ipython_parses(setup)
+        assert _first_code_cell(tool.read_source(source)) == setup
         student = nbformat.read(assignments / "student" / source.stem / f"{source.stem}.ipynb", as_version=4)
-        assert sum(c.source.count(f'COURSE_REPO = "{url}"') for c in student.cells) == 1
+        assert _first_code_cell(student) == setup
+
+
+def _assert_ipython_parses(cell):
+    """The cell is valid IPython: its `%pip` and `!git` lines turn into Python that parses."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    python = TransformerManager().transform_cell(cell)
+    assert "%pip" not in python and "get_ipython()" in python
+    ast.parse(python)
+
+
+def _first_code_cell(nb):
+    return next(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_every_setup_cell_is_the_template():
+    """Notebooks and assignments (sources, executed copies, student versions) start with the template."""
+    targets = tool.setup_cell_targets()
+    assert len(targets) == 2 * (len(SOURCES) + 3)
+    for path, kind, assignment in targets:
+        nb = tool.read_source(path) if kind == "source" else nbformat.read(path, as_version=4)
+        assert _first_code_cell(nb) == tool.setup_cell(assignment), (
+            f"{path.relative_to(ROOT)}: setup cell differs from scripts/setup_cell.py; "
+            "run `python scripts/notebooks.py setup-cells`"
+        )
+    assert len(tool.setup_cell().splitlines()) <= 8
 
 
 def test_prose_copies_markdown_and_refuses_code_changes(tmp_path, monkeypatch):
