@@ -178,7 +178,7 @@ def test_small_variants_top_and_feature_extractor(build):
         (lambda: wide_resnet(27, 10), "`depth` must be an int of the form 6n \\+ 4"),
         (lambda: wide_resnet(28, 0), "`width` must be a positive int"),
         (lambda: resnext(cardinality=0), "`cardinality` must be a positive int"),
-        (lambda: resnext(blocks=(3, 0, 1)), "`blocks` must hold positive ints"),
+        (lambda: resnext(blocks=(3, 0, 1)), "`blocks` must be a sequence of positive ints"),
         (lambda: resnet50(input_shape=(16, 16, 3)), "`input_shape` must be at least"),
         (lambda: vgg16(input_shape=(224, 224)), "`input_shape` must be a tuple of three"),
         (lambda: alexnet(input_shape=(64, 64, 3)), "`input_shape` must be at least"),
@@ -296,7 +296,7 @@ def test_vgg16_batch_norm_follows_every_convolution():
     [
         (lambda: resnet_cifar(21), "6n \\+ 2"),
         (lambda: densenet_cifar(41), "6n \\+ 4"),
-        (lambda: resnext_cifar((1, 1)), "three positive ints"),
+        (lambda: resnext_cifar((1, 1)), "`blocks` must be a sequence of 3 positive ints"),
         (lambda: mobilenet(stem_strides=3), "stem_strides"),
         (lambda: alexnet_cifar(groups=3), "groups"),
         (lambda: googlenet_cifar(include_top=False, aux_heads=True), "aux_heads"),

@@ -132,7 +132,7 @@ def test_feature_vector_backbone_needs_no_pooling():
         (lambda: T.build_transfer_model(_backbone(), 3, pooling=None), ValueError, "`pooling` must be one of"),
         (lambda: T.build_transfer_model(_backbone(), 0), ValueError, "`classes` must be a positive int"),
         (lambda: T.build_transfer_model(_backbone(), 3, head_units=(4, 0)), ValueError, "`head_units`"),
-        (lambda: T.build_transfer_model(_backbone(), 3, dropout=1.0), ValueError, "`dropout` must be a float"),
+        (lambda: T.build_transfer_model(_backbone(), 3, dropout=1.0), ValueError, r"`dropout` must be a number in \[0, 1\)"),
         (lambda: T.build_transfer_model(keras.layers.Dense(3), 3), TypeError, "`backbone` must be a keras.Model"),
         (
             lambda: T.build_transfer_model(
@@ -143,7 +143,7 @@ def test_feature_vector_backbone_needs_no_pooling():
         ),
         (lambda: T.set_trainable(T.build_transfer_model(_backbone(), 3), "conv9"), ValueError, "conv9"),
         (lambda: T.set_trainable(_backbone(), 7), ValueError, r"`from_layer` must be an index in \[-6, 6\)"),
-        (lambda: T.fine_tuning_learning_rate(1e-3, factor=0.5), ValueError, "`factor` must be at least 1"),
+        (lambda: T.fine_tuning_learning_rate(1e-3, factor=0.5), ValueError, "`factor` must be a number >= 1"),
         (lambda: T.fine_tuning_learning_rate(0), ValueError, "`head_learning_rate` must be a positive"),
     ],
 )

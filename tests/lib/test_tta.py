@@ -71,7 +71,7 @@ def test_random_views_are_seeded_and_averaged():
     [
         (dict(augmentations=[]), ValueError, "at least one view"),
         (dict(augmentations=[tta.identity, "flip"]), TypeError, "must be a callable"),
-        (dict(n_samples=0), ValueError, "`n_samples` must be a positive int"),
+        (dict(n_samples=0), ValueError, "`n_samples` must be None or a positive int"),
         (dict(aggregate="max"), ValueError, "`aggregate` must be one of"),
         (dict(seed=1), ValueError, "`seed` only seeds the default"),
         (dict(augmentations=tta.identity, n_samples=2, seed=1), ValueError, "seed your augmentation layer"),
