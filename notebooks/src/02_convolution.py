@@ -51,13 +51,7 @@ import skimage.data
 import skimage.filters
 
 from course_lib import ops
-
-
-def rel_error(a, b):
-    """Largest difference relative to the size of the values (CS231n style)."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    return np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), 1e-12)
-
+from course_lib.gradcheck import normwise_relative_error
 
 rng = np.random.default_rng(0)
 
@@ -170,7 +164,10 @@ assert not np.allclose(*checks["correlation commutative"]) and not np.allclose(*
 # simply finds $K_{\text{flipped}}$. Both layers can represent exactly the same
 # functions, so deep-learning libraries skip the flip. The flip only matters when a
 # kernel comes from somewhere else, for example from an image-processing textbook,
-# as in section 5. Let us confirm that Keras correlates:
+# as in section 5. Let us confirm that Keras correlates. Two computations of the same
+# output are compared with the **normwise relative error** of `course_lib.gradcheck`,
+# `normwise_relative_error(a, b)` $= \max|a-b| \,/\, \max(|a|+|b|)$: the largest
+# difference relative to the largest value (0 for equal outputs, 1 at most).
 
 # %%
 conv_layer = keras.layers.Conv2D(1, (3, 3), padding="valid", use_bias=False)
@@ -178,8 +175,8 @@ conv_layer.build((None, 9, 11, 1))
 conv_layer.set_weights([kernel.reshape(3, 3, 1, 1).astype("float32")])
 keras_output = keras.ops.convert_to_numpy(conv_layer(image[None, :, :, None].astype("float32")))[0, :, :, 0]
 
-error_correlation = rel_error(keras_output, ops.correlate2d(image, kernel))
-error_convolution = rel_error(keras_output, ops.convolve2d(image, kernel))
+error_correlation = normwise_relative_error(keras_output, ops.correlate2d(image, kernel))
+error_convolution = normwise_relative_error(keras_output, ops.convolve2d(image, kernel))
 print(f"Keras Conv2D vs correlation: relative error {error_correlation:.1e}")
 print(f"Keras Conv2D vs convolution: relative error {error_convolution:.1e}")
 
@@ -209,8 +206,12 @@ print("Keras's Conv2D computes a cross-correlation")
 # `scipy.signal.correlate2d` and `convolve2d` are the independent reference for one
 # channel; `keras.layers.Conv2D` for a whole layer: a batch of images with $C$ channels,
 # and $F$ filters of shape $k_h \times k_w \times C$, one bias each. We compare them on
-# random inputs, for several kernel sizes, with the relative error
-# $\max|a-b| / \max(|a|+|b|)$.
+# random inputs, for several kernel sizes, with the normwise relative error. Two
+# correct computations differ by rounding errors that scale with their largest
+# values, which is what it measures. (CS231n's relative error, which notebook 07 uses
+# to check gradients, divides entry by entry, $\max\big(|a-b| / (|a|+|b|)\big)$: on
+# outputs close to 0, a filter on a flat region say, it would report the rounding
+# itself as a large error.)
 
 # %%
 rows = []
@@ -220,10 +221,10 @@ for kh, kw in [(1, 1), (3, 3), (5, 3), (3, 7)]:
         rows.append({
             "kernel": f"{kh}x{kw}",
             "padding": mode,
-            "correlate2d vs SciPy": rel_error(ops.correlate2d(image, kernel_k, mode),
-                                              scipy.signal.correlate2d(image, kernel_k, mode)),
-            "convolve2d vs SciPy": rel_error(ops.convolve2d(image, kernel_k, mode),
-                                             scipy.signal.convolve2d(image, kernel_k, mode)),
+            "correlate2d vs SciPy": normwise_relative_error(
+                ops.correlate2d(image, kernel_k, mode), scipy.signal.correlate2d(image, kernel_k, mode)),
+            "convolve2d vs SciPy": normwise_relative_error(
+                ops.convolve2d(image, kernel_k, mode), scipy.signal.convolve2d(image, kernel_k, mode)),
         })
 scipy_errors = pd.DataFrame(rows)
 print(scipy_errors.to_string(index=False, float_format="{:.1e}".format))
@@ -244,7 +245,7 @@ for kh, kw, filters, padding, strides in [(3, 3, 8, "valid", 1), (3, 3, 8, "same
     layer_rows.append({"kernel": f"{kh}x{kw}x3, {filters} filters", "padding": padding,
                        "strides": str(strides), "output shape": str(ours.shape),
                        "same shape": ours.shape == theirs.shape,
-                       "relative error": rel_error(ours, theirs)})
+                       "relative error": normwise_relative_error(ours, theirs)})
 keras_errors = pd.DataFrame(layer_rows)
 print(keras_errors.to_string(index=False, float_format="{:.1e}".format))
 
@@ -416,7 +417,7 @@ strided_layer = keras.layers.Conv2D(1, 3, strides=2, padding="same", use_bias=Fa
 strided_layer.build((None, 8, 8, 1))
 strided_layer.set_weights([probe_kernel.reshape(3, 3, 1, 1)])
 keras_strided = keras.ops.convert_to_numpy(strided_layer(probe[None, :, :, None]))[0, :, :, 0]
-assert rel_error(keras_strided, ops.correlate2d(probe, probe_kernel, "same", strides=2)) < 1e-6
+assert normwise_relative_error(keras_strided, ops.correlate2d(probe, probe_kernel, "same", strides=2)) < 1e-6
 print(strides_table.to_string(index=False))
 
 # %% [markdown]
@@ -504,11 +505,11 @@ plt.show()
 # NBVAL_CHECK_OUTPUT
 inner = (slice(4, -4), slice(4, -4))
 checks = {
-    "Sobel vs skimage.filters.sobel_h": rel_error(filtered["Sobel: horizontal edges (G_y)"][inner],
-                                                  skimage.filters.sobel_h(photo)[inner]),
-    "box blur vs scipy.ndimage.uniform_filter": rel_error(
+    "Sobel vs skimage.filters.sobel_h": normwise_relative_error(
+        filtered["Sobel: horizontal edges (G_y)"][inner], skimage.filters.sobel_h(photo)[inner]),
+    "box blur vs scipy.ndimage.uniform_filter": normwise_relative_error(
         filtered["box blur 5x5"], scipy.ndimage.uniform_filter(photo, 5, mode="constant")),
-    "Gaussian vs skimage.filters.gaussian": rel_error(
+    "Gaussian vs skimage.filters.gaussian": normwise_relative_error(
         filtered["Gaussian blur 9x9, σ = 2"],
         skimage.filters.gaussian(photo, sigma=sigma, truncate=2.0, mode="constant", cval=0)),
 }
