@@ -68,6 +68,11 @@ LEARNING_RATE = 2e-3  # Adam's initial step size, decayed to 0 along a cosine
 # ("same" padding adds exactly that 2-pixel border for a 5x5 filter). It uses ReLU
 # and max pooling rather than the paper's scaled tanh and trainable average
 # subsampling, which train faster (see its docstring).
+#
+# `course_lib.analysis.layer_table` lists the layers: their type, the window and
+# stride of the convolutions and poolings, the output shape, the parameters, the
+# multiply-adds for one image (`macs`) and the receptive field, the patch of the
+# input one output unit depends on (notebook 06 computes it).
 
 # %%
 import time
@@ -80,35 +85,11 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from course_lib import data
+from course_lib.analysis import layer_table
 from course_lib.models import lenet5
 from course_lib.viz import plot_confusion_matrix, plot_history, show_images, show_misclassified
 
 model = lenet5(input_shape=(28, 28, 1), classes=10)
-
-
-def layer_table(model):
-    """One row per layer: type, output shape, parameters, multiply-adds per image."""
-    rows = []
-    for layer in model.layers[1:]:
-        shape = tuple(layer.output.shape[1:])
-        if isinstance(layer, keras.layers.Conv2D):
-            rows_out, cols_out, filters = shape
-            kernel_rows, kernel_cols, channels, _ = layer.kernel.shape
-            macs = rows_out * cols_out * filters * kernel_rows * kernel_cols * channels
-        elif isinstance(layer, keras.layers.Dense):
-            macs = layer.kernel.shape[0] * layer.kernel.shape[1]
-        else:
-            macs = 0
-        rows.append(
-            {
-                "layer": layer.name,
-                "type": type(layer).__name__,
-                "output shape": str(shape),
-                "parameters": layer.count_params(),
-                "multiply-adds": macs,
-            }
-        )
-    return pd.DataFrame(rows).set_index("layer")
 
 
 table = layer_table(model)
@@ -132,7 +113,7 @@ expected = {
 for name, count in expected.items():
     assert table.loc[name, "parameters"] == count, name
 assert table["parameters"].sum() == model.count_params() == sum(expected.values()) == 61706
-assert table.loc["s4_pool", "output shape"] == "(5, 5, 16)"
+assert table.loc["s4_pool", "output_shape"] == (5, 5, 16)
 print({name: count for name, count in expected.items()}, "total", model.count_params())
 
 # %% [markdown]
@@ -200,7 +181,7 @@ assert counts.loc["total", "course's variant"] == model.count_params() == 61706
 dense_part = ["c5_dense", "f6_dense", "predictions"]
 conv_part = ["c1_conv", "c3_conv"]
 parameter_share = table.loc[dense_part, "parameters"].sum() / table["parameters"].sum()
-compute_share = table.loc[conv_part, "multiply-adds"].sum() / table["multiply-adds"].sum()
+compute_share = table.loc[conv_part, "macs"].sum() / table["macs"].sum()
 
 weighted = table[table["parameters"] > 0]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
@@ -208,7 +189,7 @@ colours = ["tab:blue" if name in conv_part else "tab:orange" for name in weighte
 axes[0].bar(weighted.index, weighted["parameters"], color=colours)
 axes[0].set_ylabel("parameters")
 axes[0].set_title(f"Parameters: {parameter_share:.1%} in the dense layers (orange)")
-axes[1].bar(weighted.index, weighted["multiply-adds"], color=colours)
+axes[1].bar(weighted.index, weighted["macs"], color=colours)
 axes[1].set_ylabel("multiply-adds per image")
 axes[1].set_title(f"Computation: {compute_share:.1%} in the convolutions (blue)")
 for ax in axes:

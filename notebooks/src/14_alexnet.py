@@ -75,7 +75,9 @@ LEARNING_RATE = 0.05  # peak SGD learning rate: no BatchNormalization here, so l
 # flips, colour changes). After conv1 and conv2 the paper applied **local
 # response normalisation** (section 3). The paper says 224x224 inputs, but an
 # 11x11 window with stride 4 gives its 55x55 first map only from 227x227:
-# `course_lib.models.alexnet.alexnet` uses 227.
+# `course_lib.models.alexnet.alexnet` uses 227. `course_lib.analysis.layer_table`
+# lists its layers: window and stride, output shape, parameters, multiply-adds for
+# one image (`macs`) and receptive field.
 
 # %%
 import keras
@@ -85,29 +87,10 @@ import pandas as pd
 import tensorflow as tf
 
 from course_lib import experiment, zoo
-from course_lib.analysis import layer_macs
+from course_lib.analysis import layer_table
 from course_lib.layers import LocalResponseNormalization
 from course_lib.models.alexnet import alexnet, alexnet_cifar
 from course_lib.viz import plot_learning_curves
-
-
-def layer_table(model):
-    """One row per layer: type, window and stride, output shape, parameters, multiply-adds."""
-    rows = []
-    for layer in model.layers[1:]:
-        window = getattr(layer, "kernel_size", getattr(layer, "pool_size", None))
-        rows.append(
-            {
-                "layer": layer.name,
-                "type": type(layer).__name__,
-                "window / stride": f"{window[0]}x{window[1]} / {layer.strides[0]}" if window else "",
-                "output shape": tuple(layer.output.shape[1:]),
-                "parameters": layer.count_params(),
-                "multiply-adds": layer_macs(layer),
-            }
-        )
-    return pd.DataFrame(rows).set_index("layer")
-
 
 model = alexnet()  # groups=2: the two-GPU layout
 table = layer_table(model)
@@ -117,20 +100,22 @@ table
 # **Check.** conv1 maps 227x227 to (227 - 11) / 4 + 1 = 55 positions per side;
 # after the three poolings, 6x6x256 values enter fc1. Each parameter count follows
 # from the layer's shape; 96% of the parameters sit in the three dense layers,
-# while the convolutions do more than 90% of the multiply-adds.
+# while the convolutions do more than 90% of the multiply-adds. A unit of pool5
+# sees a 195x195 patch of the 227x227 image.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-assert table.loc["conv1", "output shape"] == ((227 - 11) // 4 + 1,) * 2 + (96,) == (55, 55, 96)
-assert table.loc["pool5", "output shape"] == (6, 6, 256)
+assert table.loc["conv1", "output_shape"] == ((227 - 11) // 4 + 1,) * 2 + (96,) == (55, 55, 96)
+assert table.loc["pool5", "output_shape"] == (6, 6, 256)
+assert table.loc["pool5", "receptive_field"] == (195, 195)
 assert table.loc["conv1", "parameters"] == 11 * 11 * 3 * 96 + 96
 assert table.loc["fc1", "parameters"] == (6 * 6 * 256 + 1) * 4096
 dense_share = table.loc[["fc1", "fc2", "predictions"], "parameters"].sum() / table["parameters"].sum()
-conv_mac_share = table.loc[[f"conv{i}" for i in range(1, 6)], "multiply-adds"].sum() / table["multiply-adds"].sum()
+conv_mac_share = table.loc[[f"conv{i}" for i in range(1, 6)], "macs"].sum() / table["macs"].sum()
 assert dense_share > 0.95 and conv_mac_share > 0.9
 assert table["parameters"].sum() == model.count_params() == 60_965_224
 print(f"{model.count_params():,} parameters, {dense_share:.1%} in the dense layers; "
-      f"{conv_mac_share:.1%} of {table['multiply-adds'].sum() / 1e6:.0f} M multiply-adds in the convolutions")
+      f"{conv_mac_share:.1%} of {table['macs'].sum() / 1e6:.0f} M multiply-adds in the convolutions")
 
 # %% [markdown]
 # ## 2. Two GPUs: a grouped convolution
@@ -261,11 +246,11 @@ small_table
 weight_layers = small_table[small_table["parameters"] > 0].index.tolist()
 assert weight_layers == ["conv1", "conv2", "conv3", "conv4", "conv5", "fc1", "fc2", "predictions"]
 assert [small.get_layer(f"conv{i}").groups for i in range(1, 6)] == [1, 2, 1, 2, 2]
-assert small_table.loc["pool5", "output shape"][:2] == (4, 4)
+assert small_table.loc["pool5", "output_shape"][:2] == (4, 4)
 dense_share_small = small_table.loc[["fc1", "fc2", "predictions"], "parameters"].sum() / small.count_params()
 assert dense_share_small > 0.5
 print(f"alexnet_cifar(width={WIDTH}): {small.count_params():,} parameters, "
-      f"{dense_share_small:.0%} in the dense layers; pool5 {small_table.loc['pool5', 'output shape']}")
+      f"{dense_share_small:.0%} in the dense layers; pool5 {small_table.loc['pool5', 'output_shape']}")
 
 # %% [markdown]
 # We train one network per seed on a CIFAR-10 subset with the course's recipe

@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 
 from course_lib import zoo
-from course_lib.analysis import count_macs, parameter_table
+from course_lib.analysis import count_macs, layer_table, parameter_table
 from course_lib.models.vgg import vgg16
 from course_lib.receptive_field import receptive_field
 
@@ -135,23 +135,10 @@ print(f"weights: 27C^2 = {27 * C**2:,} vs 49C^2 = {49 * C**2:,} (C = {C}); ratio
 ours = vgg16()
 reference = keras.applications.VGG16(weights=None)
 
-
-def layer_rows(model):
-    return pd.DataFrame(
-        [
-            {
-                "layer": layer.name,
-                "output shape": tuple(layer.output.shape[1:]),
-                "parameters": layer.count_params(),
-            }
-            for layer in model.layers
-        ]
-    ).set_index("layer")
-
-
-# Row by row (the input layers have different automatic names).
-keras_rows = layer_rows(reference).reset_index().add_suffix(" (Keras)")
-side_by_side = pd.concat([layer_rows(ours).reset_index(), keras_rows], axis=1).set_index("layer")
+# Row by row: two columns of each model's `layer_table` (from `course_lib.analysis`).
+columns = ["output_shape", "parameters"]
+keras_rows = layer_table(reference)[columns].reset_index().add_suffix(" (Keras)")
+side_by_side = pd.concat([layer_table(ours)[columns].reset_index(), keras_rows], axis=1).set_index("layer")
 side_by_side
 
 # %% [markdown]
@@ -160,8 +147,8 @@ side_by_side
 
 # %%
 # NBVAL_CHECK_OUTPUT
-assert list(side_by_side.index[1:]) == list(side_by_side["layer (Keras)"][1:])
-assert (side_by_side["output shape"] == side_by_side["output shape (Keras)"]).all()
+assert list(side_by_side.index) == list(side_by_side["layer (Keras)"])
+assert (side_by_side["output_shape"] == side_by_side["output_shape (Keras)"]).all()
 assert (side_by_side["parameters"] == side_by_side["parameters (Keras)"]).all()
 assert ours.count_params() == reference.count_params() == 138_357_544
 n_conv = sum(isinstance(layer, keras.layers.Conv2D) for layer in ours.layers)
