@@ -10,7 +10,7 @@
 #
 # **Learning objectives.** After this notebook you can
 #
-# 1. build virtual samples with `course_lib.augment.MixUp` and `mixup_batch`,
+# 1. build virtual samples with `course_lib.mixup.MixUp` and `mixup_batch`,
 #    and read their soft labels;
 # 2. explain why mixup needs one-hot (or soft) labels and a cross-entropy that
 #    accepts them;
@@ -67,7 +67,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 
 from course_lib import data, experiment
-from course_lib.augment import MixUp, mixup_batch
+from course_lib.mixup import MixUp, MixUpBatches, mixup_batch
 
 (x_train_all, y_train_all), (x_test_all, y_test_all) = data.load_cifar10()
 # 1,000 validation images, carved out of the training set; the training subsets come from the rest.
@@ -271,7 +271,7 @@ print("integer labels: TypeError with the fix in its message")
 # `random.beta(alpha, alpha)`; `transform_images` and `transform_labels` then mix
 # sample $i$ with sample `permutation[i]`. The differences:
 #
-# | | `course_lib.augment.MixUp` | `keras.layers.MixUp` |
+# | | `course_lib.mixup.MixUp` | `keras.layers.MixUp` |
 # |---|---|---|
 # | weight $\lambda$ | one per sample, Beta($\alpha$, $\alpha$), clipped to $[10^{-6}, 1 - 10^{-6}]$ | one per sample, Beta($\alpha$, $\alpha$), not clipped (can be exactly 0 or 1 for a small $\alpha$) |
 # | partner | drawn for each sample among the samples of **another class** (`different_classes=True`; a single-class batch passes unchanged), or among the other samples | `permutation[i]` of one shuffle of the batch, **whatever its class**: possibly the same class, or the sample itself |
@@ -338,10 +338,10 @@ print("one-hot after mixing: keras > 0, course_lib = 0; keras mixes class indice
 # A small CNN (two convolution-pooling stages and a dense layer) trains on
 # `PER_CLASS` CIFAR-10 images per class with one-hot labels and
 # `categorical_crossentropy`, once on the real images and once with mixup. At
-# every epoch, `mixed_epoch` shuffles the training set, cuts it into batches
-# and mixes each batch with a `MixUp` layer (which draws new weights and
-# partners at every call); the model then trains one epoch on these virtual
-# samples. The test images are never mixed. Both runs of a seed use the same
+# every epoch, `MixUpBatches` (a `keras.utils.PyDataset`) shuffles the training
+# set, cuts it into batches and mixes each batch as `mixup_batch` does, with new
+# weights and partners at every epoch: one call of `fit` trains all the epochs
+# on fresh virtual samples. The test images are never mixed. Both runs of a seed use the same
 # images and initial weights; each seed draws its own subset.
 #
 # Besides the accuracy we measure how much the network's confidence can be
@@ -369,18 +369,6 @@ def small_cnn():
     return model
 
 
-def mixed_epoch(x, y, mixer, rng):
-    """One epoch of virtual samples: shuffle, cut into batches, mix each batch."""
-    order = rng.permutation(len(x))
-    x_parts, y_parts = [], []
-    for start in range(0, len(x), BATCH_SIZE):
-        batch = order[start : start + BATCH_SIZE]
-        x_mixed, y_mixed = mixer((x[batch], y[batch]))
-        x_parts.append(keras.ops.convert_to_numpy(x_mixed))
-        y_parts.append(keras.ops.convert_to_numpy(y_mixed))
-    return np.concatenate(x_parts), np.concatenate(y_parts)
-
-
 def expected_calibration_error(probabilities, y, bins=10):
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == y
@@ -403,10 +391,8 @@ for seed in SEEDS:
         if name == "without":
             model.fit(x_small, y_small, batch_size=BATCH_SIZE, epochs=EPOCHS, verbose=0)
         else:
-            mixer, rng = MixUp(alpha=ALPHA, seed=seed), np.random.default_rng(seed)
-            for epoch in range(EPOCHS):
-                x_mixed, y_mixed = mixed_epoch(x_small, y_small, mixer, rng)
-                model.fit(x_mixed, y_mixed, batch_size=BATCH_SIZE, epochs=1, shuffle=False, verbose=0)
+            batches = MixUpBatches(x_small, y_small, BATCH_SIZE, alpha=ALPHA, seed=seed)
+            model.fit(batches, epochs=EPOCHS, verbose=0)
         validation_probabilities = model.predict(x_val, batch_size=500, verbose=0)
         probabilities = model.predict(x_test, batch_size=500, verbose=0)
         test_probabilities[name].append(probabilities)
@@ -535,12 +521,13 @@ print(accuracy_effect)
 # 1. ★★ **Choosing alpha.** Repeat section 4 with $\alpha$ = 0.1, 0.4 and 1.0 and
 #    plot the mean ECE and accuracy against $\alpha$. *Hint:* keep the seeds,
 #    and add a column for $\alpha$ to `rows`.
-# 2. ★ **Same-class partners.** Train with `MixUp(alpha=ALPHA,
+# 2. ★ **Same-class partners.** Train with `MixUpBatches(...,
 #    different_classes=False)` and compare the ECE with the default. *Hint:*
-#    only the `mixer` line changes.
-# 3. ★★ **Keras's layer.** Train with `keras.layers.MixUp` instead of `course_lib`'s
-#    in `mixed_epoch`. Does the partner rule change the results? *Hint:* it
-#    takes and returns a dict `{"images": ..., "labels": ...}`.
+#    only the `batches` line changes.
+# 3. ★★ **Keras's layer.** Train with `keras.layers.MixUp` instead of `course_lib`'s:
+#    write a small `keras.utils.PyDataset` like `MixUpBatches` whose batches that
+#    layer mixes. Does the partner rule change the results? *Hint:* it takes and
+#    returns a dict `{"images": ..., "labels": ...}`.
 # 4. ★ **Label smoothing.** Another way to soften labels is
 #    `keras.losses.CategoricalCrossentropy(label_smoothing=0.1)`. Train the
 #    baseline with it and compare its ECE with mixup's. *Hint:* pass the loss
