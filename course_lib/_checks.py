@@ -245,6 +245,14 @@ def check_soft_labels(labels, name="labels"):
         )
 
 
+def check_model(model, name="model"):
+    """Raises a TypeError naming `name` unless `model` is a `keras.Model`."""
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`{name}` must be a keras.Model; received {type(model).__name__}.")
+
+
 def check_image_batch(images, name="images"):
     """Returns a batch of channels-last images `(N, rows, cols, channels)` as an array.
 

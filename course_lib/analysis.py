@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from course_lib._checks import check_positive_int, check_seed
+from course_lib._checks import check_model, check_positive_int, check_seed
 from course_lib._keras_compat import leaf_layers
 
 
@@ -76,8 +76,7 @@ def count_macs(model):
     >>> count_macs(model)  # 6 * 6 positions * 3 * 3 * 3 weights * 4 filters
     3888
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     shape = model.input_shape
     if isinstance(shape, list) or any(d is None for d in shape[1:]):
         raise ValueError(
@@ -127,8 +126,7 @@ def layer_table(model):
     """
     from course_lib.receptive_field import receptive_field
 
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     fields = receptive_field(model)
     rows = []
     for layer in model.layers:
@@ -174,8 +172,7 @@ def parameter_table(model, block_of=_default_block):
     >>> int(table.loc["fc1", "parameters"])
     102764544
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     if not callable(block_of):
         raise TypeError("`block_of` must be a function from a layer name to a block name.")
     rows = {}
@@ -223,8 +220,7 @@ def measure_throughput(model, batch_size=32, steps=10, warmup=2, training=True, 
     """
     from course_lib.runtime import backend_device
 
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     batch_size = check_positive_int(batch_size, "batch_size")
     steps = check_positive_int(steps, "steps")
     warmup = check_positive_int(warmup, "warmup", allow_zero=True)

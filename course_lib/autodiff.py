@@ -8,6 +8,8 @@ TensorFlow, JAX or PyTorch for a gradient. The from-scratch references in
 
 import keras
 
+from course_lib._checks import check_model
+
 
 def value_and_gradient(fn, x):
     """Evaluates a scalar function and its gradient with the backend's autodiff.
@@ -95,8 +97,7 @@ def weight_gradients(model, loss_fn, x, y, training=False):
     >>> loss, kernel_gradient.ravel().tolist()  # d(3^2)/dw = 2 * 3 * x
     (9.0, [6.0, 6.0])
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     if not callable(loss_fn):
         raise TypeError(f"`loss_fn` must be callable; received {type(loss_fn).__name__}.")
     x = keras.ops.convert_to_tensor(x)

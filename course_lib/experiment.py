@@ -39,7 +39,14 @@ from course_lib.batchnorm import (
     recompute_batchnorm_statistics,
     set_batchnorm_momentum,
 )
-from course_lib._checks import check_image_batch, check_number, check_positive_int, check_seed, class_indices
+from course_lib._checks import (
+    check_image_batch,
+    check_model,
+    check_number,
+    check_positive_int,
+    check_seed,
+    class_indices,
+)
 from course_lib.runtime import default_jit_compile
 
 
@@ -582,8 +589,7 @@ def learning_rate_range_test(model, x, y, min_lr=1e-4, max_lr=10.0, steps=100, b
         batch's loss) and "smoothed_loss" (an exponential average, weight
         0.9 on the past, corrected for its start).
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     x = np.asarray(x)
     y = class_indices(y, "y")
     steps = check_positive_int(steps, "steps")

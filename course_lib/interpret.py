@@ -30,7 +30,7 @@ import keras
 import numpy as np
 
 from course_lib.autodiff import value_and_gradient
-from course_lib._checks import check_image_batch, check_positive_int, check_positive_ints, is_int
+from course_lib._checks import check_image_batch, check_model, check_positive_int, check_positive_ints, is_int
 
 
 def _check_images(images):
@@ -52,8 +52,7 @@ def _class_indices(class_index, count, classes):
 
 def _unwrap(model):
     """`(prefix_layers, network)`: the layers before a nested network, and the network."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     if layers and isinstance(layers[-1], keras.Model) and all(
         not isinstance(layer, keras.Model) for layer in layers[:-1]

@@ -32,7 +32,7 @@ import typing
 import keras
 import numpy as np
 
-from course_lib._checks import check_seed, is_int
+from course_lib._checks import check_model, check_seed, is_int
 from course_lib._keras_compat import nodes_by_depth
 
 # Layers that act on each position on its own (or on the channels of one
@@ -385,8 +385,7 @@ def receptive_field(model):
     """
     import pandas as pd
 
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     shape = _spatial_input_shape(model)
     whole_input = tuple(shape[1:3])
     rows = []
@@ -471,8 +470,7 @@ def empirical_receptive_field(
     """
     from course_lib.autodiff import value_and_gradient
 
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     model_shape = _spatial_input_shape(model)
     names = [layer.name for layer in model.layers]
     if layer_name not in names:

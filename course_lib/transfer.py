@@ -18,7 +18,7 @@ head do not wreck the pre-trained features.
 
 import keras
 
-from course_lib._checks import check_number, check_positive_int, check_positive_ints, check_rate, is_int
+from course_lib._checks import check_model, check_number, check_positive_int, check_positive_ints, check_rate, is_int
 
 POOLINGS = ("avg", "max")
 
@@ -87,8 +87,7 @@ def build_transfer_model(
     >>> model.output_shape, len(model.trainable_weights)
     ((None, 5), 4)
     """
-    if not isinstance(backbone, keras.Model):
-        raise TypeError(f"`backbone` must be a keras.Model; received {type(backbone).__name__}.")
+    check_model(backbone, "backbone")
     classes = check_positive_int(classes, "classes")
     head_units = check_positive_ints(head_units, "head_units")
     dropout = check_rate(dropout, "dropout")
@@ -222,8 +221,7 @@ def set_trainable(model, from_layer=None, trainable=True):
     >>> [layer.name for layer in set_trainable(model, from_layer="c2")]
     ['c2']
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model; received {type(model).__name__}.")
+    check_model(model)
     backbone = _find_backbone(model)
     layers = backbone.layers
     names = [layer.name for layer in layers]

@@ -103,6 +103,12 @@ def test_soft_labels_on_arrays_and_symbolic_tensors():
         C.check_soft_labels(np.array([[0.0], [1.0]]))
 
 
+def test_model():
+    C.check_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    with pytest.raises(TypeError, match=r"`backbone` must be a keras.Model; received Dense\."):
+        C.check_model(keras.layers.Dense(1), "backbone")
+
+
 def test_image_batches():
     assert C.check_image_batch(np.zeros((2, 4, 4, 1))).shape == (2, 4, 4, 1)
     with pytest.raises(ValueError, match=r"`x` must be a batch of images .*received shape \(4, 4, 1\)"):
