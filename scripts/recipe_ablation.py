@@ -16,6 +16,7 @@ About ten minutes on a 2-core CPU with the defaults.
 
 import argparse
 import datetime
+import os
 import platform
 import sys
 from pathlib import Path
@@ -97,7 +98,9 @@ def main(argv=None):
         f"Command: `python scripts/recipe_ablation.py{''.join(' ' + a for a in sys.argv[1:])}`",
         "",
     ]
-    OUTPUT.write_text("\n".join(lines))
+    staged = OUTPUT.with_suffix(".md.tmp")  # written whole, then moved into place
+    staged.write_text("\n".join(lines))
+    os.replace(staged, OUTPUT)
     print(f"wrote {OUTPUT}")
 
 
