@@ -20,24 +20,11 @@
 
 # %%
 # Setup: works locally and in Google Colab.
-import importlib.util
-import os
-import subprocess
-import sys
-
-COURSE_REPO = ""  # the course's public repository, written by `make set-repo URL=...`
-if importlib.util.find_spec("course_lib") is None:  # e.g. a fresh Colab runtime
-    if not COURSE_REPO:
-        raise RuntimeError("course_lib is missing: run `make lab` in a clone of the course.")
-    # Colab already has TensorFlow and the scientific stack: clone the course (course_lib
-    # and its data/ folder, which holds the pre-trained backbone) and add Keras 3.15.
-    if not os.path.isdir("course"):
-        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, "course"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "keras>=3.15,<3.16"], check=True)
-    sys.path.insert(0, os.path.abspath("course"))
-
+try:
+    import course_lib
+except ModuleNotFoundError:  # the public repository is not known yet: no Colab install
+    raise RuntimeError("course_lib is missing: run `make lab` in a clone of the course.")
 from course_lib.runtime import setup_notebook
-
 info = setup_notebook(seed=42)
 
 # %%
