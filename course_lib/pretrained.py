@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from course_lib._checks import check_bool
 from course_lib.data import sha256_of
 from course_lib.layers import ResidualBlock
 
@@ -111,8 +112,7 @@ def load_backbone(include_top=False):
     >>> features.output_shape
     (None, 8, 8, 128)
     """
-    if not isinstance(include_top, bool):
-        raise TypeError(f"`include_top` must be True or False; received include_top={include_top!r}.")
+    include_top = check_bool(include_top, "include_top")
     path = weights_dir() / WEIGHTS_FILE
     if not path.is_file():
         raise FileNotFoundError(
