@@ -145,7 +145,10 @@ class AugmentedBatches(keras.utils.PyDataset):
     Each epoch visits every example once, in an order drawn from `(seed,
     epoch)`, so a run resumed at epoch `e` (`set_epoch(e)`) sees the batches
     it would have seen. Each image is mirrored left-right with probability
-    1/2 (`flip`) and shifted by up to `translate` pixels in each direction,
+    1/2 (`flip=True`), or, with `flip="alternating"` (airbench's alternating
+    flip), a random half of the images is mirrored in even epochs and the
+    other half in odd epochs, so that every image is seen both ways once in
+    every two epochs. Each image is then shifted by up to `translate` pixels in each direction,
     the uncovered border filled by reflection (as a random crop of the
     reflect-padded image). The transformations run on the whole batch at
     once, outside the model: they cost the same on every Keras backend and
@@ -156,7 +159,8 @@ class AugmentedBatches(keras.utils.PyDataset):
         y: integer labels `(N,)` or `(N, 1)`.
         num_classes: number of classes of the one-hot labels.
         batch_size: images per batch (the last batch may be smaller).
-        flip: whether to mirror half of the images left-right.
+        flip: whether to mirror half of the images left-right (True, False
+            or "alternating").
         translate: largest shift in pixels (0: none).
         seed: a non-negative int, the seed of the order and of the
             transformations (not None: a resumed run must see the same
@@ -194,7 +198,11 @@ class AugmentedBatches(keras.utils.PyDataset):
             raise ValueError(f"`translate` must be smaller than the image; received translate={translate}.")
         self.num_classes = num_classes
         self.batch_size = batch_size
-        self.flip = bool(flip)
+        if flip not in (True, False, "alternating"):
+            raise ValueError(f"`flip` must be True, False or 'alternating'; received flip={flip!r}.")
+        self.flip = flip
+        # Alternating flip: which images are mirrored in even epochs, drawn once from the seed.
+        self._even_flips = np.random.default_rng(seed).random(len(self.x)) < 0.5 if flip == "alternating" else None
         self.translate = translate
         self.seed = seed
         self.shuffle = shuffle
@@ -215,7 +223,10 @@ class AugmentedBatches(keras.utils.PyDataset):
         chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         images = self.x[chosen].astype("float32")
         rng = np.random.default_rng([self._rng_seed, index])
-        if self.flip:
+        if self.flip == "alternating":
+            mirrored = self._even_flips[chosen] != (self.epoch % 2 == 1)
+            images[mirrored] = images[mirrored, :, ::-1]
+        elif self.flip:
             mirrored = rng.random(len(images)) < 0.5
             images[mirrored] = images[mirrored, :, ::-1]
         if self.translate:
@@ -314,7 +325,9 @@ class Recipe:
             class and `label_smoothing / classes` spread over all classes,
             which keeps the network from driving its logits to infinity on
             training images it already classifies (Szegedy et al., 2016).
-        flip: mirror half of the training images left-right, on the fly.
+        flip: mirror half of the training images left-right, on the fly
+            (True), or every image in one of every two epochs
+            ("alternating", see `AugmentedBatches`).
         translate: shift training images by up to this many pixels, on the
             fly (4 pixels of 32 is He et al.'s CIFAR augmentation).
         batchnorm_momentum: "auto" for `momentum_for_steps(total steps)`
@@ -341,6 +354,8 @@ class Recipe:
     leaves the moving statistics near their initial values.
     """
 
+    SCHEDULES = ("cosine", "constant")
+
     epochs: int = 10
     batch_size: int = 128
     learning_rate: float = 0.1
@@ -348,7 +363,7 @@ class Recipe:
     momentum: float = 0.9
     weight_decay: float = 5e-3
     label_smoothing: float = 0.1
-    flip: bool = True
+    flip: object = True
     translate: int = 4
     batchnorm_momentum: object = "auto"
     recompute_batchnorm: bool = False
@@ -376,8 +391,10 @@ class Recipe:
                 "`batchnorm_momentum` must be 'auto', None or a float in [0, 1); "
                 f"received batchnorm_momentum={bn!r}."
             )
-        if self.schedule not in ("cosine", "constant"):
-            raise ValueError(f"`schedule` must be 'cosine' or 'constant'; received schedule={self.schedule!r}.")
+        if self.flip not in (True, False, "alternating"):
+            raise ValueError(f"`flip` must be True, False or 'alternating'; received flip={self.flip!r}.")
+        if self.schedule not in self.SCHEDULES:
+            raise ValueError(f"`schedule` must be one of {self.SCHEDULES}; received schedule={self.schedule!r}.")
 
     def replace(self, **changes):
         """A copy of the recipe with some fields changed."""
@@ -405,14 +422,18 @@ class Recipe:
             warmup_steps=warmup,
         )
 
-    def optimizer(self, steps_per_epoch):
-        """SGD with Nesterov momentum, weight decay and the schedule."""
+    def optimizer(self, steps_per_epoch, model=None):
+        """SGD with Nesterov momentum, weight decay and the schedule (`model` is for subclasses)."""
         return keras.optimizers.SGD(
             self.learning_rate_schedule(steps_per_epoch),
             momentum=self.momentum,
             nesterov=self.momentum > 0,
             weight_decay=self.weight_decay or None,
         )
+
+    def callbacks(self, steps_per_epoch, initial_epoch=0):
+        """Keras callbacks the recipe trains with (none here; `course_lib.speedrun` adds Lookahead)."""
+        return []
 
     def loss(self):
         """Cross-entropy on one-hot labels, with label smoothing."""
@@ -463,7 +484,7 @@ def compile_with(model, recipe, steps_per_epoch, loss_weights=None):
     metrics = ["accuracy", keras.metrics.CategoricalCrossentropy(name="crossentropy")]
     apply_batchnorm_momentum(model, recipe, steps_per_epoch)
     model.compile(
-        optimizer=recipe.optimizer(steps_per_epoch),
+        optimizer=recipe.optimizer(steps_per_epoch, model),
         loss=recipe.loss() if outputs == 1 else [recipe.loss() for _ in range(outputs)],
         loss_weights=None if outputs == 1 else list(loss_weights),
         metrics=metrics if outputs == 1 else [metrics] + [[] for _ in range(outputs - 1)],
@@ -472,7 +493,10 @@ def compile_with(model, recipe, steps_per_epoch, loss_weights=None):
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds each epoch's wall-clock seconds ("seconds") and last learning rate to the logs."""
+    """Adds each epoch's wall-clock seconds ("seconds") and last learning rate to the logs.
+
+    For a `keras.optimizers.MultiOptimizer`, the rate of its default optimizer.
+    """
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
@@ -480,7 +504,11 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["seconds"] = time.perf_counter() - self._start
-            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            optimizer = self.model.optimizer
+            if isinstance(optimizer, keras.optimizers.MultiOptimizer):
+                # MultiOptimizer lists the default optimizer last (after those of its map).
+                optimizer = optimizer.optimizers[-1]
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def _one_hot(y, num_classes):
@@ -531,7 +559,8 @@ def train(model, recipe, train_data, validation_data=None, num_classes=None, see
         validation = (np.asarray(validation_data[0]), labels if outputs == 1 else (labels,) * outputs)
     history = model.fit(
         batches, epochs=recipe.epochs, initial_epoch=initial_epoch, validation_data=validation,
-        callbacks=[EpochTimer(), *callbacks], shuffle=False, verbose=verbose,
+        callbacks=[EpochTimer(), *recipe.callbacks(len(batches), initial_epoch), *callbacks],
+        shuffle=False, verbose=verbose,
     )
     if recipe.recompute_batchnorm:
         recompute_batchnorm_statistics(model, np.asarray(train_data[0][:10_000]), recipe.batch_size)

@@ -8,7 +8,7 @@ tend to cancel out in the average.
 
 import keras
 
-from course_lib._checks import check_positive_int, check_seed
+from course_lib._checks import check_number, check_positive_int, check_seed
 
 AGGREGATES = ("mean",)
 
@@ -23,6 +23,38 @@ def horizontal_flip(images):
     return keras.ops.flip(images, axis=2)
 
 
+def shift(rows, cols):
+    """A view that shifts the batch by `rows` down and `cols` right, the border filled by reflection.
+
+    Args:
+        rows, cols: the shift in pixels (negative: up, left), each smaller
+            than the image.
+
+    Returns:
+        A function mapping a batch of channels-last images to the shifted
+        batch, of the same shape.
+
+    Example:
+
+    >>> image = keras.ops.reshape(keras.ops.arange(9.0), (1, 3, 3, 1))
+    >>> keras.ops.convert_to_numpy(shift(1, 0)(image))[0, :, :, 0].tolist()
+    [[3.0, 4.0, 5.0], [0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    """
+    rows, cols = int(rows), int(cols)
+    pad_rows, pad_cols = abs(rows), abs(cols)
+
+    def shifted(images):
+        height, width = images.shape[1], images.shape[2]
+        if pad_rows >= height or pad_cols >= width:
+            raise ValueError(f"A shift of ({rows}, {cols}) pixels needs images larger than {height}x{width}.")
+        padded = keras.ops.pad(images, ((0, 0), (pad_rows, pad_rows), (pad_cols, pad_cols), (0, 0)), mode="reflect")
+        top, left = pad_rows - rows, pad_cols - cols
+        return padded[:, top : top + height, left : left + width, :]
+
+    shifted.__name__ = f"shift_{rows}_{cols}"
+    return shifted
+
+
 DEFAULT_VIEWS = (identity, horizontal_flip)
 
 
@@ -32,7 +64,10 @@ class TTAModel(keras.Model):
     With a list of views (the default), the output for a batch `x` is
     `mean_v model(v(x))` over the views `v`: every view counts once, so the
     list must contain the identity if the unchanged image is to count (the
-    default list is `[identity, horizontal_flip]`).
+    default list is `[identity, horizontal_flip]`). `view_weights` weighs
+    the views instead (airbench's six views, `course_lib.speedrun.tta_views`,
+    count the unchanged image and its mirror twice as much as the shifted
+    ones).
 
     With `n_samples`, the views are `n_samples` random transformations drawn
     from ONE random augmentation layer, called with `training=True` (Keras's
@@ -49,7 +84,9 @@ class TTAModel(keras.Model):
         augmentations: list of views, each a callable mapping a batch of
             images to a batch of the same shape; or, with `n_samples`, one
             random augmentation layer.
-        aggregate: how posteriors are combined; only "mean" (equal weights).
+        aggregate: how posteriors are combined; only "mean".
+        view_weights: None (equal weights), or one non-negative weight per
+            view (a list of views only); they are divided by their sum.
         n_samples: number of random views, or None for the list of views.
         seed: None or a non-negative int, the seed of the default random
             augmentation layer (only with `n_samples` and no
@@ -65,7 +102,8 @@ class TTAModel(keras.Model):
     (5, 3)
     """
 
-    def __init__(self, model, augmentations=None, aggregate="mean", n_samples=None, seed=None, **kwargs):
+    def __init__(self, model, augmentations=None, aggregate="mean", n_samples=None, seed=None,
+                 view_weights=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(model):
             raise TypeError(f"`model` must be a Keras model (a callable); received {model!r}.")
@@ -95,8 +133,19 @@ class TTAModel(keras.Model):
                     f"received {augmentations!r}."
                 )
             views = [augmentations]
+        if view_weights is not None:
+            if n_samples is not None:
+                raise ValueError("`view_weights` weighs a list of views; it cannot be used with `n_samples`.")
+            view_weights = [check_number(w, "view_weights", low=0) for w in view_weights]
+            if len(view_weights) != len(views) or sum(view_weights) <= 0:
+                raise ValueError(
+                    f"`view_weights` must be {len(views)} non-negative numbers, one per view, with a positive "
+                    f"sum; received view_weights={view_weights!r}."
+                )
+            view_weights = [w / sum(view_weights) for w in view_weights]
         self.model = model
         self.views = views
+        self.view_weights = view_weights
         self.aggregate = aggregate
         self.n_samples = n_samples
 
@@ -105,8 +154,11 @@ class TTAModel(keras.Model):
             batches = [view(inputs) for view in self.views]
         else:
             batches = [self.views[0](inputs, training=True) for _ in range(self.n_samples)]
-        posteriors = [self.model(batch, training=False) for batch in batches]
-        return keras.ops.mean(keras.ops.stack(posteriors, axis=0), axis=0)
+        posteriors = keras.ops.stack([self.model(batch, training=False) for batch in batches], axis=0)
+        if self.view_weights is None:
+            return keras.ops.mean(posteriors, axis=0)
+        weights = keras.ops.convert_to_tensor(self.view_weights, dtype=posteriors.dtype)
+        return keras.ops.tensordot(weights, posteriors, axes=1)
 
     def compute_output_shape(self, input_shape):
         return self.model.compute_output_shape(input_shape)

@@ -29,9 +29,10 @@ import keras
 import numpy as np
 import pandas as pd
 
-from course_lib import data, experiment, zoo
+from course_lib import data, experiment, speedrun, zoo
 from course_lib.analysis import count_macs
 from course_lib.runtime import setup_notebook
+from course_lib.tta import TTAModel
 
 VALIDATION_SIZE = 5000
 SPLIT_SEED = 0
@@ -121,6 +122,7 @@ def first_steps_model(name, recipe=None, limit=None):
     keras.utils.set_random_seed(entry.seed)
     statistics = experiment.channel_statistics(x_train)
     model = zoo.build_classifier(name, **statistics)
+    speedrun.fit_whitening(model, x_train)  # airbench94's first layer; no-op for the others
     batches = recipe.batches(x_train, y_train, num_classes=10, seed=entry.seed)
     experiment.compile_with(model, recipe, len(batches))
     return model, batches, statistics
@@ -156,6 +158,10 @@ def train_one(name, restart=False, verbose=2, epochs=None, limit=None, out=None)
             initial_epoch=state["epochs_done"], verbose=verbose,
         )
     test = experiment.evaluate(model, x_test, y_test)
+    if isinstance(recipe, speedrun.SpeedrunRecipe):
+        views, weights = speedrun.tta_views()
+        with_views = TTAModel(model, views, view_weights=weights)
+        test["accuracy_tta"] = experiment.evaluate(with_views, x_test, y_test, batch_size=500)["accuracy"]
 
     paths = zoo.files(name, out)
     _atomic_write(paths["weights"], model.save_weights)
@@ -187,6 +193,7 @@ def train_one(name, restart=False, verbose=2, epochs=None, limit=None, out=None)
         "test_accuracy": test["accuracy"],
         "test_correct": test["correct"],
         "test_crossentropy": round(test["crossentropy"], 6),
+        **({"test_accuracy_tta": test["accuracy_tta"]} if "accuracy_tta" in test else {}),
         "validation_accuracy": float(history["val_accuracy"].iloc[-1]),
         "train_accuracy": float(history["accuracy"].iloc[-1]),
         "seconds": round(state["seconds"], 1),

@@ -14,6 +14,7 @@ from course_lib.layers.mobilenet import DepthwiseSeparableConv
 from course_lib.layers.nin import MLPConv
 from course_lib.layers.normalization import LocalResponseNormalization
 from course_lib.layers.resnet import BottleneckBlock, ResidualBlock, ResNeXtBlock
+from course_lib.layers.whitening import PatchWhitening
 
 __all__ = [
     "BottleneckBlock",
@@ -23,6 +24,7 @@ __all__ = [
     "InceptionModule",
     "LocalResponseNormalization",
     "MLPConv",
+    "PatchWhitening",
     "ResNeXtBlock",
     "ResidualBlock",
     "TransitionLayer",

@@ -19,8 +19,10 @@ references (each docstring says which convention gives the count).
 - `wide_resnet`: Wide ResNet (Zagoruyko and Komodakis, 2016).
 - `resnext`, `resnext50_32x4d`: ResNeXt (Xie et al., 2017).
 - `densenet`, `densenet121`: DenseNet-BC (Huang et al., 2017).
+- `airbench94`: the network of Jordan's airbench94 (2024), `course_lib.speedrun` trains it.
 """
 
+from course_lib.models.airbench import airbench94
 from course_lib.models.alexnet import alexnet, alexnet_cifar
 from course_lib.models.densenet import densenet, densenet121, densenet_cifar
 from course_lib.models.googlenet import googlenet, googlenet_cifar
@@ -32,6 +34,7 @@ from course_lib.models.resnext import resnext, resnext50_32x4d, resnext_cifar
 from course_lib.models.vgg import vgg16, vgg16_cifar
 
 __all__ = [
+    "airbench94",
     "alexnet",
     "alexnet_cifar",
     "densenet",

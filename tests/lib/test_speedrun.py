@@ -1,0 +1,185 @@
+"""Tests of the airbench94 port (course_lib.speedrun and its parts) on the backend named by KERAS_BACKEND."""
+
+import keras
+import numpy as np
+import pytest
+
+from course_lib import experiment
+from course_lib.experiment import AugmentedBatches
+from course_lib.initializers import Dirac
+from course_lib.layers import PatchWhitening
+from course_lib.lookahead import Lookahead
+from course_lib.models import airbench94
+from course_lib.speedrun import AIRBENCH94, LinearWarmupDecay, SpeedrunRecipe, build_model, tta_views
+from course_lib.tta import TTAModel, shift
+
+RNG = np.random.default_rng(0)
+
+
+def _correlated_images(n=64, size=12):
+    # Neighbouring pixels and channels correlated, as in photographs.
+    noise = RNG.normal(size=(n, size + 1, size + 1, 1))
+    smooth = noise[:, 1:, 1:] + noise[:, :-1, 1:] + noise[:, 1:, :-1]
+    return np.concatenate([smooth, 0.5 * smooth + RNG.normal(size=smooth.shape) * 0.3, -smooth], axis=-1)
+
+
+def test_patch_whitening_decorrelates_the_patches_it_was_fitted_on():
+    x = _correlated_images().astype("float32")
+    layer = PatchWhitening(kernel_size=2, epsilon=1e-3)
+    layer.adapt(x)
+    assert [w.path.split("/")[-1] for w in layer.trainable_weights] == ["bias"]
+    assert len(layer.non_trainable_weights) == 1
+    out = keras.ops.convert_to_numpy(layer(x)).reshape(-1, 24)
+    kernel = keras.ops.convert_to_numpy(layer.non_trainable_weights[0].value)
+    np.testing.assert_allclose(kernel[..., 12:], -kernel[..., :12])
+    # The covariance of the 12 positive responses is diag(lambda / (lambda + epsilon)).
+    patches = np.lib.stride_tricks.sliding_window_view(x.astype("float64"), (2, 2), axis=(1, 2))
+    patches = patches.transpose(0, 1, 2, 4, 5, 3).reshape(-1, 12)
+    eigenvalues = np.linalg.eigvalsh(patches.T @ patches / len(patches))[::-1]
+    covariance = out[:, :12].T.astype("float64") @ out[:, :12] / len(out)
+    np.testing.assert_allclose(covariance, np.diag(eigenvalues / (eigenvalues + 1e-3)), atol=2e-3)
+
+
+def test_patch_whitening_round_trips_through_saving(tmp_path):
+    x = _correlated_images(8, 8).astype("float32")
+    model = keras.Sequential([keras.Input((8, 8, 3)), PatchWhitening(name="whiten")])
+    model.get_layer("whiten").adapt(x)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-5)
+    assert len(loaded.trainable_weights) == 1
+    with pytest.raises(ValueError, match="`kernel_size` must be a positive int"):
+        PatchWhitening(kernel_size=0)
+
+
+def test_dirac_convolution_copies_its_first_input_channels():
+    x = RNG.normal(size=(2, 6, 6, 4)).astype("float32")
+    conv = keras.layers.Conv2D(7, 3, padding="same", use_bias=False, kernel_initializer=Dirac())
+    y = keras.ops.convert_to_numpy(conv(x))
+    np.testing.assert_allclose(y[..., :4], x, atol=1e-6)
+    assert np.abs(y[..., 4:]).max() > 0
+    kernel = keras.ops.convert_to_numpy(conv.kernel.value)
+    assert np.abs(kernel[..., 4:]).max() <= 1 / np.sqrt(9 * 4) + 1e-7  # PyTorch's uniform bound
+    with pytest.raises(ValueError, match="odd size"):
+        Dirac()((2, 2, 3, 3))
+
+
+def test_airbench94_matches_the_pytorch_layout():
+    model = airbench94()
+    widths, whiten = AIRBENCH94["widths"], 2 * 3 * 2**2
+    convs = [(whiten, widths[0]), (widths[0], widths[0]), (widths[0], widths[1]), (widths[1], widths[1]),
+             (widths[1], widths[2]), (widths[2], widths[2])]
+    # airbench94.py: bias-free 3x3 convs, BatchNorm biases only, whitening bias, bias-free linear layer.
+    expected = sum(9 * a * b + b for a, b in convs) + whiten + widths[2] * 10
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == expected
+    assert [tuple(model.get_layer(f"group{g}_2_gelu").output.shape[1:]) for g in (1, 2, 3)] == [
+        (15, 15, 64), (7, 7, 256), (3, 3, 256)]
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 6 and all(not n.scale and n.center and n.momentum == 0.6 for n in norms)
+    with pytest.raises(ValueError, match="`widths` must be a sequence of 3 positive ints"):
+        airbench94(widths=(64, 256))
+
+
+def _airbench_get_lr(step, total_train_steps):
+    # airbench94.py's get_lr, verbatim.
+    warmup_steps = int(total_train_steps * 0.23)
+    warmdown_steps = total_train_steps - warmup_steps
+    if step < warmup_steps:
+        frac = step / warmup_steps
+        return 0.2 * (1 - frac) + 1.0 * frac
+    else:
+        frac = (step - warmup_steps) / warmdown_steps
+        return 1.0 * (1 - frac) + 0.07 * frac
+
+
+def test_schedule_follows_airbench_and_stops_where_asked():
+    recipe = SpeedrunRecipe()
+    steps_per_epoch = 48
+    schedule = recipe.learning_rate_schedule(steps_per_epoch)
+    total = recipe.epochs * steps_per_epoch
+    ours = [float(keras.ops.convert_to_numpy(schedule(s))) / recipe.learning_rate for s in range(total + 1)]
+    np.testing.assert_allclose(ours, [_airbench_get_lr(s, total) for s in range(total + 1)], atol=1e-5)
+    stopped = recipe.learning_rate_schedule(steps_per_epoch, stop_epoch=3)
+    assert float(keras.ops.convert_to_numpy(stopped(3 * steps_per_epoch - 1))) > 0
+    assert float(keras.ops.convert_to_numpy(stopped(3 * steps_per_epoch))) == 0
+    assert recipe.with_epochs(20).warmup_epochs == pytest.approx(4.6)
+    with pytest.raises(ValueError, match="`warmup_steps` must be smaller"):
+        LinearWarmupDecay(1.0, total_steps=5, warmup_steps=5)
+    with pytest.raises(ValueError, match="`schedule` must be one of"):
+        SpeedrunRecipe(schedule="cosine")
+
+
+def test_alternating_flip_mirrors_every_image_once_every_two_epochs():
+    x = RNG.integers(0, 255, size=(20, 4, 4, 1)).astype("uint8")
+    batches = AugmentedBatches(x, np.zeros(20, int), 2, batch_size=20, flip="alternating", shuffle=False, seed=3)
+    epochs = []
+    for _ in range(3):
+        epochs.append(batches[0][0])
+        batches.on_epoch_end()
+    flipped = [np.all(e == x[:, :, ::-1], axis=(1, 2, 3)) for e in epochs]
+    unchanged = [np.all(e == x, axis=(1, 2, 3)) for e in epochs]
+    assert np.all(flipped[0] != flipped[1]) and np.all(flipped[0] | unchanged[0])
+    assert 0 < flipped[0].sum() < 20
+    np.testing.assert_array_equal(epochs[0], epochs[2])
+    with pytest.raises(ValueError, match="`flip` must be True, False or 'alternating'"):
+        AugmentedBatches(x, np.zeros(20, int), 2, flip="sometimes")
+
+
+def test_lookahead_matches_its_definition_step_by_step():
+    x = RNG.normal(size=(8, 3)).astype("float32")
+    y = x @ np.array([[1.0], [-2.0], [0.5]], "float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(keras.optimizers.SGD(0.1), "mse", jit_compile=False)
+    lookahead = Lookahead(total_steps=6, every=2, peak_decay=0.5, power=1)
+    model.fit(x, y, batch_size=8, epochs=6, callbacks=[lookahead], verbose=0, shuffle=False)
+    fast = slow = np.zeros((3, 1))
+    for step in range(1, 7):
+        fast = fast - 0.1 * (2 / len(x)) * x.T @ (x @ fast - y)
+        if step % 2 == 0:
+            slow = slow + (1 - 0.5 * step / 6) * (fast - slow)
+            fast = slow
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model.weights[0].value), slow, rtol=1e-4)
+    assert lookahead.updates == 3
+
+
+def test_speedrun_recipe_scales_the_bias_rate_and_freezes_the_whitening_bias():
+    x = RNG.integers(0, 256, size=(64, 32, 32, 3)).astype("uint8")
+    y = RNG.integers(0, 10, size=64)
+    model = build_model(x, widths=(4, 8, 8), whitening_images=32)
+    # Without Lookahead, which moves every weight toward its slow copy (the frozen bias too).
+    recipe = SpeedrunRecipe(epochs=3, batch_size=32, warmup_epochs=1.0, whiten_bias_epochs=1, lookahead=False)
+    optimizer = recipe.optimizer(steps_per_epoch=2, model=model)
+    assert isinstance(optimizer, keras.optimizers.MultiOptimizer)
+    # The optimizers of the map, in the order the recipe maps them, then the default one.
+    assert len(optimizer.optimizers) == 3
+    biases, whitening, default = optimizer.optimizers
+    rate = float(keras.ops.convert_to_numpy(default.learning_rate))
+    assert float(keras.ops.convert_to_numpy(biases.learning_rate)) == pytest.approx(64 * rate)
+    assert float(keras.ops.convert_to_numpy(whitening.learning_rate)) == pytest.approx(rate / 0.15)
+    assert whitening.momentum == 0
+    whiten = model.get_layer("airbench94").get_layer("whiten")
+    biases = []
+
+    class RecordBias(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            biases.append(keras.ops.convert_to_numpy(whiten.bias.value).copy())
+
+    history = experiment.train(model, recipe, (x, y), callbacks=[RecordBias()])
+    assert np.abs(biases[0]).max() > 0  # trained in epoch 1 (adapt set it to 0)
+    np.testing.assert_array_equal(biases[0], biases[1])
+    np.testing.assert_array_equal(biases[1], biases[2])
+    assert list(history.index) == [1, 2, 3] and np.isfinite(history["loss"]).all()
+
+
+def test_tta_views_are_airbench_six_views_with_their_weights():
+    images = RNG.normal(size=(2, 6, 6, 3)).astype("float32")
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(shift(1, 1)(images)), padded[:, 0:6, 0:6])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(shift(-1, -1)(images)), padded[:, 2:8, 2:8])
+    views, weights = tta_views()
+    classifier = keras.Sequential([keras.Input((6, 6, 3)), keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax")])
+    expected = sum(w * keras.ops.convert_to_numpy(classifier(v(images))) for v, w in zip(views, weights))
+    tta = TTAModel(classifier, views, view_weights=weights)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(tta(images)), expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="`view_weights` must be 6 non-negative numbers"):
+        TTAModel(classifier, views, view_weights=[1, 1])
