@@ -19,6 +19,7 @@ def airbench94(
     batchnorm_momentum=0.6,
     output_scale=1 / 9,
     dirac=True,
+    residual=False,
     name="airbench94",
 ):
     """Builds the network of airbench94 (Jordan, arXiv 2404.00498), the legacy, non-Muon version.
@@ -58,6 +59,10 @@ def airbench94(
         output_scale: factor of the logits before the activation.
         dirac: whether to initialise the convolutions with `Dirac`
             (False: PyTorch's default uniform initialisation only).
+        residual: whether each group ends with a third convolution and BN
+            whose output is added to the group's first activation (an
+            identity shortcut around conv 2 and 3, then GELU), as the groups
+            of airbench95 and airbench96: a residual network.
         name: name of the model.
 
     Returns:
@@ -89,7 +94,17 @@ def airbench94(
     x = keras.layers.Activation("gelu", name="whiten_gelu")(x)
     for group, filters in enumerate(widths, start=1):
         x = conv_bn_gelu(x, filters, f"group{group}_1", pool=True)
+        if not residual:
+            x = conv_bn_gelu(x, filters, f"group{group}_2", pool=False)
+            continue
+        shortcut = x
         x = conv_bn_gelu(x, filters, f"group{group}_2", pool=False)
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                                kernel_initializer=Dirac(base) if dirac else base, name=f"group{group}_3_conv")(x)
+        x = keras.layers.BatchNormalization(momentum=batchnorm_momentum, epsilon=1e-12, scale=False,
+                                            name=f"group{group}_3_norm")(x)
+        x = keras.layers.Add(name=f"group{group}_add")([x, shortcut])
+        x = keras.layers.Activation("gelu", name=f"group{group}_3_gelu")(x)
     if include_top:
         x = keras.layers.MaxPooling2D(3, name="pool")(x)
         x = keras.layers.Flatten(name="flatten")(x)

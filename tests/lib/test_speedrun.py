@@ -78,6 +78,13 @@ def test_airbench94_matches_the_pytorch_layout():
     assert len(norms) == 6 and all(not n.scale and n.center and n.momentum == 0.6 for n in norms)
     with pytest.raises(ValueError, match="`widths` must be a sequence of 3 positive ints"):
         airbench94(widths=(64, 256))
+    # airbench96's groups: a third convolution and BN, and a shortcut around the last two.
+    residual = airbench94(widths=(8, 16, 16), residual=True)
+    plain = airbench94(widths=(8, 16, 16))
+    extra = sum(9 * w * w + w for w in (8, 16, 16))
+    assert residual.count_params() - plain.count_params() == extra + 2 * (8 + 16 + 16)  # + moving statistics
+    assert [layer.name for layer in residual.layers if isinstance(layer, keras.layers.Add)] == [
+        "group1_add", "group2_add", "group3_add"]
 
 
 def _airbench_get_lr(step, total_train_steps):
