@@ -72,3 +72,30 @@ def call_takes_training(layer):
     if not isinstance(layer, keras.layers.Layer):
         return False
     return "training" in inspect.signature(layer.call).parameters
+
+
+def set_random_seed_keeping_traces(seed):
+    """`keras.utils.set_random_seed(seed)`, without re-tracing TensorFlow's compiled functions.
+
+    `keras.utils.set_random_seed` also calls `tf.random.set_seed`, and
+    TensorFlow then traces every `tf.function` again at its next call: a
+    compiled model trained again after it (`course_lib.experiment.run`'s next
+    seed) spends seconds re-tracing its training step (about 7 s for a small
+    GoogLeNet on the course's CPU). Keras's own random numbers (initializers,
+    dropout, random layers) come from its SeedGenerators, which
+    `set_random_seed` resets, not from TensorFlow's global seed. No public API
+    seeds Keras without TensorFlow, so TensorFlow's `set_seed` is skipped for
+    the duration of the call. On the other backends this is
+    `keras.utils.set_random_seed`.
+    """
+    if keras.backend.backend() != "tensorflow":
+        keras.utils.set_random_seed(seed)
+        return
+    import tensorflow as tf
+
+    set_seed = tf.random.set_seed
+    tf.random.set_seed = lambda seed: None
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        tf.random.set_seed = set_seed

@@ -47,6 +47,7 @@ from course_lib._checks import (
     check_seed,
     class_indices,
 )
+from course_lib._keras_compat import set_random_seed_keeping_traces
 from course_lib.runtime import default_jit_compile
 
 
@@ -682,16 +683,50 @@ class Runs:
         return self.histories.groupby("epoch")[metric].agg(["mean", "std"])
 
 
+def _copy_state(source, target, reset_optimizer=False):
+    """Copies every variable of `source` into `target`, its twin; False (nothing copied) if they differ.
+
+    The variables are the weights, the BatchNormalization statistics and the
+    states of the random generators. With `reset_optimizer`, `target`'s
+    optimizer state (step counter, momentum) goes back to zero, its state
+    before the first step: training `target` then computes what training
+    `source` would, without tracing and compiling the training step again
+    (seconds to tens of seconds per model on a CPU).
+    """
+    if len(source.variables) != len(target.variables) or any(
+        tuple(a.shape) != tuple(b.shape) or a.dtype != b.dtype for a, b in zip(source.variables, target.variables)
+    ):
+        return False
+    if reset_optimizer:
+        optimizer = target.optimizer
+        inner = optimizer.optimizers if isinstance(optimizer, keras.optimizers.MultiOptimizer) else [optimizer]
+        if any(o.use_ema for o in inner):  # their moving averages do not start at zero
+            return False
+        for variable in optimizer.variables:
+            variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+    for variable, value in zip(target.variables, source.variables):
+        variable.assign(value.value)
+    return True
+
+
 def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, verbose=0,
         loss_weights=None):
     """Trains a fresh model per seed with `recipe` and scores it on the test set.
 
-    For every seed: `keras.utils.set_random_seed(seed)`, `build()` builds
+    For every seed: `keras.utils.set_random_seed(seed)` (without
+    TensorFlow's global seed, which Keras's random numbers do not use and
+    whose change would re-trace compiled functions), `build()` builds
     the network, `with_standardization` puts the training set's
     standardisation in front of it (unless `recipe.standardize` is False), `train` trains it (batches drawn with the
     same seed), and the test set is scored once. Two variants run with the
     same seeds therefore share their batches (and their initial weights when
-    their architectures match): a paired comparison (`compare`).
+    their architectures match): a paired comparison (`compare`). The seeds
+    after the first train the first seed's compiled model, given the fresh
+    model's initial state and a reset optimizer: the same computation,
+    without tracing the training step anew (on PyTorch, Dropout layers
+    without a seed draw their masks from torch's global generator, so those
+    masks differ from a fresh model's). Kept models are uncompiled copies
+    with the trained weights (`predict` works, `evaluate` needs `compile`).
 
     Args:
         build: a function of no arguments returning a `keras.Model` (class
@@ -721,8 +756,9 @@ def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, ve
         raise ValueError("`seeds` must name at least one seed.")
     (x_train, y_train), validation, (x_test, y_test) = splits
     histories, rows, models = [], [], {}
+    compiled = None  # the first seed's trained (model, scored), reused by the next seeds
     for seed in seeds:
-        keras.utils.set_random_seed(seed)
+        set_random_seed_keeping_traces(seed)
         network = build()
         pair = isinstance(network, (tuple, list))
         if not (isinstance(network, keras.Model) or pair):
@@ -730,6 +766,9 @@ def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, ve
         name = name or (network[1] if pair else network).name
         model = with_standardization(network, x_train, standardize=recipe.standardize)
         model, scored = model if pair else (model, model)
+        twin = (model, scored)
+        if compiled is not None and _copy_state(model, compiled[0], reset_optimizer=True):
+            model, scored = compiled
         start = time.perf_counter()
         history = train(model, recipe, (x_train, y_train), validation, seed=seed, verbose=verbose,
                         loss_weights=loss_weights)
@@ -745,7 +784,16 @@ def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, ve
             "seconds": seconds,
         })
         if keep_models:
-            models[seed] = scored
+            if twin[0] is model:
+                # The first seed's model is the compiled one, which the next seeds train on.
+                kept = keras.models.clone_model(scored)
+                kept.set_weights(scored.get_weights())
+                models[seed] = kept
+            else:
+                # The fresh (uncompiled) model of this seed, given the trained state.
+                _copy_state(model, twin[0])
+                models[seed] = twin[1]
+        compiled = (model, scored)
     history_table = pd.concat(histories, ignore_index=True)
     history_table = history_table[["seed", "epoch"] + [c for c in history_table if c not in ("seed", "epoch")]]
     return Runs(name, history_table, pd.DataFrame(rows).set_index("seed"), models)

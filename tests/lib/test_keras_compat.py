@@ -9,6 +9,7 @@ import ast
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 import course_lib
@@ -97,3 +98,23 @@ def test_no_module_but_the_compat_module_touches_private_attributes():
                     and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {ast.unparse(node)}")
     assert not offenders, "private attributes outside _keras_compat.py:\n" + "\n".join(offenders)
+
+
+def test_seeding_keeping_traces_draws_the_weights_set_random_seed_draws():
+    def weights(seed, seeder):
+        seeder(seed)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dropout(0.5)])
+        return [keras.ops.convert_to_numpy(v.value) for v in model.variables]
+
+    for seed in (0, 7):
+        for a, b in zip(weights(seed, keras.utils.set_random_seed), weights(seed, compat.set_random_seed_keeping_traces)):
+            np.testing.assert_array_equal(a, b)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        traced = tf.function(lambda x: 2 * x)
+        traced(tf.constant(1.0))
+        compat.set_random_seed_keeping_traces(3)
+        traced(tf.constant(1.0))
+        assert traced.experimental_get_tracing_count() == 1
+        assert tf.random.set_seed.__module__.startswith("tensorflow")  # restored

@@ -24,6 +24,7 @@ def trainable_count(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
+@pytest.mark.full_size
 @pytest.mark.parametrize(
     "build, count, counted",
     [
@@ -53,6 +54,7 @@ def _shapes(model, names):
     return [tuple(model.get_layer(name).output.shape) for name in names]
 
 
+@pytest.mark.full_size
 def test_vgg16_equals_keras_application_layer_by_layer():
     ours, keras_vgg = vgg16(), keras.applications.VGG16(weights=None)
     assert [layer.name for layer in ours.layers[1:]] == [layer.name for layer in keras_vgg.layers[1:]]
@@ -60,6 +62,7 @@ def test_vgg16_equals_keras_application_layer_by_layer():
         assert a.output.shape == b.output.shape and a.count_params() == b.count_params()
 
 
+@pytest.mark.full_size
 def test_resnet50_stage_shapes_equal_keras_application():
     ours, reference = resnet50(), keras.applications.ResNet50(weights=None)
     assert ours.count_params() == reference.count_params()
@@ -68,6 +71,7 @@ def test_resnet50_stage_shapes_equal_keras_application():
     assert _shapes(ours, ["pool1_pool", "predictions"]) == _shapes(reference, ["pool1_pool", "predictions"])
 
 
+@pytest.mark.full_size
 def test_mobilenet_block_shapes_equal_keras_application():
     ours, reference = mobilenet(), keras.applications.MobileNet(weights=None)
     assert ours.count_params() == reference.count_params()
@@ -76,6 +80,7 @@ def test_mobilenet_block_shapes_equal_keras_application():
     )
 
 
+@pytest.mark.full_size
 def test_densenet121_block_shapes_equal_keras_application():
     ours, reference = densenet121(), keras.applications.DenseNet121(weights=None)
     assert ours.count_params() == reference.count_params()
@@ -88,6 +93,7 @@ def test_densenet121_block_shapes_equal_keras_application():
     )
 
 
+@pytest.mark.full_size
 def test_macs_equal_the_references():
     assert round(count_macs(vgg16()) / 1e9, 2) == 15.47
     assert round(count_macs(mobilenet()) / 1e6) == 569
@@ -107,6 +113,7 @@ GOOGLENET_TABLE_1 = {
 GOOGLENET_TABLE_ERRORS = {"conv1", "inception_4c"}
 
 
+@pytest.mark.full_size
 def test_googlenet_per_layer_counts_against_table_1():
     model = googlenet()
 
@@ -196,6 +203,7 @@ def test_impossible_configurations_are_rejected(build, message):
         build()
 
 
+@pytest.mark.full_size
 @pytest.mark.parametrize(
     "ours, reference, pairs",
     [
@@ -223,6 +231,7 @@ def test_receptive_fields_of_composite_layers_equal_keras_applications(ours, ref
 # He et al. (2016), section 4.2: 0.27M, 0.46M, 0.66M, 0.85M and 1.7M parameters for ResNet-20 to
 # -110 (option A shortcuts); the projections of option B add under 1 %. Huang et al. (2017),
 # Table 2: DenseNet-BC (k = 12) 100 layers 0.8M, (k = 24) 250 layers 15.3M.
+@pytest.mark.full_size
 @pytest.mark.parametrize(
     "build, published, tolerance",
     [
