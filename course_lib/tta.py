@@ -8,7 +8,7 @@ tend to cancel out in the average.
 
 import keras
 
-from course_lib._checks import check_number, check_positive_int, check_seed
+from course_lib._checks import check_number, check_positive_int, check_seed, is_int
 
 AGGREGATES = ("mean",)
 
@@ -40,6 +40,9 @@ def shift(rows, cols):
     >>> keras.ops.convert_to_numpy(shift(1, 0)(image))[0, :, :, 0].tolist()
     [[3.0, 4.0, 5.0], [0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
     """
+    for name, value in (("rows", rows), ("cols", cols)):
+        if not is_int(value):
+            raise TypeError(f"`{name}` must be an int (pixels); received {name}={value!r}.")
     rows, cols = int(rows), int(cols)
     pad_rows, pad_cols = abs(rows), abs(cols)
 

@@ -190,3 +190,5 @@ def test_tta_views_are_airbench_six_views_with_their_weights():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(tta(images)), expected, rtol=1e-5)
     with pytest.raises(ValueError, match="`view_weights` must be 6 non-negative numbers"):
         TTAModel(classifier, views, view_weights=[1, 1])
+    with pytest.raises(TypeError, match="`rows` must be an int"):
+        shift(1.5, 0)
