@@ -1,7 +1,7 @@
 """airbench94 in Keras 3 (course_lib.speedrun): train, time and score one or more runs on CIFAR-10.
 
     COURSE_DATA_DIR=/path/to/mirror python scripts/speedrun.py [--runs 5] [--epochs 10]
-        [--widths 64 256 256] [--seed 0] [--backend jax] [--mixed-precision] [--limit N]
+        [--widths 64 256 256] [--residual] [--seed 0] [--backend jax] [--mixed-precision] [--limit N]
     python scripts/speedrun.py --record     # the recorded run, data/zoo/speedrun94.*
 
 Each run builds airbench94's network (its whitening fitted on the first 5,000
@@ -30,6 +30,8 @@ def parse(argv=None):
     parser.add_argument("--runs", type=int, default=1, help="number of runs (seeds SEED, SEED + 1, ...)")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per run (the warm-up stays 23 %% of them)")
     parser.add_argument("--widths", type=int, nargs=3, default=(64, 256, 256), help="filters of the three groups")
+    parser.add_argument("--residual", action="store_true",
+                        help="airbench95/96's residual groups (airbench94(residual=True))")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first run")
     parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"),
                         help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
@@ -42,8 +44,9 @@ def parse(argv=None):
     args = parser.parse_args(argv)
     if args.runs < 1 or args.epochs < 1 or min(args.widths) < 1:
         parser.error("--runs, --epochs and --widths must be positive")
-    if args.record and (args.limit or args.runs != 1 or args.epochs != 10 or tuple(args.widths) != (64, 256, 256)):
-        parser.error("--record trains the entry as it is: no --limit, --runs, --epochs or --widths")
+    if args.record and (args.limit or args.runs != 1 or args.epochs != 10 or tuple(args.widths) != (64, 256, 256)
+                        or args.residual):
+        parser.error("--record trains the entry as it is: no --limit, --runs, --epochs, --widths or --residual")
     return args
 
 
@@ -71,11 +74,12 @@ def main(argv=None):
     recipe = speedrun.SpeedrunRecipe().with_epochs(args.epochs)
     views, weights = speedrun.tta_views()
     results = []
-    print(f"{len(x_train):,} training images, {args.epochs} epochs, widths {tuple(args.widths)}, {info.device}, "
+    print(f"{len(x_train):,} training images, {args.epochs} epochs, widths {tuple(args.widths)}"
+          f"{', residual groups' if args.residual else ''}, {info.device}, "
           f"Keras {keras.__version__} on {info.backend} {info.backend_version}", flush=True)
     for run in range(args.runs):
         seed = args.seed + run
-        model = speedrun.build_model(x_train, widths=tuple(args.widths), seed=seed)
+        model = speedrun.build_model(x_train, widths=tuple(args.widths), seed=seed, residual=args.residual)
         start = time.perf_counter()
         history = experiment.train(model, recipe, (x_train, y_train), validation, num_classes=10, seed=seed)
         seconds = time.perf_counter() - start
@@ -97,6 +101,7 @@ def main(argv=None):
         summary = {"command": " ".join(["python scripts/speedrun.py", *(argv if argv is not None else sys.argv[1:])]),
                    "device": info.device, "backend": info.backend, "backend_version": info.backend_version,
                    "keras": keras.__version__, "epochs": args.epochs, "widths": list(args.widths),
+                   "residual": args.residual,
                    "train_images": int(len(x_train)), "mixed_precision": args.mixed_precision, "runs": results}
         with open(args.json, "w") as file:
             json.dump(summary, file, indent=2)

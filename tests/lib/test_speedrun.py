@@ -192,3 +192,31 @@ def test_tta_views_are_airbench_six_views_with_their_weights():
         TTAModel(classifier, views, view_weights=[1, 1])
     with pytest.raises(TypeError, match="`rows` must be an int"):
         shift(1.5, 0)
+
+
+@pytest.mark.data
+def test_speedrun_script_trains_scores_and_writes_its_runs(tmp_path, monkeypatch):
+    from course_lib import data
+
+    if data.find_mirror("cifar10") is None:
+        pytest.skip("no offline copy of cifar10: set COURSE_DATA_DIR to the course's data mirror")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the script's own logic, on TensorFlow (the library it drives is tested on every backend)")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "speedrun.py"
+    spec = importlib.util.spec_from_file_location("speedrun_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())
+    out = tmp_path / "runs.json"
+    assert script.main(["--limit", "256", "--epochs", "1", "--widths", "4", "8", "8", "--runs", "2",
+                        "--json", str(out)]) == 0
+    import json
+
+    summary = json.loads(out.read_text())
+    assert [run["seed"] for run in summary["runs"]] == [0, 1] and summary["train_images"] == 256
+    assert all(0 <= run["test_accuracy"] <= 1 and 0 <= run["test_accuracy_tta"] <= 1 for run in summary["runs"])
+    with pytest.raises(SystemExit):
+        script.main(["--record", "--epochs", "3"])
