@@ -583,7 +583,8 @@ def evaluate(model, x, y, batch_size=256):
     """Accuracy and mean cross-entropy (no smoothing) of a probability model on `(x, y)`.
 
     Returns:
-        A dict with "accuracy", "crossentropy" and "correct" (a count).
+        A dict with "accuracy", "crossentropy", "correct" (a count) and
+        "predictions" (the predicted class of each example, an int array).
     """
     y = class_indices(y, "y")
     probabilities = np.asarray(model.predict(np.asarray(x), batch_size=batch_size, verbose=0), "float64")
@@ -591,7 +592,8 @@ def evaluate(model, x, y, batch_size=256):
         raise ValueError(f"`model` must return one probability vector per image; received shape {probabilities.shape}.")
     correct = int((probabilities.argmax(1) == y).sum())
     picked = np.clip(probabilities[np.arange(len(y)), y], 1e-12, 1.0)
-    return {"accuracy": correct / len(y), "crossentropy": float(-np.log(picked).mean()), "correct": correct}
+    return {"accuracy": correct / len(y), "crossentropy": float(-np.log(picked).mean()), "correct": correct,
+            "predictions": probabilities.argmax(1)}
 
 
 def learning_rate_range_test(model, x, y, min_lr=1e-4, max_lr=10.0, steps=100, batch_size=64,

@@ -17,9 +17,13 @@ piece by piece, each piece something the course teaches:
   epochs (both through `keras.optimizers.MultiOptimizer`), and Lookahead
   (`course_lib.lookahead.Lookahead`);
 - `build_model`, the network behind the standardisation, its whitening
-  fitted on training images (`fit_whitening`);
+  fitted on training images (`fit_whitening`); `build_network`, the same
+  without the standardisation, for `course_lib.experiment.run`;
 - `tta_views`: airbench's 6 test-time views and their weights, for
-  `course_lib.tta.TTAModel`.
+  `course_lib.tta.TTAModel`;
+- `ABLATION`: airbench's ablation, the recipe built up one trick at a time
+  (`AblationStep`), which `scripts/speedrun_ablation.py` trains and
+  `load_ablation` reads back, its files' hashes checked.
 
 Where the port differs from airbench94, the docstrings say so. The main
 differences: whole epochs (10, not 9.9); Keras's weight decay is decoupled
@@ -36,7 +40,7 @@ import numpy as np
 
 from course_lib._checks import check_number, check_positive_int, check_seed
 from course_lib._keras_compat import flatten_layers
-from course_lib.experiment import Recipe, with_standardization
+from course_lib.experiment import Recipe, standardization, with_standardization
 from course_lib.layers.whitening import PatchWhitening
 from course_lib.lookahead import Lookahead
 from course_lib.models.airbench import airbench94
@@ -163,7 +167,8 @@ class SpeedrunRecipe(Recipe):
             (BatchNormalization with `scale=False`), the biases set each
             unit's threshold; the large rate lets them follow the weights.
         whiten_bias_epochs: epochs during which the bias of the
-            `PatchWhitening` layer trains, frozen afterwards (airbench: 3).
+            `PatchWhitening` layer trains, frozen afterwards (airbench: 3);
+            None: it trains all along, with the other weights.
         lookahead: whether to train with `Lookahead` (every 5 steps, decay
             growing to 0.95 ** 5 as the cube of the progress).
 
@@ -194,11 +199,11 @@ class SpeedrunRecipe(Recipe):
     def __post_init__(self):
         super().__post_init__()
         check_number(self.bias_learning_rate_scale, "bias_learning_rate_scale", low=0, low_open=True)
-        check_positive_int(self.whiten_bias_epochs, "whiten_bias_epochs", allow_zero=True)
+        check_positive_int(self.whiten_bias_epochs, "whiten_bias_epochs", allow_zero=True, allow_none=True)
 
     def with_epochs(self, epochs):
         """A copy trained for `epochs` epochs, its warm-up still 23 % of the run."""
-        return self.replace(epochs=epochs, warmup_epochs=0.23 * epochs)
+        return self.replace(epochs=epochs, warmup_epochs=round(0.23 * epochs, 9))
 
     def learning_rate_schedule(self, steps_per_epoch, scale=1.0, stop_epoch=None):
         """`LinearWarmupDecay` of `scale` times the peak rate, 0 from `stop_epoch` on if given."""
@@ -235,6 +240,8 @@ class SpeedrunRecipe(Recipe):
         layers = flatten_layers(model)
         biases = [layer.beta for layer in layers if isinstance(layer, keras.layers.BatchNormalization) and layer.center]
         whitening = [layer.bias for layer in layers if isinstance(layer, PatchWhitening)]
+        if self.whiten_bias_epochs is None:
+            whitening = []  # trained all along by the default optimizer
         mapping = {}
         if biases:
             scaled = sgd(self.bias_learning_rate_scale)
@@ -255,6 +262,92 @@ class SpeedrunRecipe(Recipe):
         lookahead = Lookahead(total_steps=self.epochs * steps_per_epoch)
         lookahead.step = initial_epoch * steps_per_epoch
         return [lookahead]
+
+
+@dataclasses.dataclass(frozen=True)
+class AblationStep:
+    """One step of airbench's ablation: the recipe with the tricks added so far.
+
+    Attributes:
+        name: the step's short name.
+        trick: the trick this step adds to the previous one, in words.
+        airbench_epochs: epochs airbench needs to reach 94 % with the tricks
+            up to this one (KellerJordan/cifar10-zoo,
+            `airbench_ablations/README.md`, on the original CIFAR-10 arrays).
+        network: arguments of `course_lib.models.airbench94` that differ
+            from airbench94's.
+        recipe: fields of `SpeedrunRecipe` that differ from airbench94's.
+        tta: "flip" (the image and its mirror image) or "airbench"
+            (`tta_views`, six views).
+    """
+
+    name: str
+    trick: str
+    airbench_epochs: float
+    network: dict
+    recipe: dict
+    tta: str
+
+    def build_network(self, x_train, widths=AIRBENCH94["widths"], whitening_images=5000):
+        """This step's network (standardised images in), its whitening fitted; see `build_network`."""
+        return build_network(x_train, widths, whitening_images, **self.network)
+
+    def speedrun_recipe(self, epochs=10):
+        """This step's `SpeedrunRecipe`, trained for `epochs` epochs."""
+        return SpeedrunRecipe().with_epochs(epochs).replace(**self.recipe)
+
+
+# Before lookahead, airbench's ablation scripts keep PyTorch's BatchNormalization momentum 0.1 (Keras's
+# 0.9); airbench notes that lookahead helps only with the faster momentum (0.6), so both come together.
+_SLOW_STATISTICS = {"batchnorm_momentum": 0.9}
+_NO_TRICKS = {"bias_learning_rate_scale": 1.0, "whiten_bias_epochs": None, "lookahead": False, "flip": True}
+
+# airbench's ablation, one trick at a time, each step keeping the previous ones. The differences from
+# airbench's scripts: the learning rate and its schedule are airbench94's at every step (the scripts
+# also tune them along the way), and the baseline's first layer has a bias from the start.
+ABLATION = (
+    AblationStep("baseline", "a trained 2x2 first layer with BatchNormalization, standard initialisation, "
+                 "random flips, the image and its mirror image at test time", 35.0,
+                 {"whitening": False, "dirac": False, **_SLOW_STATISTICS}, _NO_TRICKS, "flip"),
+    AblationStep("whitening", "the frozen patch-whitening first layer", 21.0,
+                 {"dirac": False, **_SLOW_STATISTICS}, _NO_TRICKS, "flip"),
+    AblationStep("dirac", "Dirac (identity) initialisation of the convolutions", 18.0,
+                 _SLOW_STATISTICS, _NO_TRICKS, "flip"),
+    AblationStep("bias_rate", "a 64 times larger learning rate on the BatchNormalization biases", 13.5,
+                 _SLOW_STATISTICS, {**_NO_TRICKS, "bias_learning_rate_scale": AIRBENCH94["bias_scaler"]}, "flip"),
+    AblationStep("frozen_bias", "the whitening bias frozen after 3 epochs", 13.5,
+                 _SLOW_STATISTICS, {"lookahead": False, "flip": True}, "flip"),
+    AblationStep("lookahead", "lookahead, with BatchNormalization momentum 0.6", 12.0, {}, {"flip": True}, "flip"),
+    AblationStep("tta", "six test-time views instead of two", 10.8, {}, {"flip": True}, "airbench"),
+    AblationStep("alternating_flip", "the alternating flip: airbench94", 9.9, {}, {}, "airbench"),
+)
+
+
+def build_network(x_train, widths=AIRBENCH94["widths"], whitening_images=5000, **kwargs):
+    """airbench94's network taking standardised images, its whitening fitted on `x_train`.
+
+    For `course_lib.experiment.run`, which puts the standardisation in front:
+    the whitening filters are fitted on the first `whitening_images` of
+    `x_train` standardised as `course_lib.experiment.standardization(x_train)`
+    does it.
+
+    Args:
+        x_train: training images as stored (uint8, 0-255).
+        widths: filters of the three groups.
+        whitening_images: how many of `x_train` fit the whitening filters.
+        **kwargs: more arguments of `course_lib.models.airbench94`.
+
+    Returns:
+        A `keras.Model` taking standardised images.
+    """
+    whitening_images = check_positive_int(whitening_images, "whitening_images")
+    network = airbench94(input_shape=tuple(np.shape(x_train)[1:]), widths=widths, **kwargs)
+    layers = [layer for layer in flatten_layers(network) if isinstance(layer, PatchWhitening)]
+    if layers:
+        standardized = standardization(x_train)(np.asarray(x_train[:whitening_images], "float32"))
+        for layer in layers:
+            layer.adapt(keras.ops.convert_to_numpy(standardized))
+    return network
 
 
 def build_model(x_train, widths=AIRBENCH94["widths"], whitening_images=5000, seed=0, **kwargs):
@@ -282,10 +375,7 @@ def build_model(x_train, widths=AIRBENCH94["widths"], whitening_images=5000, see
     seed = check_seed(seed)
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    network = airbench94(input_shape=tuple(np.shape(x_train)[1:]), widths=widths, **kwargs)
-    model = with_standardization(network, x_train)
-    fit_whitening(model, x_train, whitening_images)
-    return model
+    return with_standardization(build_network(x_train, widths, whitening_images, **kwargs), x_train)
 
 
 def fit_whitening(model, x_train, images=5000):
@@ -341,3 +431,47 @@ def tta_views():
 
     views = [identity, horizontal_flip, down_right, mirrored(down_right), up_left, mirrored(up_left)]
     return views, [0.25, 0.25, 0.125, 0.125, 0.125, 0.125]
+
+
+def load_ablation(folder=None):
+    """The recorded ablation of `scripts/speedrun_ablation.py`, its files checked against their SHA-256.
+
+    Args:
+        folder: where `ablation.json`, `ablation.csv` and
+            `ablation.history.csv` are (default: the course's
+            `data/speedrun/`).
+
+    Returns:
+        `(scores, histories, record)`: the per-step, per-seed test scores
+        and the per-epoch learning curves (pandas DataFrames), and the
+        record (a dict: command, sizes, seeds, versions, device, seconds).
+
+    Raises:
+        FileNotFoundError: a file is missing.
+        ValueError: a table's hash is not the recorded one.
+    """
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    from course_lib.data import sha256_of
+
+    folder = Path(__file__).resolve().parent.parent / "data" / "speedrun" if folder is None else Path(folder)
+    paths = {name: folder / name for name in ("ablation.json", "ablation.csv", "ablation.history.csv")}
+    for path in paths.values():
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path.name} is missing from {folder}: restore it with git, or record the ablation again "
+                f"with `python scripts/speedrun_ablation.py`."
+            )
+    record = json.loads(paths["ablation.json"].read_text())
+    for name in ("ablation.csv", "ablation.history.csv"):
+        actual = sha256_of(paths[name])
+        if actual != record["sha256"][name]:
+            raise ValueError(
+                f"{name} has SHA-256 {actual}, not the recorded {record['sha256'][name]}: the file is damaged "
+                f"or was changed without re-recording. Restore it with git, or run "
+                f"`python scripts/speedrun_ablation.py` again."
+            )
+    return pd.read_csv(paths["ablation.csv"]), pd.read_csv(paths["ablation.history.csv"]), record

@@ -5,8 +5,10 @@
 For each name of `course_lib.zoo.ENTRIES`: the CIFAR-10 training set is split
 into 45,000 training and 5,000 validation images (stratified, seed 0), the
 entry's network is trained with its recipe and seed (deterministic kernels),
-the test set is scored once, and `data/zoo/NAME.{weights.h5,history.csv,json}`
-are written atomically.
+the test set is scored once (the record keeps every test image's predicted
+class), and `data/zoo/NAME.{weights.h5,history.csv,json}` are written
+atomically. `--add-predictions NAME` adds the predicted classes to a record
+made before they were kept.
 
 After every epoch the model, its optimizer and the history so far are saved in
 `build/zoo/NAME/` (ignored by git). Run the same command again after an
@@ -128,6 +130,46 @@ def first_steps_model(name, recipe=None, limit=None):
     return model, batches, statistics
 
 
+def test_scores(model, recipe, x_test, y_test):
+    """`experiment.evaluate` on the test set; with airbench's six views too for a `SpeedrunRecipe`."""
+    test = experiment.evaluate(model, x_test, y_test)
+    if isinstance(recipe, speedrun.SpeedrunRecipe):
+        views, weights = speedrun.tta_views()
+        with_views = experiment.evaluate(TTAModel(model, views, view_weights=weights), x_test, y_test,
+                                         batch_size=500)
+        test.update({f"{key}_tta": with_views[key] for key in ("accuracy", "correct", "predictions")})
+    return test
+
+
+def _prediction_fields(test):
+    """The record's fields of predicted classes, one digit per test image."""
+    fields = {"test_predictions": zoo.encode_predictions(test["predictions"])}
+    if "predictions_tta" in test:
+        fields["test_predictions_tta"] = zoo.encode_predictions(test["predictions_tta"])
+    return fields
+
+
+def add_predictions(name):
+    """Adds the predicted classes to a record made before they were kept, after checking its accuracies.
+
+    The recorded model is re-scored on the whole test set; the record is
+    rewritten (atomically, its other fields unchanged) only if the number of
+    correct answers is the recorded one, with one view and, where recorded,
+    with six.
+    """
+    record = zoo.record(name)
+    setup_notebook(seed=record["seed"], deterministic=True, verbose=False)
+    _, _, (x_test, y_test) = training_data()
+    test = test_scores(zoo.load(name), zoo.ENTRIES[name].recipe, x_test, y_test)
+    recorded = {"correct": record["test_correct"], "accuracy_tta": record.get("test_accuracy_tta")}
+    if test["correct"] != recorded["correct"] or test.get("accuracy_tta") != recorded["accuracy_tta"]:
+        raise SystemExit(f"{name}: re-scored {test['correct']} correct ({test.get('accuracy_tta')} with six views), "
+                         f"recorded {recorded['correct']} ({recorded['accuracy_tta']}): record left unchanged")
+    record.update(_prediction_fields(test))
+    _write_text(zoo.files(name)["record"], json.dumps(record, indent=2) + "\n")
+    print(f"{name}: predictions added ({test['correct']:,} correct, as recorded)", flush=True)
+
+
 def train_one(name, restart=False, verbose=2, epochs=None, limit=None, out=None):
     entry = zoo.ENTRIES[name]
     recipe = entry.recipe if epochs is None else entry.recipe.replace(epochs=epochs)
@@ -157,11 +199,7 @@ def train_one(name, restart=False, verbose=2, epochs=None, limit=None, out=None)
             callbacks=[c for c in (first_steps, checkpoint) if c is not None],
             initial_epoch=state["epochs_done"], verbose=verbose,
         )
-    test = experiment.evaluate(model, x_test, y_test)
-    if isinstance(recipe, speedrun.SpeedrunRecipe):
-        views, weights = speedrun.tta_views()
-        with_views = TTAModel(model, views, view_weights=weights)
-        test["accuracy_tta"] = experiment.evaluate(with_views, x_test, y_test, batch_size=500)["accuracy"]
+    test = test_scores(model, recipe, x_test, y_test)
 
     paths = zoo.files(name, out)
     _atomic_write(paths["weights"], model.save_weights)
@@ -212,6 +250,7 @@ def train_one(name, restart=False, verbose=2, epochs=None, limit=None, out=None)
         "sha256": data.sha256_of(paths["weights"]),
         "history": paths["history"].name,
         "first_steps_loss": [round(v, 6) for v in state.get("first_steps", [])],
+        **_prediction_fields(test),
     }
     _write_text(paths["record"], json.dumps(record, indent=2) + "\n")
     print(json.dumps({k: record[k] for k in ("name", "test_accuracy", "seconds", "parameters", "multiply_adds")}),
@@ -225,7 +264,8 @@ def write_report(path=ROOT / "benchmarks" / "zoo.md"):
         "# The model zoo: recorded CIFAR-10 runs",
         "",
         "The CIFAR-10 variants of the Part III architectures (`course_lib.zoo`), each trained with",
-        "the course's recipe on 45,000 training images (5,000 carved out for validation) and tested",
+        "the course's recipe, and the capstone's airbench networks, trained with airbench's",
+        "(`course_lib.speedrun`), on 45,000 training images (5,000 carved out for validation) and tested",
         "once on the 10,000 test images of the offline mirror (a JPEG copy of CIFAR-10, so",
         "accuracies are close to, not equal to, those on the original arrays). Written by",
         "`python scripts/train_zoo.py --report` from the records in `data/zoo/`.",
@@ -234,17 +274,18 @@ def write_report(path=ROOT / "benchmarks" / "zoo.md"):
                                 or "none") + " (`python scripts/train_zoo.py NAME` records one).",
         "",
         "| model | builder | parameters | multiply-adds (M) | epochs | minutes | mean load | "
-        "validation | test | device | date |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "validation | test | test, six views | device | date |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for name in zoo.recorded():
         record = zoo.record(name)
         history = zoo.history(name)
+        six_views = f"{record['test_accuracy_tta']:.4f}" if "test_accuracy_tta" in record else ""
         lines.append(
             f"| {record['architecture']} | `{record['builder']}` | {record['parameters']:,} | "
             f"{record['multiply_adds'] / 1e6:.1f} | {record['recipe']['epochs']} | "
             f"{record['seconds'] / 60:.1f} | {history['load_average'].mean():.1f} | "
-            f"{record['validation_accuracy']:.4f} | {record['test_accuracy']:.4f} | "
+            f"{record['validation_accuracy']:.4f} | {record['test_accuracy']:.4f} | {six_views} | "
             f"{record['trained_with']['device']}, {record['trained_with']['backend']} "
             f"{record['trained_with']['backend_version']} | {record['date']} |"
         )
@@ -324,6 +365,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs (with --out)")
     parser.add_argument("--limit", type=int, help="train on the first N images only (with --out)")
     parser.add_argument("--out", type=Path, help="write the files here instead of data/zoo/")
+    parser.add_argument("--add-predictions", action="store_true",
+                        help="add the predicted classes to the records of NAMEs, recorded before they were kept")
     parser.add_argument("--report", action="store_true",
                         help="write benchmarks/zoo.md from the records (after training NAMEs, if any)")
     args = parser.parse_args(argv)
@@ -335,6 +378,11 @@ def main(argv=None):
     if (args.epochs or args.limit) and not args.out:
         parser.error("--epochs and --limit change the recorded run: write it elsewhere with --out")
     names = list(zoo.ENTRIES) if "all" in args.names else args.names
+    if args.add_predictions:
+        for name in names:
+            if name in zoo.recorded() and "test_predictions" not in zoo.record(name):
+                add_predictions(name)
+        names = []
     for name in names:
         start = time.time()
         train_one(name, restart=args.restart, verbose=args.verbose, epochs=args.epochs,

@@ -20,6 +20,7 @@ def airbench94(
     output_scale=1 / 9,
     dirac=True,
     residual=False,
+    whitening=True,
     name="airbench94",
 ):
     """Builds the network of airbench94 (Jordan, arXiv 2404.00498), the legacy, non-Muon version.
@@ -59,6 +60,11 @@ def airbench94(
         output_scale: factor of the logits before the activation.
         dirac: whether to initialise the convolutions with `Dirac`
             (False: PyTorch's default uniform initialisation only).
+        whitening: whether the first layer is the frozen `PatchWhitening`
+            (fitted before training) followed by GELU, as in airbench94;
+            False for the first layer of airbench's ablation baseline: a
+            trainable 2x2 convolution with as many filters (24 for RGB) and
+            a bias, then BatchNormalization and GELU.
         residual: whether each group ends with a third convolution and BN
             whose output is added to the group's first activation (an
             identity shortcut around conv 2 and 3, then GELU), as the groups
@@ -90,8 +96,13 @@ def airbench94(
         return keras.layers.Activation("gelu", name=f"{layer_name}_gelu")(x)
 
     inputs = keras.Input(shape)
-    x = PatchWhitening(kernel_size=2, name="whiten")(inputs)
-    x = keras.layers.Activation("gelu", name="whiten_gelu")(x)
+    if whitening:
+        x = PatchWhitening(kernel_size=2, name="whiten")(inputs)
+    else:
+        x = keras.layers.Conv2D(2 * 2 * 2 * shape[-1], 2, kernel_initializer=base, name="stem_conv")(inputs)
+        x = keras.layers.BatchNormalization(momentum=batchnorm_momentum, epsilon=1e-12, scale=False,
+                                            name="stem_norm")(x)
+    x = keras.layers.Activation("gelu", name="whiten_gelu" if whitening else "stem_gelu")(x)
     for group, filters in enumerate(widths, start=1):
         x = conv_bn_gelu(x, filters, f"group{group}_1", pool=True)
         if not residual:

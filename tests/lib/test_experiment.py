@@ -221,6 +221,7 @@ def test_evaluate_counts_correct_answers_and_checks_shapes():
     x = np.array([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0]], "float32")
     scores = experiment.evaluate(model, x, np.array([0, 1, 1]))
     assert scores["correct"] == 2 and scores["accuracy"] == pytest.approx(2 / 3)
+    assert list(scores["predictions"]) == [0, 1, 2]
     assert scores["crossentropy"] > 0
 
 

@@ -10,7 +10,16 @@ from course_lib.initializers import Dirac
 from course_lib.layers import PatchWhitening
 from course_lib.lookahead import Lookahead
 from course_lib.models import airbench94
-from course_lib.speedrun import AIRBENCH94, LinearWarmupDecay, SpeedrunRecipe, build_model, tta_views
+from course_lib.speedrun import (
+    ABLATION,
+    AIRBENCH94,
+    LinearWarmupDecay,
+    SpeedrunRecipe,
+    build_model,
+    build_network,
+    load_ablation,
+    tta_views,
+)
 from course_lib.tta import TTAModel, shift
 
 RNG = np.random.default_rng(0)
@@ -178,6 +187,70 @@ def test_speedrun_recipe_scales_the_bias_rate_and_freezes_the_whitening_bias():
     assert list(history.index) == [1, 2, 3] and np.isfinite(history["loss"]).all()
 
 
+def test_ablation_adds_one_trick_per_step_and_ends_at_airbench94():
+    first, last = ABLATION[0], ABLATION[-1]
+    assert first.network == {"whitening": False, "dirac": False, "batchnorm_momentum": 0.9}
+    recipe = first.speedrun_recipe(epochs=10)
+    assert (recipe.bias_learning_rate_scale, recipe.whiten_bias_epochs, recipe.lookahead, recipe.flip) == (
+        1.0, None, False, True)
+    # The last step is airbench94 itself: the default network and recipe, six views.
+    assert (last.network, last.recipe, last.tta) == ({}, {}, "airbench")
+    assert last.speedrun_recipe(10) == SpeedrunRecipe()
+    # Each step changes something, and airbench needs no more epochs with it than without.
+    for before, after in zip(ABLATION, ABLATION[1:]):
+        assert (before.network, before.recipe, before.tta) != (after.network, after.recipe, after.tta), after.name
+        assert after.airbench_epochs <= before.airbench_epochs
+    x = RNG.integers(0, 256, size=(16, 32, 32, 3)).astype("uint8")
+    baseline = first.build_network(x, widths=(4, 8, 8), whitening_images=16)
+    assert not any(isinstance(layer, PatchWhitening) for layer in baseline.layers)
+    stem = baseline.get_layer("stem_conv")
+    assert stem.trainable and stem.kernel.shape == (2, 2, 3, 24) and stem.use_bias
+    assert baseline.get_layer("stem_norm").momentum == 0.9
+    # The baseline's trainable stem replaces the frozen whitening: 288 kernel weights become trainable,
+    # and its BatchNormalization adds 24 biases (and 48 moving statistics).
+    whitened = ABLATION[1].build_network(x, widths=(4, 8, 8), whitening_images=16)
+    trainable = [sum(int(np.prod(w.shape)) for w in m.trainable_weights) for m in (baseline, whitened)]
+    assert trainable[0] - trainable[1] == 2 * 2 * 3 * 24 + 24
+
+
+def test_build_network_fits_the_whitening_build_model_fits():
+    x = RNG.integers(0, 256, size=(24, 32, 32, 3)).astype("uint8")
+    network = build_network(x, widths=(4, 8, 8), whitening_images=20)
+    model = build_model(x, widths=(4, 8, 8), whitening_images=20)
+    fitted = [keras.ops.convert_to_numpy(m.get_layer("whiten").conv.kernel.value)
+              for m in (network, model.get_layer("airbench94"))]
+    np.testing.assert_allclose(fitted[0], fitted[1], rtol=1e-5, atol=1e-6)
+    assert np.abs(fitted[0]).max() > 0
+
+
+def test_whitening_bias_trains_all_along_without_a_freeze():
+    x = RNG.integers(0, 256, size=(16, 32, 32, 3)).astype("uint8")
+    model = build_model(x, widths=(4, 8, 8), whitening_images=16)
+    optimizer = SpeedrunRecipe(whiten_bias_epochs=None).optimizer(steps_per_epoch=2, model=model)
+    biases, default = optimizer.optimizers  # the BatchNormalization biases' optimizer, then the default one
+    assert float(keras.ops.convert_to_numpy(biases.learning_rate)) == pytest.approx(
+        64 * float(keras.ops.convert_to_numpy(default.learning_rate)))
+
+
+def test_load_ablation_checks_its_files(tmp_path):
+    import json
+
+    from course_lib.data import sha256_of
+
+    (tmp_path / "ablation.csv").write_text("step,seed,test_accuracy\nbaseline,0,0.5\n")
+    (tmp_path / "ablation.history.csv").write_text("step,seed,epoch,loss\nbaseline,0,1,2.0\n")
+    hashes = {name: sha256_of(tmp_path / name) for name in ("ablation.csv", "ablation.history.csv")}
+    (tmp_path / "ablation.json").write_text(json.dumps({"sha256": hashes, "epochs": 1}))
+    scores, histories, record = load_ablation(tmp_path)
+    assert scores.loc[0, "test_accuracy"] == 0.5 and list(histories["epoch"]) == [1] and record["epochs"] == 1
+    (tmp_path / "ablation.csv").write_text("step,seed,test_accuracy\nbaseline,0,0.9\n")
+    with pytest.raises(ValueError, match="ablation.csv has SHA-256 .* not the recorded"):
+        load_ablation(tmp_path)
+    (tmp_path / "ablation.history.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="ablation.history.csv is missing"):
+        load_ablation(tmp_path)
+
+
 def test_tta_views_are_airbench_six_views_with_their_weights():
     images = RNG.normal(size=(2, 6, 6, 3)).astype("float32")
     padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
@@ -220,3 +293,41 @@ def test_speedrun_script_trains_scores_and_writes_its_runs(tmp_path, monkeypatch
     assert all(0 <= run["test_accuracy"] <= 1 and 0 <= run["test_accuracy_tta"] <= 1 for run in summary["runs"])
     with pytest.raises(SystemExit):
         script.main(["--record", "--epochs", "3"])
+
+
+@pytest.mark.data
+def test_ablation_script_trains_each_step_once_and_writes_what_load_ablation_reads(tmp_path, monkeypatch):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the script's own logic, on TensorFlow (the library it drives is tested on every backend)")
+    import importlib.util
+    from pathlib import Path
+
+    from course_lib import speedrun
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "speedrun_ablation.py"
+    spec = importlib.util.spec_from_file_location("speedrun_ablation_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    # Three steps, the last two trained alike (only their test-time views differ), on tiny splits.
+    monkeypatch.setattr(speedrun, "ABLATION", (speedrun.ABLATION[0], *speedrun.ABLATION[5:7]))
+    rng = np.random.default_rng(0)
+
+    def tiny(n):
+        return rng.integers(0, 256, size=(n, 32, 32, 3)).astype("uint8"), np.arange(n) % 10
+
+    monkeypatch.setattr(experiment, "load_splits", lambda *a, **k: experiment.Splits(tiny(64), tiny(20), tiny(30)))
+    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())
+    assert script.main(["--widths", "4", "8", "8", "--epochs", "1", "--seeds", "3", "4",
+                        "--output", str(tmp_path)]) == 0
+    scores, histories, record = load_ablation(tmp_path)
+    assert list(scores["step"]) == ["baseline"] * 2 + ["lookahead"] * 2 + ["tta"] * 2
+    assert list(scores["seed"]) == [3, 4] * 3 and record["seeds"] == [3, 4] and record["train_images"] == 64
+    # "tta" trains nothing: it scores the models of "lookahead" with six views.
+    assert set(histories["step"]) == {"baseline", "lookahead"}
+    lookahead, tta = scores[scores["step"] == "lookahead"], scores[scores["step"] == "tta"]
+    np.testing.assert_array_equal(lookahead["test_accuracy"].to_numpy(), tta["test_accuracy"].to_numpy())
+    np.testing.assert_array_equal(lookahead["test_accuracy_step"], lookahead["test_accuracy_flip"])
+    np.testing.assert_array_equal(tta["test_accuracy_step"], tta["test_accuracy_tta"])
+    assert (tta["trained_with"] == "lookahead").all()
+    with pytest.raises(SystemExit):
+        script.main(["--seeds", "1", "1"])

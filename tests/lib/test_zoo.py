@@ -68,3 +68,19 @@ def test_missing_files_say_how_to_recreate_them(tmp_path, monkeypatch):
         zoo.load("vgg16")
     with pytest.raises(ValueError, match="`name` must be one of"):
         zoo.load("resnet1000")
+
+
+def test_recorded_predictions_round_trip_through_the_record(tmp_path, monkeypatch):
+    _, paths = _fake_record(tmp_path, monkeypatch)
+    with pytest.raises(KeyError, match="--add-predictions resnet20"):
+        zoo.recorded_predictions("resnet20")
+    classes = np.array([3, 0, 9, 9, 1])
+    record = json.loads(paths["record"].read_text())
+    record["test_predictions"] = zoo.encode_predictions(classes)
+    paths["record"].write_text(json.dumps(record))
+    assert record["test_predictions"] == "30991"
+    np.testing.assert_array_equal(zoo.recorded_predictions("resnet20"), classes)
+    with pytest.raises(KeyError, match="test_predictions_tta"):
+        zoo.recorded_predictions("resnet20", tta=True)
+    with pytest.raises(ValueError, match="class indices from 0 to 9"):
+        zoo.encode_predictions([1, 10])
