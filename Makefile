@@ -59,7 +59,7 @@ test-lib: $(VENV)/.test
 test-doctest: $(VENV)/.test
 	KERAS_BACKEND=tensorflow $(PYTEST) --doctest-modules -o testpaths= -p no:cacheprovider course_lib
 
-# The recorded CIFAR-10 models (course_lib.zoo, data/zoo/): re-evaluated on the test set, their
+# The recorded CIFAR-10 models (course_lib.zoo, data/zoo/): their recorded predictions re-checked, their
 # targets met, and the first steps of a recorded run re-run from its seed (TensorFlow, which
 # trained them).
 test-zoo: $(VENV)/.test

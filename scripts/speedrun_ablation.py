@@ -24,9 +24,9 @@ It writes, atomically, to `--output` (default: the course's `data/speedrun/`):
   device, the seconds of the whole ablation, and the SHA-256 of both tables,
   which `course_lib.speedrun.load_ablation` checks.
 
-At the default size (widths 16/64/64, a sixteenth of airbench94's
-convolution cost, 10,000 training images, 10 epochs, 3 seeds) it takes about
-35 minutes on the course's 2-core CPU.
+At the default size (widths 16/64/64, about a twelfth of airbench94's
+multiply-adds, 10,000 training images, 10 epochs, 3 seeds) it takes about 45
+minutes on the course's 2-core CPU.
 """
 
 import argparse
