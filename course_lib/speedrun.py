@@ -34,12 +34,16 @@ steady-state decay); the views of test-time augmentation average posteriors
 """
 
 import dataclasses
+import json
+from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
 from course_lib._checks import check_number, check_positive_int, check_seed
 from course_lib._keras_compat import flatten_layers
+from course_lib.data import sha256_of
 from course_lib.experiment import Recipe, standardization, with_standardization
 from course_lib.layers.whitening import PatchWhitening
 from course_lib.lookahead import Lookahead
@@ -279,6 +283,12 @@ class AblationStep:
         recipe: fields of `SpeedrunRecipe` that differ from airbench94's.
         tta: "flip" (the image and its mirror image) or "airbench"
             (`tta_views`, six views).
+
+    Example:
+
+    >>> step = ABLATION[2]
+    >>> step.name, step.network, step.speedrun_recipe(epochs=4).lookahead
+    ('dirac', {'batchnorm_momentum': 0.9}, False)
     """
 
     name: str
@@ -450,13 +460,6 @@ def load_ablation(folder=None):
         FileNotFoundError: a file is missing.
         ValueError: a table's hash is not the recorded one.
     """
-    import json
-    from pathlib import Path
-
-    import pandas as pd
-
-    from course_lib.data import sha256_of
-
     folder = Path(__file__).resolve().parent.parent / "data" / "speedrun" if folder is None else Path(folder)
     paths = {name: folder / name for name in ("ablation.json", "ablation.csv", "ablation.history.csv")}
     for path in paths.values():

@@ -211,7 +211,13 @@ def records():
 
 
 def encode_predictions(classes):
-    """Predicted classes (ints 0-9) as a string of digits, one per image, for a JSON record."""
+    """Predicted classes (ints 0-9) as a string of digits, one per image, for a JSON record.
+
+    Example:
+
+    >>> encode_predictions([3, 0, 9])
+    '309'
+    """
     classes = np.asarray(classes)
     if classes.ndim != 1 or classes.size == 0 or not np.isin(classes, np.arange(10)).all():
         raise ValueError("`classes` must be a non-empty 1-D array of class indices from 0 to 9.")

@@ -192,37 +192,45 @@ for metric in ("train_accuracy", "val_accuracy"):
 # %% [markdown]
 # ### What the full run reaches
 #
-# The course's model zoo (`course_lib.zoo`) holds two residual networks trained
-# with the same recipe on all 45,000 training images, with their records and
-# learning curves:
+# The course's model zoo (`course_lib.zoo`) holds three residual networks
+# trained on all 45,000 training images, with their records and learning curves:
 #
 # - **ResNet-20** of the paper's CIFAR-10 family (`resnet_cifar(20)`: 16-32-64
-#   filters, three stages of three blocks);
+#   filters, three stages of three blocks), with the course's recipe;
 # - **ResNet-9** (`resnet9_cifar(width=0.5)`), the layout David Page used to
 #   train CIFAR-10 to 94 % in minutes for the DAWNBench competition (2018): few
 #   layers, wide, downsampled early by max pooling, with two residual blocks. It
 #   does more multiply-adds per image than ResNet-20 but runs them in a few wide
-#   layers, which a CPU computes efficiently.
+#   layers, which a CPU computes efficiently. Also the course's recipe;
+# - **airbench with residual groups** (`airbench94(residual=True)`): the
+#   capstone's network (notebook 23) with, in each of its three groups, a third
+#   convolution and an identity shortcut around the last two, as in airbench95
+#   and airbench96, trained with airbench's recipe (`speedrun.SpeedrunRecipe`)
+#   instead of the course's.
 #
 # Next to the live runs above they show where the curves go with the full data
-# and more epochs (`python scripts/train_zoo.py resnet20 resnet9` re-creates
-# them; the records say how long each took on the course's 2-core CPU).
+# and more epochs (`python scripts/train_zoo.py resnet20 resnet9
+# speedrun_residual` re-creates them; the records say how long each took on the
+# course's 2-core CPU).
 #
 # The course's target for its best residual network is 90 % test accuracy in at
-# most 90 minutes of this CPU. At half width and 22 epochs, ResNet-9 used most of
-# that time and stopped short of the target (the check below prints by how
-# much): reaching it on a 2-core CPU is still an open problem of the course.
+# most 90 minutes of this CPU. With the course's recipe, ResNet-9 used most of
+# that time and stopped short of it (the check below prints by how much). The
+# airbench network reaches it: a residual architecture, and a recipe built for
+# few epochs. The two differ in both, so this table does not say which of the two
+# matters more; notebook 23 takes the recipe apart.
 
 # %%
-records = {name: zoo.record(name) for name in ("resnet20", "resnet9")}
-fig, axes = plt.subplots(1, 3, figsize=(15, 3.6), sharey=True)
-plot_learning_curves(runs[f"residual-{deep}"].histories, ax=axes[0], error=True,
+names = ("resnet20", "resnet9", "speedrun_residual")
+records = {name: zoo.record(name) for name in names}
+fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), sharey=True)
+plot_learning_curves(runs[f"residual-{deep}"].histories, ax=axes[0, 0], error=True,
                      title=f"live: residual-{deep}, {len(splits.train[0]):,} images, {EPOCHS} epochs")
-for ax, (name, record) in zip(axes[1:], records.items()):
+for ax, name in zip(axes.flat[1:], names):
     zoo.plot_history(name, ax=ax, error=True)
 fig.tight_layout()
 plt.show()
-for name, record in records.items():
+for name in names:
     print(zoo.describe(name))
 
 # %% [markdown]
@@ -230,6 +238,8 @@ for name, record in records.items():
 # images (the paper's ResNet-20 reaches 91.25 %, Table 6, after 64,000 steps on
 # the original CIFAR-10; ours had the number of steps printed below, on the
 # course's JPEG copy), and ResNet-9, the wider and shallower network, beats it.
+# The airbench network meets the course's target: at least 90 % in at most 90
+# minutes.
 
 # %%
 steps = records["resnet20"]["recipe"]["epochs"] * -(-records["resnet20"]["data"]["train_images"] // 128)
@@ -238,6 +248,10 @@ assert records["resnet20"]["test_accuracy"] >= 0.85, records["resnet20"]["test_a
 assert records["resnet9"]["test_accuracy"] > records["resnet20"]["test_accuracy"], records
 print(f"ResNet-9: {records['resnet9']['test_accuracy']:.2%}, "
       f"{100 * (0.90 - records['resnet9']['test_accuracy']):.1f} points short of the 90 % target")
+airbench = records["speedrun_residual"]
+assert airbench["test_accuracy"] >= 0.90 and airbench["seconds"] <= 90 * 60, airbench["test_accuracy"]
+print(f"airbench, residual groups: {airbench['test_accuracy']:.2%} in {airbench['seconds'] / 60:.0f} min "
+      f"({airbench['recipe']['epochs']} epochs of {airbench['recipe']['batch_size']:,} images per step)")
 
 # %% [markdown]
 # ## 2. Identity and projection shortcuts
@@ -447,7 +461,9 @@ print(f"v1.5 costs {extra / 1e9:.3f} G more multiply-adds, {count_macs(v15) / co
 #   same depth beats the plain one on every seed.
 # - The recorded ResNet-20 and ResNet-9 (`course_lib.zoo`) show where the curves
 #   go with all 45,000 training images; ResNet-9, wide and shallow, is the more
-#   accurate, still short of the course's 90 % target.
+#   accurate, still short of the course's 90 % target with the course's recipe.
+#   airbench's network with residual groups, trained with airbench's recipe,
+#   meets it.
 # - A residual block adds its input to the output of two (or three) layers. The
 #   shortcut is the identity when the shape is kept, and a 1x1 projection with
 #   the block's stride when the depth or the resolution changes: in ResNet-50,

@@ -267,21 +267,27 @@ def test_tta_views_are_airbench_six_views_with_their_weights():
         shift(1.5, 0)
 
 
+def _script(name):
+    """scripts/NAME.py as a module; skipped off TensorFlow (the library it drives is tested on every backend)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the script's own logic, on TensorFlow (the library it drives is tested on every backend)")
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(f"{name}_script",
+                                                  Path(__file__).resolve().parents[2] / "scripts" / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 @pytest.mark.data
 def test_speedrun_script_trains_scores_and_writes_its_runs(tmp_path, monkeypatch):
     from course_lib import data
 
     if data.find_mirror("cifar10") is None:
         pytest.skip("no offline copy of cifar10: set COURSE_DATA_DIR to the course's data mirror")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the script's own logic, on TensorFlow (the library it drives is tested on every backend)")
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "scripts" / "speedrun.py"
-    spec = importlib.util.spec_from_file_location("speedrun_script", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script("speedrun")
     monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())
     out = tmp_path / "runs.json"
     assert script.main(["--limit", "256", "--epochs", "1", "--widths", "4", "8", "8", "--runs", "2",
@@ -295,19 +301,10 @@ def test_speedrun_script_trains_scores_and_writes_its_runs(tmp_path, monkeypatch
         script.main(["--record", "--epochs", "3"])
 
 
-@pytest.mark.data
 def test_ablation_script_trains_each_step_once_and_writes_what_load_ablation_reads(tmp_path, monkeypatch):
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the script's own logic, on TensorFlow (the library it drives is tested on every backend)")
-    import importlib.util
-    from pathlib import Path
-
     from course_lib import speedrun
 
-    path = Path(__file__).resolve().parents[2] / "scripts" / "speedrun_ablation.py"
-    spec = importlib.util.spec_from_file_location("speedrun_ablation_script", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _script("speedrun_ablation")
     # Three steps, the last two trained alike (only their test-time views differ), on tiny splits.
     monkeypatch.setattr(speedrun, "ABLATION", (speedrun.ABLATION[0], *speedrun.ABLATION[5:7]))
     rng = np.random.default_rng(0)
