@@ -93,7 +93,7 @@ ENTRIES = {
         ZooEntry("resnet20", "ResNet-20", functools.partial(models.resnet_cifar, 20), "18_resnet",
                  Recipe(epochs=20)),
         ZooEntry("resnet9", "ResNet-9", functools.partial(models.resnet9_cifar, width=0.5), "18_resnet",
-                 Recipe(epochs=22)),
+                 Recipe(epochs=12)),
         ZooEntry("mobilenet", "MobileNet", functools.partial(models.mobilenet_cifar, alpha=0.5),
                  "19_mobilenet", Recipe(epochs=20)),
         ZooEntry("wrn16_2", "WRN-16-2", functools.partial(models.wide_resnet, 16, 2),
