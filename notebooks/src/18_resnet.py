@@ -214,11 +214,12 @@ for metric in ("train_accuracy", "val_accuracy"):
 # course's 2-core CPU).
 #
 # The course's target for its best residual network is 90 % test accuracy in at
-# most 90 minutes of this CPU. With the course's recipe, ResNet-9 used most of
-# that time and stopped short of it (the check below prints by how much). The
-# airbench network reaches it: a residual architecture, and a recipe built for
-# few epochs. The two differ in both, so this table does not say which of the two
-# matters more; notebook 23 takes the recipe apart.
+# most 90 minutes of this CPU, and every other recorded network gets at most 45.
+# With the course's recipe in those 45 minutes, ResNet-20 and ResNet-9 stop
+# short of 90 % (the check below prints by how much). The airbench network
+# reaches it: a residual architecture, and a recipe built for few epochs. The
+# two differ in both, so this table does not say which of the two matters more;
+# notebook 23 takes the recipe apart.
 
 # %%
 names = ("resnet20", "resnet9", "speedrun_residual")
@@ -237,17 +238,20 @@ for name in names:
 # **Check.** The recorded ResNet-20 reaches at least 85 % on the 10,000 test
 # images (the paper's ResNet-20 reaches 91.25 %, Table 6, after 64,000 steps on
 # the original CIFAR-10; ours had the number of steps printed below, on the
-# course's JPEG copy), and ResNet-9, the wider and shallower network, beats it.
-# The airbench network meets the course's target: at least 90 % in at most 90
-# minutes.
+# course's JPEG copy), and ResNet-9, the wider and shallower network, beats it
+# in less time: fewer epochs, each costlier (one seed each). The airbench
+# network meets the course's target: at least 90 % in at most 90 minutes.
 
 # %%
 steps = records["resnet20"]["recipe"]["epochs"] * -(-records["resnet20"]["data"]["train_images"] // 128)
 print(f"ResNet-20: {steps:,} steps of 128 images")
 assert records["resnet20"]["test_accuracy"] >= 0.85, records["resnet20"]["test_accuracy"]
-assert records["resnet9"]["test_accuracy"] > records["resnet20"]["test_accuracy"], records
-print(f"ResNet-9: {records['resnet9']['test_accuracy']:.2%}, "
-      f"{100 * (0.90 - records['resnet9']['test_accuracy']):.1f} points short of the 90 % target")
+for name in ("resnet20", "resnet9"):
+    record = records[name]
+    print(f"{record['architecture']}: {record['test_accuracy']:.2%} in {record['seconds'] / 60:.0f} min, "
+          f"{record['recipe']['epochs']} epochs, {100 * (0.90 - record['test_accuracy']):.1f} points short of 90 %")
+assert records["resnet9"]["test_accuracy"] > records["resnet20"]["test_accuracy"]
+assert records["resnet9"]["seconds"] < records["resnet20"]["seconds"]
 airbench = records["speedrun_residual"]
 assert airbench["test_accuracy"] >= 0.90 and airbench["seconds"] <= 90 * 60, airbench["test_accuracy"]
 print(f"airbench, residual groups: {airbench['test_accuracy']:.2%} in {airbench['seconds'] / 60:.0f} min "
@@ -461,7 +465,8 @@ print(f"v1.5 costs {extra / 1e9:.3f} G more multiply-adds, {count_macs(v15) / co
 #   same depth beats the plain one on every seed.
 # - The recorded ResNet-20 and ResNet-9 (`course_lib.zoo`) show where the curves
 #   go with all 45,000 training images; ResNet-9, wide and shallow, is the more
-#   accurate, still short of the course's 90 % target with the course's recipe.
+#   accurate in fewer minutes; both stay short of the course's 90 % target with
+#   the course's recipe in 45 minutes.
 #   airbench's network with residual groups, trained with airbench's recipe,
 #   meets it.
 # - A residual block adds its input to the output of two (or three) layers. The
