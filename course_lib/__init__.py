@@ -33,6 +33,11 @@ nothing heavy):
 - `initializers`: Dirac (identity) initialisation of convolutions.
 - `lookahead`: Lookahead, slow weights pulled toward the fast ones every few steps.
 - `speedrun`: airbench94's recipe (CIFAR-10 to 94 % in ten epochs) in Keras 3.
+- `sharding`: several devices on JAX: checked `DataParallel` and meshes, AlexNet's
+  two-device `LayoutMap`, where each variable lives, what the devices send.
+- `scaling`: the cost of data parallelism on paper (ring all-reduce, Amdahl).
+- `multiprocess`: cooperating processes under one deadline (a cluster on one machine).
+- `distributed_worker`: notebook 24's reference experiment and its worker process.
 """
 
 __version__ = "0.1.0"

@@ -484,14 +484,18 @@ def _replace_first_code_cell(nb, source):
     return changed
 
 
-def setup_cell(assignment=None):
-    """The setup cell of a notebook, or of `assignment`, rendered by scripts/setup_cell.py."""
+def setup_cell(assignment=None, notebook=None):
+    """The setup cell of the notebook named `notebook`, or of `assignment`, rendered by scripts/setup_cell.py.
+
+    Most notebooks share one cell; a notebook listed in the template's
+    `NOTEBOOK_ENVIRONMENT` sets its environment variables first.
+    """
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("setup_cell", Path(__file__).with_name("setup_cell.py"))
     template = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(template)
-    return template.render(assignment, pyproject_path=PYPROJECT)
+    return template.render(assignment, pyproject_path=PYPROJECT, notebook=notebook)
 
 
 def setup_cell_targets():
@@ -521,7 +525,7 @@ def write_setup_cells():
     import nbformat
 
     for path, kind, assignment in setup_cell_targets():
-        cell = setup_cell(assignment)
+        cell = setup_cell(assignment, notebook=path.stem)
         if kind == "source":
             nb = jupytext.read(path, fmt="py:percent")
             if _replace_first_code_cell(nb, cell):

@@ -24,6 +24,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = ROOT / "pyproject.toml"
 NOTEBOOK_SEED = 42
 ASSIGNMENT_SEED = 0
+# Notebooks that need a Keras backend or a device count of their own: environment variables
+# that must be set before Keras (or JAX) is imported, so in the setup cell, before anything else.
+NOTEBOOK_ENVIRONMENT = {
+    "24_training_on_several_devices": [
+        ('os.environ["KERAS_BACKEND"] = "jax"', "keras.distribution runs on JAX in Keras 3.15"),
+        ('os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"', "4 virtual CPU devices"),
+    ],
+}
 
 
 def _requirement(name, pyproject):
@@ -38,12 +46,15 @@ def _requirement(name, pyproject):
     raise LookupError(f"pyproject.toml does not list {name!r}")
 
 
-def render(assignment=None, pyproject_path=PYPROJECT):
-    """The setup cell's source: of a notebook, or of the assignment named `assignment`."""
+def render(assignment=None, pyproject_path=PYPROJECT, notebook=None):
+    """The setup cell's source: of a notebook (named `notebook`), or of the assignment named `assignment`."""
     pyproject = tomllib.loads(Path(pyproject_path).read_text())
     repository = pyproject["tool"]["course"]["repository"]
     keras = _requirement("keras", pyproject)
     lines = ["# Setup: works locally and in Google Colab."]
+    environment = NOTEBOOK_ENVIRONMENT.get(notebook, []) if assignment is None else []
+    if environment:
+        lines += ["import os", *(f"{line}  # {why}" for line, why in environment)]
     if assignment is not None:
         lines.append(f'ASSIGNMENT = "{assignment}"')
     lines += ["try:", "    import course_lib"]

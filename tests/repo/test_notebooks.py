@@ -58,7 +58,7 @@ def test_notebook_hygiene(path):
     assert first.cell_type == "markdown" and first.source.startswith(f"# {path.stem[:2]} ")
     assert "Learning objectives" in first.source
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code[0].source == tool.setup_cell(), "setup cell differs from its template: run `python scripts/notebooks.py setup-cells`"
+    assert code[0].source == tool.setup_cell(notebook=path.stem), "setup cell differs from its template: run `python scripts/notebooks.py setup-cells`"
     counts = [c.execution_count for c in code]
     assert counts == list(range(1, len(code) + 1)), "cells not executed once, in order"
     assert sum(len(c.outputs) for c in code) > 0, "notebook committed without outputs"
@@ -112,7 +112,7 @@ def test_set_repo_writes_badges_and_keeps_sources_in_sync(tmp_path, monkeypatch)
         committed = nbformat.read(tmp_path / "notebooks" / f"{source.stem}.ipynb", as_version=4)
         assert tool.code_cells(committed) == tool.code_cells(tool.read_source(source))
         assert committed.cells[0].source.count(colab) == 1
-        setup = tool.setup_cell()
+        setup = tool.setup_cell(notebook=source.stem)
         assert committed.cells[1].source == setup and setup.count(f"git+{url}") == 1
         _assert_ipython_parses(setup)
     assignments = tmp_path / "notebooks" / "assignments"
@@ -146,7 +146,7 @@ def test_every_setup_cell_is_the_template():
     assert len(targets) == 2 * (len(SOURCES) + 3)
     for path, kind, assignment in targets:
         nb = tool.read_source(path) if kind == "source" else nbformat.read(path, as_version=4)
-        assert _first_code_cell(nb) == tool.setup_cell(assignment), (
+        assert _first_code_cell(nb) == tool.setup_cell(assignment, notebook=path.stem), (
             f"{path.relative_to(ROOT)}: setup cell differs from scripts/setup_cell.py; "
             "run `python scripts/notebooks.py setup-cells`"
         )
