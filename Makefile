@@ -21,7 +21,7 @@ BACKENDS := tensorflow jax torch
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
                --nbval-cell-timeout=600 -p no:cacheprovider
 
-.PHONY: lab test test-repo test-lib test-doctest test-zoo test-notebooks test-assignments notebooks prose bench assignments \
+.PHONY: lab test test-suites test-repo test-lib test-doctest test-zoo test-notebooks test-assignments notebooks prose bench assignments \
         grade zoo lock set-repo course-map clean
 
 $(PY):
@@ -42,7 +42,14 @@ lab: $(VENV)/.lab
 	$(PY) -m ipykernel install --user --name cnn-course --display-name "CNN course (Python $(PY_VERSION))"
 	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: test-repo test-lib test-doctest test-zoo test-notebooks test-assignments
+# Two jobs at a time: the notebooks in one, the other suites one after another in the other.
+# Much of a suite's time runs on one core (Python, XLA compiling, plotting), so on the course's
+# 2-core machine the two overlap well (benchmarks/make_test.md has the times). Each job's output
+# is printed when it ends.
+test:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-notebooks test-suites
+
+test-suites: test-repo test-lib test-doctest test-zoo test-assignments
 
 # Repository checks: lock files, notebook sources vs executed copies, hygiene.
 test-repo: $(VENV)/.test

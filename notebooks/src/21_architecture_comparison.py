@@ -269,16 +269,25 @@ ax.scatter(zoo_table.loc[front, "multiply-adds (M)"], 100 * zoo_table.loc[front,
            color="tab:red", label="Pareto front", zorder=3)
 ax.plot(zoo_table.loc[front, "multiply-adds (M)"], 100 * zoo_table.loc[front, "test_accuracy"],
         color="tab:red", linestyle="--", zorder=2)
+label_below = {"resnext"}  # two points almost on top of each other: one label above, one below
 for name, row in zoo_table.iterrows():
     ax.annotate(row["architecture"], (row["multiply-adds (M)"], 100 * row["test_accuracy"]), fontsize=8,
-                xytext=(4, 3), textcoords="offset points")
+                xytext=(4, -10 if name in label_below else 3), textcoords="offset points")
+# The capstone's records (notebook 23): other networks and another recipe, so outside the front.
+capstone = zoo.records()
+capstone = capstone[capstone.index.isin(zoo.CAPSTONE)]
+ax.scatter(capstone["multiply_adds"] / 1e6, 100 * capstone["test_accuracy"], marker="^", color="tab:blue",
+           label="airbench's recipe (notebook 23)", zorder=3)
+for name, row in capstone.iterrows():
+    ax.annotate(row["architecture"], (row["multiply_adds"] / 1e6, 100 * row["test_accuracy"]), fontsize=8,
+                xytext=(4, -9), textcoords="offset points")
 ax.set_xscale("log")
 ax.set_xlabel("multiply-adds per 32x32 image (millions, log scale)")
 ax.set_ylabel("recorded test accuracy (%)")
 ax.set_title("CIFAR-10: accuracy against cost, one recorded run each")
 ax.margins(x=0.12, y=0.08)  # room for the labels of the points at the edges
 ax.grid(alpha=0.3, which="both")
-ax.legend(loc="lower right")
+ax.legend(loc="upper left")
 fig.tight_layout()
 plt.show()
 print("Pareto front, cheapest first:", ", ".join(zoo_table.loc[front, "architecture"]))
@@ -287,12 +296,14 @@ print("Pareto front, cheapest first:", ", ".join(zoo_table.loc[front, "architect
 # **Check.** Every recorded CIFAR-10 variant reaches at least 80 % on the 10,000
 # test images: no network of the table is near chance (10 %). The best residual
 # network of the table (ResNet-20, ResNet-9, WRN, ResNeXt) is printed with its
-# distance to the course's target of 90 %. (The course's residual network that
-# meets the target, airbench's with residual groups, is trained with airbench's
-# recipe rather than the course's, so it is not in this table: see notebooks 18
-# and 23.) The front starts at the network
-# with the fewest multiply-adds and ends at the most accurate one, and every
-# network on it beats every cheaper one.
+# distance to the course's target of 90 %. The course's residual network that
+# meets the target, airbench's with residual groups (the blue triangles: the
+# capstone's records), is trained with airbench's recipe rather than the
+# course's, so it stays out of the table and the front, which compare
+# architectures under one recipe; the check prints it too (notebooks 18 and 23
+# say more). The front starts at the network with the fewest multiply-adds and
+# ends at the most accurate one, and every network on it beats every cheaper
+# one.
 
 # %%
 assert (zoo_table["test_accuracy"] >= 0.80).all(), zoo_table["test_accuracy"]
@@ -302,8 +313,14 @@ assert front[-1] == zoo_table["test_accuracy"].idxmax()
 accuracies = zoo_table.loc[front, "test_accuracy"].to_numpy()
 assert (np.diff(accuracies) > 0).all()
 best = zoo_table["test_accuracy"].idxmax()
-print(f"best residual network: {zoo_table.loc[best_residual, 'architecture']} "
+print(f"best residual network of the table: {zoo_table.loc[best_residual, 'architecture']} "
       f"({zoo_table.loc[best_residual, 'test_accuracy']:.1%}; the target is 90 %)")
+residual_records = zoo.records().loc[lambda table: table.index.isin(zoo.RESIDUAL)]
+best_recorded = residual_records.loc[residual_records["test_accuracy"].idxmax()]
+assert best_recorded["test_accuracy"] >= 0.90 and best_recorded["seconds"] <= 90 * 60
+assert (capstone["test_accuracy"] >= 0.80).all()
+print(f"best residual network of all records: {best_recorded['architecture']} "
+      f"({best_recorded['test_accuracy']:.1%} in {best_recorded['seconds'] / 60:.0f} min, airbench's recipe)")
 print(f"most accurate: {zoo_table.loc[best, 'architecture']} ({zoo_table.loc[best, 'test_accuracy']:.1%}); lowest: "
       f"{zoo_table.loc[zoo_table['test_accuracy'].idxmin(), 'architecture']} ({zoo_table['test_accuracy'].min():.1%})")
 

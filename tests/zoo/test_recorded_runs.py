@@ -138,26 +138,40 @@ def test_recorded_runs_meet_the_course_targets():
                      f"best: over the 45-minute budget until re-recorded (issue 10)")
 
 
-# The first steps are re-run on ResNet-20, the cheapest residual network.
+# The first steps are re-run on a residual network recorded on this machine's kind of processor
+# (the records name it): ResNet-20 (AMD EPYC) or ResNet-9 (Intel Xeon), the course's two machines.
 FIRST_STEPS = 100
-# Same machine, same kernels (deterministic ops), same thread count: the losses are equal to
-# float32 rounding. Another processor or thread count can sum in another order, and the running
-# mean of 100 steps then drifts by rounding; 1e-4 relative leaves room for that and still fails
-# when the seed, the batch order or the learning rate changes what the network sees.
+FIRST_STEPS_ENTRIES = ("resnet20", "resnet9")
+# Same processor, same kernels (deterministic ops), same thread count: the losses are equal to
+# float32 rounding. Another thread count can sum in another order, and the running mean of 100
+# steps then drifts by rounding; 1e-4 relative leaves room for that and still fails when the
+# seed, the batch order or the learning rate changes what the network sees.
 RELATIVE_TOLERANCE = 1e-4
+# On another processor, oneDNN picks other kernels: the first step's loss agrees to 1e-6, but
+# ReLU's kinks then amplify the rounding (notebook 24 shows the mechanism). Measured: ResNet-20,
+# recorded on AMD EPYC, re-run on Intel Xeon: 7e-6 at step 2, 3e-5 at step 3, 3.4e-4 at step 4,
+# 3.0e-3 by step 100. So only the first 3 steps are compared there, still at 1e-4: they depend
+# on the seed (weights, first batches) and, from step 2 on, on the learning rate.
+OTHER_PROCESSOR_STEPS = 3
 
 
 def test_first_steps_of_a_recorded_run_repeat_from_its_seed():
     if data.find_mirror("cifar10") is None:
         pytest.skip("no offline copy of cifar10: set COURSE_DATA_DIR to the course's data mirror")
-    record = zoo.record("resnet20")
-    logged = np.array(record["first_steps_loss"][:FIRST_STEPS])
-    assert len(logged) == FIRST_STEPS
+    here = train_zoo._processor()
+    same = [n for n in FIRST_STEPS_ENTRIES if zoo.record(n)["trained_with"].get("processor") == here]
+    name = same[0] if same else FIRST_STEPS_ENTRIES[0]
+    steps = FIRST_STEPS if same else OTHER_PROCESSOR_STEPS
+    record = zoo.record(name)
+    logged = np.array(record["first_steps_loss"][:steps])
+    assert len(logged) == steps
     from course_lib.runtime import enable_determinism
 
     enable_determinism()
-    model, batches, statistics = train_zoo.first_steps_model("resnet20")
+    model, batches, statistics = train_zoo.first_steps_model(name)
     assert statistics == record["standardization"]
-    losses = train_zoo.FirstSteps(FIRST_STEPS)
-    model.fit(batches, epochs=1, steps_per_epoch=FIRST_STEPS, callbacks=[losses], verbose=0, shuffle=False)
-    np.testing.assert_allclose(losses.losses, logged, rtol=RELATIVE_TOLERANCE)
+    losses = train_zoo.FirstSteps(steps)
+    model.fit(batches, epochs=1, steps_per_epoch=steps, callbacks=[losses], verbose=0, shuffle=False)
+    np.testing.assert_allclose(losses.losses, logged, rtol=RELATIVE_TOLERANCE,
+                               err_msg=f"{name}, recorded on {record['trained_with'].get('processor')}, "
+                                       f"re-run on {here}")
