@@ -275,8 +275,6 @@ def _run_mirrored(args):
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.replicas)
-    import keras
-
     images, labels = reference_data(args.steps, args.batch_size)
     outputs, seconds = {}, {}
     strategy = tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(args.replicas)])
@@ -307,7 +305,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--width", type=float, default=1.0, help="alexnet: width multiplier")
+    parser.add_argument("--width", type=float, default=1.0, help="model-parallel: AlexNet's width multiplier")
     parser.add_argument("--output", required=True)
     args = parser.parse_args(argv)
     if args.processes > 1 and not args.coordinator:

@@ -282,14 +282,16 @@ plt.show()
 # %% [markdown]
 # The training accuracy is the same in the three versions (it is measured in
 # training mode, with the batches' statistics). With Keras's momentum the
-# validation and test accuracy lag far behind it: the network is evaluated
+# validation and test accuracy lag behind it: the network is evaluated
 # with moving statistics that are still mostly their starting values. A
 # momentum suited to the run, or statistics re-estimated after it, close the
 # gap, without changing a single weight.
 #
 # **Check.** On every seed, both fixes raise the test accuracy over Keras's
 # momentum, by more than the spread of the gains; with Keras's momentum, the
-# test accuracy is more than 10 points below the training accuracy on average.
+# test accuracy is below the training accuracy on every seed (by more than 10
+# points on average on the course's AMD machine, by 5 to 8 on an Intel one:
+# the table above prints this run's).
 
 # %%
 fixes = {name: experiment.compare(trap["Keras's momentum (0.99)"], trap[name])
@@ -298,7 +300,7 @@ for comparison in fixes.values():
     print(comparison)
     assert comparison.holds and comparison.mean > 0, comparison
 lag = trap["Keras's momentum (0.99)"].scores
-assert (lag["train_accuracy"] - lag["test_accuracy"]).mean() > 0.1, lag
+assert (lag["train_accuracy"] > lag["test_accuracy"]).all(), lag
 
 # %% [markdown]
 # **A third case: frozen backbones.** When a pre-trained network is reused as a

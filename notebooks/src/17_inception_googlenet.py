@@ -446,22 +446,26 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The heads change nothing that this budget can measure: seed by seed, the
-# differences in training, validation and test accuracy change sign or stay
-# within their spread (printed above), so the course claims no effect, in either
-# direction. With BatchNormalization, and with gradients that do not vanish to
-# begin with, the heads have nothing to rescue. Szegedy et al. themselves later
+# The heads do not help at this budget: no difference in their favour, in
+# training, validation or test accuracy, holds on every seed beyond its spread
+# (the comparisons are printed above, each with `holds`). The differences are a
+# few points at most, and their sign depends on the run: on the course's AMD
+# machine none passed the test; re-executed on an Intel one, a small loss with
+# the heads in training and validation accuracy did. With BatchNormalization,
+# and with gradients that do not vanish to begin with, the heads have nothing
+# to rescue. Szegedy et al. themselves later
 # found the auxiliary classifiers did not speed up early training and kept one, in
 # Inception v3, as a regulariser (Szegedy et al., 2016, section 4).
 #
 # **Check.** Both variants learn: on average more than 20 points above the
-# 10 % of chance, every run more than 10 points above it. No difference between
-# them passes the course's test.
+# 10 % of chance, every run more than 10 points above it. No difference in the
+# heads' favour passes the course's test.
 
 # %%
 for variant in (with_heads, without_heads):
     assert variant.scores["test_accuracy"].mean() > 0.3 and (variant.scores["test_accuracy"] > 0.2).all(), variant.scores
-assert not any(comparison.holds for comparison in heads_effect.values()), heads_effect
+# No difference in the heads' favour passes the test (a small loss with them may, on some machines).
+assert not any(comparison.holds and comparison.mean > 0 for comparison in heads_effect.values()), heads_effect
 
 # %% [markdown]
 # ### What the full run reaches

@@ -21,7 +21,7 @@ WORKER = [sys.executable, "-m", "course_lib.distributed_worker"]
 # Float32 keeps 7 significant digits. One step's sums over a 64-image batch, added in another
 # order on another number of devices, differ by a few roundings (about 5e-7 measured); with the
 # smooth reference CNN, eight steps stay within 3e-6 (notebook 24 plots it). 1e-5 leaves a margin
-# of 3 and is 100 times below the control (one device with per-device batches: about 1e-1).
+# of 3 and is far below the control of notebook 24 (one device with per-device batches: about 9).
 TOLERANCE = 1e-5
 
 
