@@ -83,6 +83,20 @@ def check_positive_ints(values, name, length=None):
     return tuple(int(v) for v in values)
 
 
+def check_choice(value, name, options):
+    """Returns `value` if it is one of `options`; otherwise a ValueError naming them.
+
+    Example:
+
+    >>> check_choice("same", "padding", ("valid", "same", "full"))
+    'same'
+    """
+    if value not in options:
+        choices = ", ".join(repr(o) for o in options)
+        raise ValueError(f"`{name}` must be one of {choices}; received {name}={value!r}.")
+    return value
+
+
 def check_int_pair(value, name):
     """Returns an int or a pair of ints as a pair of positive ints.
 

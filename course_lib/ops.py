@@ -138,8 +138,27 @@ def output_size(n, kernel_size, padding="valid", stride=1):
     return (n + k - 2) // s + 1
 
 
-def _padding_amounts(n, k, padding, stride):
-    """Zero rows `(before, after)` that `padding` adds to an axis of size `n`."""
+def padding_amounts(n, k, padding, stride=1):
+    """Zeros `(before, after)` that `padding` adds to an axis of size `n`.
+
+    "valid" adds none, "full" `k - 1` on each side, and "same" as few as the
+    `ceil(n / stride)` outputs need, the odd one after (as Keras pads).
+
+    Args:
+        n: size of the axis.
+        k: kernel size along it (the effective size `d * (k - 1) + 1` for a
+            dilation `d`).
+        padding: "valid", "same" or "full".
+        stride: step of the window.
+
+    Returns:
+        A pair of ints.
+
+    Example:
+
+    >>> padding_amounts(5, 3, "same"), padding_amounts(6, 3, "same", stride=2), padding_amounts(5, 3, "full")
+    ((1, 1), (0, 1), (2, 2))
+    """
     if padding == "valid":
         return 0, 0
     if padding == "full":
@@ -151,8 +170,8 @@ def _padding_amounts(n, k, padding, stride):
 def _pad_and_windows(x, kernel_shape, padding, strides):
     """Zero-pads `(N, H, W, C)` and returns its `(N, H', W', C, kh, kw)` windows."""
     (kh, kw), (sh, sw) = kernel_shape, strides
-    (top, bottom) = _padding_amounts(x.shape[1], kh, padding, sh)
-    (left, right) = _padding_amounts(x.shape[2], kw, padding, sw)
+    (top, bottom) = padding_amounts(x.shape[1], kh, padding, sh)
+    (left, right) = padding_amounts(x.shape[2], kw, padding, sw)
     padded = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
     if padded.shape[1] < kh or padded.shape[2] < kw:
         raise ValueError(

@@ -124,6 +124,9 @@ def _execute(source, target):
         km=km,
         timeout=CELL_TIMEOUT_S,
         record_timing=False,
+        # A widget's state only renders through JavaScript from a CDN: GitHub, nbviewer
+        # and the course's offline site show the static figure beside it instead.
+        store_widget_state=False,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
     start = time.perf_counter()

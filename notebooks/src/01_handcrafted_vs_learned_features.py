@@ -284,9 +284,12 @@ plt.show()
 # %% [markdown]
 # **Check.** On every seed, the CNN beats the intensity baseline, by more than
 # the spread of the margins; HOG beats the raw intensities on average. Between
-# the CNN and HOG the difference does not pass the course's test on
-# Fashion-MNIST at this budget (its sign changes from seed to seed): we do not
-# claim either is better here. The lines below give the margins, seed by seed.
+# the CNN and HOG, the difference did not pass the course's test on
+# Fashion-MNIST when this notebook was executed (the second line below: its sign
+# changed from seed to seed): we do not claim either is better here. That
+# absence is said, not asserted: a difference this small can pass the test on
+# another processor, whose rounding moves three seeds a little. The lines below
+# give the margins, seed by seed.
 
 # %%
 def margins(runs, better, worse, metric="accuracy"):
@@ -300,7 +303,6 @@ margin_over_hog = margins(runs, "small CNN", "HOG + linear")
 print(margin_over_intensities)
 print(margin_over_hog)
 assert margin_over_intensities.holds and margin_over_intensities.mean > 0, margin_over_intensities
-assert not margin_over_hog.holds, margin_over_hog
 assert summary.loc["HOG + linear", "accuracy_mean"] > summary.loc["intensities + linear", "accuracy_mean"]
 
 # %% [markdown]

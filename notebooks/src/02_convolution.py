@@ -16,7 +16,9 @@
 #    without strides;
 # 4. explain strides as subsampling, and the one case where Keras's `"same"` padding
 #    is not a plain subsampling;
-# 5. apply edge, blur and sharpening kernels to an image and read the result.
+# 5. apply edge, blur and sharpening kernels to an image and read the result;
+# 6. follow a convolution one output at a time, with any kernel, stride, padding
+#    and dilation, and predict the size of its output.
 
 # %%
 # Setup: works locally and in Google Colab.
@@ -36,9 +38,11 @@ import scipy.ndimage
 import scipy.signal
 import skimage.data
 import skimage.filters
+from sklearn.datasets import load_digits
 
 from course_lib import ops
 from course_lib.gradcheck import normwise_relative_error
+from course_lib.widgets import CLASSIC_KERNELS, ConvolutionExplorer, convolution_step, plot_convolution_step
 
 rng = np.random.default_rng(0)
 
@@ -512,6 +516,72 @@ print("correlating with Sobel flips the sign; blur keeps the mean; sharpen keeps
 # A CNN's first layer learns kernels of this kind from data: notebook 03 shows that
 # trained first-layer filters often look like edge and blob detectors.
 #
+# ## 6. One output at a time: the convolution explorer
+#
+# Everything above computes all outputs at once. The explorer below
+# (`course_lib.widgets.ConvolutionExplorer`) computes them one by one, as the
+# sum at the top of this notebook reads: it draws the window on the padded input,
+# writes out the products and their sum, and fills the output map up to the
+# current position. Choose a kernel (the 3x3 filters of section 5, applied as a
+# correlation like `Conv2D` does, so the Sobel kernels give the derivative with
+# the opposite sign; or type your own values, rows separated by `;`), the stride,
+# the padding and the **dilation** $d$, which spreads the kernel's taps $d$ pixels
+# apart: a $k \times k$ kernel then covers $k_{\text{eff}} = d(k - 1) + 1$ pixels,
+# and $k_{\text{eff}}$ replaces $k$ in the output-size formulas of section 3.
+# Move the position slider, or press play.
+#
+# The image is an 8x8 digit from scikit-learn, with grey levels 0 to 16, small
+# enough for every value to be written on it. **The widget needs a live Jupyter
+# kernel** (run the notebook locally or in Colab); on GitHub or on a static web
+# page it does not appear, and the figure after it shows one step instead.
+
+# %%
+digit = load_digits().images[0]  # a handwritten 0, grey levels 0 to 16
+explorer = ConvolutionExplorer(digit, kernel="sobel_x", position=15)
+explorer
+
+# %%
+# The same picture without a kernel: the step the explorer starts at.
+step = convolution_step(digit, "sobel_x", position=15)
+plot_convolution_step(step)
+plt.show()
+print(step.expression)
+print("output rows:", step.size_formulas[0])
+
+# %% [markdown]
+# Output 15 is `out[2, 3]` (6 outputs per row): the window covers rows 2 to 4 and
+# columns 3 to 5 of the digit, the 0's hole and its right stroke. Correlated, the
+# Sobel x kernel takes the left column minus the right one, so the sum is negative
+# where the grey level rises from left to right: $(2 - 11 - 2 \cdot 8 - 9) / 4 = -8.5$.
+#
+# **Check.** The explorer computes what `ops.correlate2d` computes: once the last
+# position is reached, its output map equals the whole correlation, for every
+# padding, with strides, and with a dilation (a correlation with the kernel's
+# taps spread out, zeros between them). Its kernels are section 5's, and the
+# output sizes follow the formulas with $k_{\text{eff}}$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+assert step.index == (2, 3) and step.value == (digit[2:5, 3:6] * CLASSIC_KERNELS["sobel_x"]).sum() == -8.5
+assert step.value == step.products.sum() and np.isnan(step.output.flat[16:]).all()
+assert np.array_equal(CLASSIC_KERNELS["sobel_x"], sobel_x) and np.array_equal(CLASSIC_KERNELS["sharpen"], sharpen)
+for padding in ("valid", "same", "full"):
+    for stride in (1, 2):
+        last = convolution_step(digit, "sobel_x", position=-1, stride=stride, padding=padding)
+        assert normwise_relative_error(last.output, ops.correlate2d(digit, sobel_x, padding, stride)) < 1e-12
+dilated_sobel = np.zeros((5, 5))
+dilated_sobel[::2, ::2] = sobel_x  # dilation 2: one zero between the taps
+for padding in ("valid", "same", "full"):
+    last = convolution_step(digit, "sobel_x", position=-1, padding=padding, dilation=2)
+    assert normwise_relative_error(last.output, ops.correlate2d(digit, dilated_sobel, padding)) < 1e-12
+    k_eff = 2 * (3 - 1) + 1
+    assert last.output_shape[0] == {"valid": 8 - k_eff + 1, "same": 8, "full": 8 + k_eff - 1}[padding]
+explorer.position.value = explorer.position.max  # driving the widget from code
+assert explorer.step.is_last and np.allclose(explorer.step.output, ops.correlate2d(digit, sobel_x))
+explorer.position.value = 15  # back where the figure above is
+print("the explorer's last step == ops.correlate2d, with strides, paddings and dilation 2")
+
+# %% [markdown]
 # ## Summary
 #
 # - Cross-correlation slides the kernel as it is; convolution flips it first. CNN
@@ -525,6 +595,9 @@ print("correlating with Sobel flips the sign; blur keeps the mean; sharpen keeps
 # - Strides subsample the stride-1 output, except Keras's "same" padding when $n-1$
 #   is not a multiple of $s$.
 # - Hand-made kernels detect edges (Sobel), blur (box, Gaussian) or sharpen.
+# - A dilation $d$ spreads a kernel's taps $d$ pixels apart: it covers
+#   $d(k-1)+1$ pixels, with the same $k^2$ weights. `ConvolutionExplorer` shows a
+#   convolution one output at a time.
 #
 # ## Exercises
 #

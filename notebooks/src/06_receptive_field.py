@@ -16,7 +16,9 @@
 # 3. measure a receptive field from the gradient of one unit with respect to the
 #    input, and say why the measured field can be smaller than the theoretical one;
 # 4. explain why three stacked 3x3 convolutions beat one 7x7 convolution: the same
-#    field, fewer parameters, more non-linearities.
+#    field, fewer parameters, more non-linearities;
+# 5. predict how a change of kernel, stride or padding in a stack of layers
+#    changes every field and jump after it.
 
 # %%
 # Setup: works locally and in Google Colab.
@@ -37,6 +39,7 @@ from course_lib import data
 from course_lib.models import lenet5
 from course_lib.receptive_field import empirical_receptive_field, receptive_field
 from course_lib.viz import show_receptive_field
+from course_lib.widgets import ReceptiveFieldExplorer, plot_receptive_field_stack, receptive_field_stack
 
 pd.set_option("display.width", 120)
 L = keras.layers
@@ -489,6 +492,61 @@ assert round(1 - 27 / 49, 2) == 0.45
 print(f"weights: 27/49 = {27 / 49:.3f} ({1 - 27 / 49:.0%} fewer); non-linearities: {relus}")
 
 # %% [markdown]
+# ## 5. Build your own stack: the receptive-field explorer
+#
+# The two rules need no model: `course_lib.widgets.receptive_field_stack` applies
+# them to a list of layers, and the explorer below
+# (`ReceptiveFieldExplorer`) recomputes them at every change of its controls. It
+# starts from LeNet-5's feature extractor on the digit of section 2. Change the
+# number of layers, each layer's kind (convolution or pooling), kernel, stride and
+# padding, and watch the table (output size, field, jump and start of every
+# layer) and the field of the chosen unit of the last layer (red), among the field
+# centres of all its units (orange dots, one jump apart). Try a stride of 2 in the
+# first layer: every jump after it doubles, and so does everything each later
+# kernel adds to the field.
+#
+# **The widget needs a live Jupyter kernel** (run the notebook locally or in
+# Colab); on GitHub or on a static web page it does not appear, and the figure
+# after it shows its starting point instead.
+
+# %%
+lenet_stack = [
+    {"kind": "conv", "kernel": 5, "padding": "same"},
+    {"kind": "pool", "kernel": 2},
+    {"kind": "conv", "kernel": 5},
+    {"kind": "pool", "kernel": 2},
+]
+field_explorer = ReceptiveFieldExplorer(digit, layers=lenet_stack)
+field_explorer
+
+# %%
+# The same picture without a kernel: LeNet-5's stack, its central unit.
+stack_rows = receptive_field_stack(lenet_stack, input_size=28)
+plot_receptive_field_stack(digit, stack_rows)
+plt.show()
+columns = ["kind", "kernel", "stride", "padding", "output_size", "field", "jump", "start"]
+pd.DataFrame(stack_rows).set_index("layer")[columns].astype({"kernel": "Int64", "stride": "Int64"})
+
+# %% [markdown]
+# **Check.** Without a model, the rules give LeNet-5's table of section 2 (field,
+# jump and start of each layer), and the explorer follows its controls: a stride
+# of 2 in the first layer doubles every jump after it and makes the last field
+# $1 + 4 + 1 \cdot 2 + 4 \cdot 4 + 1 \cdot 4 = 27$ pixels instead of 16.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for row, name in zip(stack_rows[1:], lenet_layers):
+    expected = lenet_table.loc[name]
+    assert (row.field, row.jump, row.start) == (expected.field_rows, expected.jump_rows, expected.start_rows), name
+    assert row.output_size == expected.output_shape[0], name
+assert field_explorer.rows == stack_rows
+field_explorer.strides[0].value = 2  # driving the widget from code
+assert [row.jump for row in field_explorer.rows] == [1, 2, 4, 4, 8]
+assert field_explorer.rows[-1].field == 1 + 4 + 1 * 2 + 4 * 4 + 1 * 4 == 27
+field_explorer.strides[0].value = 1  # back where the figure above is
+print("receptive_field_stack == receptive_field(lenet5) on", list(lenet_layers))
+
+# %% [markdown]
 # ## Summary
 #
 # - The receptive field of a unit is the patch of input pixels it depends on. Two
@@ -504,6 +562,9 @@ print(f"weights: 27/49 = {27 / 49:.3f} ({1 - 27 / 49:.0%} fewer); non-linearitie
 # - Three 3x3 convolutions see as much as one 7x7 with $27C^2$ instead of $49C^2$
 #   weights and three non-linearities instead of one, which is why VGG and its
 #   successors stack small kernels.
+# - `receptive_field_stack` applies the rules to a list of layers without a model;
+#   `ReceptiveFieldExplorer` lets you change the layers and watch every field and
+#   jump after them change.
 #
 # ## Exercises
 #

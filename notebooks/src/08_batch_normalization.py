@@ -289,9 +289,9 @@ plt.show()
 #
 # **Check.** On every seed, both fixes raise the test accuracy over Keras's
 # momentum, by more than the spread of the gains; with Keras's momentum, the
-# test accuracy is below the training accuracy on every seed (by more than 10
-# points on average on the course's AMD machine, by 5 to 8 on an Intel one:
-# the table above prints this run's).
+# test accuracy is below the training accuracy on every seed. By how much
+# depends on the processor, whose rounding moves such short runs a few points
+# either way: the table above prints this run's lag.
 
 # %%
 fixes = {name: experiment.compare(trap["Keras's momentum (0.99)"], trap[name])

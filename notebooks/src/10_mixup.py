@@ -451,10 +451,11 @@ plt.show()
 # How reliable is it at this scale? Each seed is a paired experiment (the same
 # images and initial weights with and without mixup), and the checks below ask
 # of every effect that it holds on every seed and that its mean exceed its
-# spread. The change of accuracy does not pass that test (the last line below
-# prints it, and the check asserts it): at this scale, mixup reliably makes the
-# network's confidence more honest, and we do not claim it makes it more
-# accurate.
+# spread. The change of accuracy did not pass that test when this notebook was
+# executed (the last line below prints it): at this scale, mixup reliably makes
+# the network's confidence more honest, and we do not claim it makes it more
+# accurate. That absence is said, not asserted: three seeds that fail to show an
+# effect on one processor may, with its rounding, pass the test on another.
 #
 # **Check.** Without mixup, the accuracy is below 50% and the mean confidence
 # exceeds it by more than 0.1 in every seed, and more answers have a
@@ -478,7 +479,6 @@ print(f"ECE {results.loc['without', ('ECE', 'mean')]:.3f} -> {results.loc['with'
       f"change {change['ECE'].mean():+.3f} (std {change['ECE'].std():.3f}) over {len(SEEDS)} seeds")
 accuracy_effect = experiment.paired_comparison(change["accuracy"], metric="test accuracy",
                                                baseline="without mixup", treatment="with mixup")
-assert not accuracy_effect.holds, accuracy_effect
 print(accuracy_effect)
 
 # %% [markdown]

@@ -268,8 +268,8 @@ print(f"fewer multiply-adds: {mac_ratio:.1f}x | measured speed-up: {speedup:.1f}
 # %% [markdown]
 # On the machine that ran this notebook the separable layer was faster; the
 # line above compares its speed-up with its saving in multiply-adds. Both timings
-# vary from run to run (on the shared machine that built the course, the
-# speed-up changed noticeably between runs), and from machine to machine: on GPUs and phones the depthwise step is often the
+# vary from run to run on a shared machine (run this cell twice and compare),
+# and from machine to machine: on GPUs and phones the depthwise step is often the
 # bottleneck, and a separable network gains less than its multiply-adds promise.
 #
 # **Check.** The layer with the multiply-adds of the formula is the standard one,

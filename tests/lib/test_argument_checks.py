@@ -28,6 +28,12 @@ def test_positive_int_options():
         C.check_positive_int(0, "n", allow_none=True)
 
 
+def test_choice_returns_the_value_or_names_the_argument_and_the_options():
+    assert C.check_choice("same", "padding", ("valid", "same")) == "same"
+    with pytest.raises(ValueError, match=r"`padding` must be one of 'valid', 'same'; received padding='SAME'\."):
+        C.check_choice("SAME", "padding", ("valid", "same"))
+
+
 def test_positive_ints_and_int_pairs():
     assert C.check_positive_ints([4, np.int32(2)], "units") == (4, 2)
     assert C.check_positive_ints((), "units") == ()
