@@ -13,6 +13,8 @@ nothing heavy):
 - `gradcheck`: numerical gradients and the relative errors that compare them
   with a backward pass (CS231n's, entry by entry, and a normwise one).
 - `receptive_field`: receptive fields computed layer by layer and measured.
+- `widgets`: the convolution and receptive-field explorers (ipywidgets) and the
+  pure functions behind them.
 - `layers`: the architectures' building blocks as Keras layers.
 - `models`: model builders, from LeNet-5 to DenseNet.
 - `analysis`: multiply-adds, parameters per layer (`layer_table`) and per block,
