@@ -1,7 +1,8 @@
 # The course's two commands:
 #   make lab    create the environment if needed and open the course in JupyterLab
 #   make test   create the environment if needed and run every test
-# Other targets: notebooks (execute sources), bench, assignments, grade, lock, set-repo, clean.
+# Other targets: notebooks (execute sources), bench, assignments, grade, site (the course as a
+# website in build/site/), lock, set-repo, clean.
 
 # The newest supported Python on the PATH (3.13, then 3.12, then 3.11; one that runs, as a pyenv
 # shim may not), or PYTHON=/path/to/python. scripts/lock.py --check-python says which are supported.
@@ -21,8 +22,9 @@ BACKENDS := tensorflow jax torch
 NBVAL_FLAGS := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg \
                --nbval-cell-timeout=600 -p no:cacheprovider
 
-.PHONY: lab test test-suites test-repo test-lib test-doctest test-zoo test-notebooks test-assignments notebooks prose bench assignments \
-        grade zoo lock set-repo course-map clean
+.PHONY: lab test test-suites test-repo test-lib $(addprefix test-lib-,$(BACKENDS)) test-doctest test-zoo test-notebooks \
+        test-notebooks-0 test-notebooks-1 test-notebooks-2 test-assignments test-site notebooks prose \
+        bench assignments grade zoo site lock set-repo course-map clean
 
 $(PY):
 	@$(PYTHON) scripts/lock.py --check-python
@@ -42,25 +44,29 @@ lab: $(VENV)/.lab
 	$(PY) -m ipykernel install --user --name cnn-course --display-name "CNN course (Python $(PY_VERSION))"
 	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# Two jobs at a time: the notebooks in one, the other suites one after another in the other.
-# Much of a suite's time runs on one core (Python, XLA compiling, plotting), so on the course's
-# 2-core machine the two overlap well (benchmarks/make_test.md has the times). Each job's output
-# is printed when it ends.
+# Every check below is a job of one queue, run two at a time (`make -j2`): make starts the jobs
+# in the order of TEST_JOBS, longest first, each as soon as a slot is free, so that both cores
+# stay busy to the end (benchmarks/make_test.md has the times). Much of a job's time runs on one
+# core (Python, XLA compiling, plotting), so two overlap well. Each job's output is printed
+# when it ends. `make test-suites` runs every check but the notebooks, one after another.
+TEST_JOBS := test-notebooks-1 test-lib-jax test-assignments test-notebooks-0 test-notebooks-2 \
+             test-lib-tensorflow test-zoo test-site test-lib-torch test-repo test-doctest
 test:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-notebooks test-suites
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(TEST_JOBS)
 
-test-suites: test-repo test-lib test-doctest test-zoo test-assignments
+test-suites: test-repo test-lib test-doctest test-zoo test-assignments test-site
 
 # Repository checks: lock files, notebook sources vs executed copies, hygiene.
 test-repo: $(VENV)/.test
 	$(PYTEST) tests/repo
 
-# course_lib's unit tests, once per Keras backend, each in its own process.
-test-lib: $(VENV)/.test
-	@set -e; for backend in $(BACKENDS); do \
-	  echo "=== course_lib tests on KERAS_BACKEND=$$backend"; \
-	  KERAS_BACKEND=$$backend $(PYTEST) tests/lib; \
-	done
+# course_lib's unit tests, once per Keras backend, each in its own process
+# (`make test-lib BACKENDS=jax` runs one).
+test-lib: $(addprefix test-lib-,$(BACKENDS))
+
+$(addprefix test-lib-,$(BACKENDS)): test-lib-%: $(VENV)/.test
+	@echo "=== course_lib tests on KERAS_BACKEND=$*"
+	KERAS_BACKEND=$* $(PYTEST) tests/lib
 
 # Every `>>>` example in course_lib's docstrings, run as a doctest (TensorFlow backend).
 test-doctest: $(VENV)/.test
@@ -72,14 +78,26 @@ test-doctest: $(VENV)/.test
 test-zoo: $(VENV)/.test
 	KERAS_BACKEND=tensorflow $(PYTEST) tests/zoo
 
-# nbval re-executes every committed notebook (TensorFlow backend).
-test-notebooks: $(VENV)/.test
-	KERAS_BACKEND=tensorflow $(PYTEST) $(NBVAL_FLAGS) --ignore=notebooks/assignments notebooks/
+# nbval re-executes every committed notebook (TensorFlow backend), in three groups that
+# `make test` can run side by side: 00-09, 10-19, and the rest (20 on).
+NOTEBOOKS_0 := $(wildcard notebooks/0[0-9]_*.ipynb)
+NOTEBOOKS_1 := $(wildcard notebooks/1[0-9]_*.ipynb)
+NOTEBOOKS_2 := $(filter-out $(NOTEBOOKS_0) $(NOTEBOOKS_1),$(wildcard notebooks/*.ipynb))
+test-notebooks: test-notebooks-0 test-notebooks-1 test-notebooks-2
+
+test-notebooks-0 test-notebooks-1 test-notebooks-2: test-notebooks-%: $(VENV)/.test
+	KERAS_BACKEND=tensorflow $(PYTEST) $(NBVAL_FLAGS) $(NOTEBOOKS_$*)
 
 # The graded assignments: student versions current, solutions full marks, untouched
 # student notebooks zero, planted wrong submissions caught (tests/assignments).
 test-assignments: $(VENV)/.test
 	KERAS_BACKEND=tensorflow $(PYTEST) tests/assignments
+
+# The website (site/build.py builds it; tests/site): every page, link, anchor and image; no
+# assignment solution or hidden test; every page opened in headless Chromium (Debian's `chromium`,
+# which .ci/run installs): no console error, no request that leaves the site, math typeset, search.
+test-site: site
+	$(PYTEST) tests/site
 
 # Execute the jupytext sources into the committed .ipynb files, recording timings.
 notebooks: $(VENV)/.test
@@ -107,6 +125,12 @@ grade: $(VENV)/.lab
 # Train (or resume) recorded CIFAR-10 models: make zoo [NAMES="resnet20 vgg16"] (default: all).
 zoo: $(VENV)/.test
 	KERAS_BACKEND=tensorflow $(PY) scripts/train_zoo.py $(or $(NAMES),all)
+
+# The course as a static website in build/site/: the committed notebooks with their outputs (never
+# executed), the assignments' student pages, the README's setup sections, built offline. Open
+# build/site/index.html, or serve it: python -m http.server -d build/site
+site: $(VENV)/.test
+	$(PY) site/build.py
 
 # Re-create the locks of every supported Python from pyproject.toml (scripts/lock.py says how);
 # `$(PYTHON) scripts/lock.py --derive` re-creates only those of 3.12 and 3.13.

@@ -8,8 +8,8 @@ One pair of locks per supported Python, each pinning every package exactly:
 
 lab.lock pins what `make lab` installs (the course, Jupyter and otter-grader for
 the assignments); test.lock adds what `make test` needs (test runners, JAX,
-PyTorch) on top of it (`-r lab.lock`), without moving any lab pin. The Makefile
-installs the pair of its environment's Python.
+PyTorch, the website's builder) on top of it (`-r lab.lock`), without moving any
+lab pin. The Makefile installs the pair of its environment's Python.
 
 The 3.11 locks are the `pip freeze` of fresh virtual environments on Python 3.11
 (the interpreter that runs this script, or `--python`). They need 3.11.5 or newer
@@ -63,7 +63,7 @@ PYTHONS = {"3.11": "3.11.5", "3.12": "3.12.0", "3.13": "3.13.0"}
 UV_VERSION = "0.13.8"
 FROZEN = next(iter(PYTHONS))
 LAB_EXTRAS = ("lab", "grading")
-TEST_EXTRAS = ("lab", "grading", "dev")
+TEST_EXTRAS = ("lab", "grading", "dev", "site")
 
 
 def lock_dir(version):
