@@ -514,7 +514,7 @@ class ConvolutionExplorer(_Explorer):
         self.kernel = widgets.Dropdown(options=[*CLASSIC_KERNELS, CUSTOM], value=kernel if named else CUSTOM,
                                        description="kernel")
         self.kernel_values = widgets.Text(value=kernel_to_text(first.kernel), description="values",
-                                          continuous_update=False, layout=widgets.Layout(width="340px"))
+                                          continuous_update=False, layout=widgets.Layout(width="420px"))
         self.stride = widgets.IntSlider(value=first.stride[0], min=1, max=max_stride, description="stride")
         self.padding = widgets.Dropdown(options=PADDINGS, value=padding, description="padding")
         self.dilation = widgets.IntSlider(value=first.dilation[0], min=1, max=max_dilation, description="dilation")
