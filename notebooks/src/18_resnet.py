@@ -39,7 +39,7 @@ info = setup_notebook(seed=42)
 # comments approach the paper's experiment (all of CIFAR-10, 20 and 56 layers).
 
 # %%
-TRAIN_PER_CLASS = 200  # CIFAR-10 training images per class (GPU: None, all 4,500)
+TRAIN_PER_CLASS = 150  # CIFAR-10 training images per class (GPU: None, all 4,500)
 VALIDATION_SIZE = 1000  # validation images, carved out of the training set
 EPOCHS = 4  # (GPU: 40)
 SEEDS = (0, 1, 2)
@@ -165,8 +165,9 @@ plt.show()
 # optimise. The residual network of the same depth does not suffer from it.
 # Seed by seed (the differences printed below, deeper minus shallower and
 # residual minus plain), these gaps have the same sign every time and exceed
-# their spread, the course's rule for stating an effect; four epochs on 2,000
-# images show the start of training only, while the paper's curves (all of
+# their spread, the course's rule for stating an effect; `EPOCHS` epochs on
+# `TRAIN_PER_CLASS` images per class show the start of training only, while the
+# paper's curves (all of
 # CIFAR-10, 64,000 iterations) show the gap persisting to the end.
 
 # %%

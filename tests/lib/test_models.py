@@ -249,6 +249,7 @@ def test_cifar_builders_match_the_papers_counts(build, published, tolerance):
     assert trainable_count(build()) == pytest.approx(published, rel=tolerance)
 
 
+@pytest.mark.full_size  # output shapes of the CIFAR builders at their full width
 @pytest.mark.parametrize(
     "build, last_grid",
     [
