@@ -50,6 +50,10 @@ from course_lib._checks import (
 from course_lib._keras_compat import set_random_seed_keeping_traces
 from course_lib.runtime import default_jit_compile
 
+# Batch size of every evaluation (validation after each epoch, test scores). Keras's default, 32,
+# would make validating a small network cost as much as an epoch's training steps: its
+# time goes into per-batch overhead, not arithmetic. Only the scores' rounding depends on it.
+EVALUATION_BATCH_SIZE = 256
 
 class Splits(collections.namedtuple("Splits", ["train", "validation", "test"])):
     """`(train, validation, test)`, each an `(x, y)` pair with integer labels of shape `(N,)`."""
@@ -482,7 +486,8 @@ def compile_with(model, recipe, steps_per_epoch, loss_weights=None):
             f"`loss_weights` must give one weight per output of the model ({outputs}); "
             f"received loss_weights={loss_weights!r}."
         )
-    metrics = ["accuracy", keras.metrics.CategoricalCrossentropy(name="crossentropy")]
+    metrics = [keras.metrics.CategoricalAccuracy(name="accuracy"),
+               keras.metrics.CategoricalCrossentropy(name="crossentropy")]
     apply_batchnorm_momentum(model, recipe, steps_per_epoch)
     model.compile(
         optimizer=recipe.optimizer(steps_per_epoch, model),
@@ -491,6 +496,19 @@ def compile_with(model, recipe, steps_per_epoch, loss_weights=None):
         metrics=metrics if outputs == 1 else [metrics] + [[] for _ in range(outputs - 1)],
         jit_compile=default_jit_compile(),
     )
+    _create_variables_before_tracing(model)
+
+
+def _create_variables_before_tracing(model):
+    """Creates the optimizer's variables (momentum...) before the first training step.
+
+    Keras creates them during the first step otherwise, and a variable created
+    while TensorFlow traces a function makes it trace that function a second
+    time: seconds to tens of seconds per model on a CPU (GoogLeNet: about
+    half of its first epoch). The metrics are objects for the same reason: a
+    metric named by a string ("accuracy") is created in the first step.
+    """
+    model.optimizer.build(model.trainable_variables)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -561,13 +579,13 @@ def train(model, recipe, train_data, validation_data=None, num_classes=None, see
     history = model.fit(
         batches, epochs=recipe.epochs, initial_epoch=initial_epoch, validation_data=validation,
         callbacks=[EpochTimer(), *recipe.callbacks(len(batches), initial_epoch), *callbacks],
-        shuffle=False, verbose=verbose,
+        shuffle=False, verbose=verbose, validation_batch_size=EVALUATION_BATCH_SIZE,
     )
     if recipe.recompute_batchnorm:
         recompute_batchnorm_statistics(model, np.asarray(train_data[0][:10_000]), recipe.batch_size)
         if validation is not None:
             # The last epoch's validation scores describe the model before the re-estimation.
-            scores = model.evaluate(*validation, batch_size=256, verbose=0, return_dict=True)
+            scores = model.evaluate(*validation, batch_size=EVALUATION_BATCH_SIZE, verbose=0, return_dict=True)
             for key, value in scores.items():
                 history.history[f"val_{key}"][-1] = value
     table = pd.DataFrame(history.history)
@@ -579,7 +597,7 @@ def train(model, recipe, train_data, validation_data=None, num_classes=None, see
     return table
 
 
-def evaluate(model, x, y, batch_size=256):
+def evaluate(model, x, y, batch_size=EVALUATION_BATCH_SIZE):
     """Accuracy and mean cross-entropy (no smoothing) of a probability model on `(x, y)`.
 
     Returns:
@@ -638,6 +656,7 @@ def learning_rate_range_test(model, x, y, min_lr=1e-4, max_lr=10.0, steps=100, b
     optimizer = keras.optimizers.SGD(min_lr, momentum=momentum)
     model.compile(optimizer=optimizer, loss="categorical_crossentropy",
                   jit_compile=default_jit_compile())
+    _create_variables_before_tracing(model)
     rates = min_lr * (max_lr / min_lr) ** (np.arange(steps) / max(steps - 1, 1))
     rng = np.random.default_rng(seed)
     order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch_size // len(x)))])

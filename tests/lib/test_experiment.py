@@ -189,6 +189,41 @@ def test_train_returns_one_row_per_epoch_and_sets_the_batchnorm_momentum():
     assert bn[0].momentum == pytest.approx(0.01 ** (1 / 6))
 
 
+def test_validation_runs_in_batches_of_the_evaluation_batch_size():
+    # Keras's default (32) would spend a small network's epoch on per-batch overhead.
+    splits = _toy_splits(n=64)
+    x_val, y_val = (np.concatenate([part] * 10) for part in splits.validation)  # 320 images
+    model = experiment.with_standardization(_tiny_network(), splits.train[0])
+    batches = []
+
+    class ValidationBatches(keras.callbacks.Callback):
+        def on_test_batch_begin(self, batch, logs=None):
+            batches.append(batch)
+
+    experiment.train(model, Recipe(epochs=2, batch_size=32), splits.train, (x_val, y_val),
+                     callbacks=[ValidationBatches()])
+    per_epoch = -(-len(x_val) // experiment.EVALUATION_BATCH_SIZE)
+    assert experiment.EVALUATION_BATCH_SIZE == 256 and batches == list(range(per_epoch)) * 2
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="PyTorch runs train_step eagerly, at every step")
+def test_the_training_step_is_traced_once():
+    # A variable created during the first trace (optimizer slots, a metric named
+    # by a string) makes TensorFlow trace the step twice.
+    splits = _toy_splits()  # 96 images: three full batches of 32, one input shape
+    model = experiment.with_standardization(_tiny_network(), splits.train[0])
+    traces = []
+    train_step = model.train_step
+
+    def counted_train_step(*args):  # (data), or (state, data) on JAX
+        traces.append(args)
+        return train_step(*args)
+
+    model.train_step = counted_train_step
+    experiment.train(model, Recipe(epochs=2, batch_size=32), splits.train, splits.validation)
+    assert len(traces) == 1
+
+
 def test_compile_with_compiles_the_training_step_with_xla_on_jax_only():
     # On JAX, jit_compile=False runs every operation eagerly (tens of times
     # slower); on TensorFlow the course keeps XLA off (slower for convnets on a CPU).
