@@ -217,7 +217,7 @@ def run_keras(epochs, limit, output):
     import keras
 
     from course_lib import experiment, speedrun
-    from course_lib.runtime import setup_notebook
+    from course_lib.runtime import processor_name, setup_notebook
 
     info = setup_notebook(seed=0)
     x_train, y_train, x_test, y_test = course_data(limit)
@@ -232,21 +232,11 @@ def run_keras(epochs, limit, output):
             "framework": f"Keras {keras.__version__}, {info.backend} {info.backend_version}, float32, CPU",
             "steps_per_epoch": steps, "images_per_epoch": len(x_train),
             "epoch_seconds": [float(s) for s in history["seconds"]], "seconds": seconds,
-            "test_accuracy": accuracy}
+            "test_accuracy": accuracy, "processor": processor_name()}
 
 
 # ---------------------------------------------------------------------------
 # The comparison
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def table(results, epochs):
@@ -290,7 +280,7 @@ def main(argv=None):
         f"{results[1]['images_per_epoch']:,} training images), same epochs, batch 1,024, one after the other.\n\n"
         f"{text}\n\n"
         f"**Port / airbench, images per second after the first epoch: {ratio:.2f}.**\n\n"
-        f"- Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu_name()}; "
+        f"- Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, {results[1]['processor']}; "
         f"date {datetime.date.today().isoformat()}.\n"
         f"- Command: `{command.strip()}`.\n"
     )

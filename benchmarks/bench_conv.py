@@ -33,6 +33,7 @@ import tensorflow as tf  # noqa: E402
 from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 
 from course_lib.ops import conv2d_forward  # noqa: E402
+from course_lib.runtime import processor_name  # noqa: E402
 
 RESULTS = Path(__file__).with_name("conv2d_forward.md")
 SHAPE, FILTERS, KERNEL = (16, 32, 32, 3), 16, 3
@@ -60,14 +61,7 @@ def best_ms(fn, number, repeat):
 
 
 def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = processor_name()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"{cpu}, {os.cpu_count()} cores, load average {load:.1f} at the start; "

@@ -38,6 +38,7 @@ import tensorflow as tf  # noqa: E402
 
 from course_lib.models.mobilenet import mobilenet  # noqa: E402
 from course_lib.models.resnet import resnet50  # noqa: E402
+from course_lib.runtime import processor_name  # noqa: E402
 
 RESULTS = Path(__file__).with_name("model_throughput.md")
 REQUIRED_RATIO = 0.95
@@ -105,16 +106,6 @@ def benchmark(name, build_ours, build_keras, batch_size, rounds, steps, warmup):
     }
 
 
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def write_report(rows, args, load_start, load_end, started):
     lines = [
         "# Benchmark: training-step throughput of course_lib's models vs keras.applications",
@@ -128,7 +119,7 @@ def write_report(rows, args, load_start, load_end, started):
         f"Ratio = Keras's median step time / ours (>= {REQUIRED_RATIO}: ours is at most 5% slower, "
         "the issue's requirement).",
         "",
-        f"Machine: {cpu_name()}, {os.cpu_count()} cores, load average {load_start:.1f} at the start "
+        f"Machine: {processor_name()}, {os.cpu_count()} cores, load average {load_start:.1f} at the start "
         f"and {load_end:.1f} at the end (other processes share the cores); "
         f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
         f"Keras {keras.__version__}, TensorFlow {tf.__version__}.",

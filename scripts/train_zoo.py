@@ -33,7 +33,7 @@ import pandas as pd
 
 from course_lib import data, experiment, speedrun, zoo
 from course_lib.analysis import count_macs
-from course_lib.runtime import setup_notebook
+from course_lib.runtime import processor_name, setup_notebook
 from course_lib.tta import TTAModel
 
 VALIDATION_SIZE = 5000
@@ -242,7 +242,7 @@ def train_one(name, restart=False, verbose=2, epochs=None, limit=None, out=None)
             "backend": info.backend,
             "backend_version": info.backend_version,
             "device": info.device,
-            "processor": _processor(),
+            "processor": processor_name(),
             "deterministic": True,
         },
         "date": datetime.date.today().isoformat(),
@@ -343,16 +343,6 @@ def _gpu_report_lines():
         "orders, other rounding); the batches and their augmentation come from the same NumPy seed.",
         "",
     ]
-
-
-def _processor():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main(argv=None):

@@ -53,3 +53,15 @@ def test_in_colab_detection(monkeypatch):
 def test_setup_notebook_rejects_bad_seed(bad):
     with pytest.raises(ValueError, match="`seed` must be a non-negative int"):
         runtime.setup_notebook(seed=bad, verbose=False)
+
+
+def test_processor_name_is_the_first_model_name_of_cpuinfo(monkeypatch, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Example CPU 9000\nprocessor\t: 1\nmodel name\t: Other\n")
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(
+        cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
+    assert runtime.processor_name() == "Example CPU 9000"
+    monkeypatch.setattr("builtins.open", lambda path, *a, **k: (_ for _ in ()).throw(OSError(path)))
+    monkeypatch.setattr(runtime.platform, "processor", lambda: "")
+    assert runtime.processor_name() == runtime.platform.machine()
