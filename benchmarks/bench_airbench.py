@@ -153,7 +153,13 @@ class _CpuEvent:
         return 1000 * (end.time - self.time)
 
 
-def run_airbench(epochs, limit, output):
+def run_airbench(epochs, limit):
+    with tempfile.TemporaryDirectory(prefix="airbench-") as folder:
+        return _run_airbench(epochs, limit, Path(folder))
+
+
+def _run_airbench(epochs, limit, folder):
+    """airbench's train94 on the course's images, which it reads from `folder`/cifar10/*.pt."""
     torch, airbench = import_airbench()
     from unittest import mock
 
@@ -162,7 +168,6 @@ def run_airbench(epochs, limit, output):
     x_train, y_train, x_test, y_test = course_data(limit)
     torch.set_num_threads(os.cpu_count())
     torch.manual_seed(0)
-    folder = Path(tempfile.mkdtemp(prefix="airbench-"))
     (folder / "cifar10").mkdir()
     for name, (x, y) in {"train.pt": (x_train, y_train), "test.pt": (x_test, y_test)}.items():
         torch.save({"images": torch.from_numpy(x), "labels": torch.from_numpy(y.astype("int64")),
@@ -211,7 +216,7 @@ def run_airbench(epochs, limit, output):
 # The course's Keras 3 port
 
 
-def run_keras(epochs, limit, output):
+def run_keras(epochs, limit):
     os.environ["KERAS_BACKEND"] = "tensorflow"
     sys.path.insert(0, str(ROOT))
     import keras
@@ -257,7 +262,7 @@ def table(results, epochs):
 def main(argv=None):
     args = parse(argv)
     if args.worker:
-        result = (run_airbench if args.worker == "airbench" else run_keras)(args.epochs, args.limit, args.output)
+        result = (run_airbench if args.worker == "airbench" else run_keras)(args.epochs, args.limit)
         Path(args.output).write_text(json.dumps(result))
         return 0
     results = []

@@ -59,9 +59,15 @@ def test_processor_name_is_the_first_model_name_of_cpuinfo(monkeypatch, tmp_path
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nmodel name\t: Example CPU 9000\nprocessor\t: 1\nmodel name\t: Other\n")
     real_open = open
-    monkeypatch.setattr("builtins.open", lambda path, *a, **k: real_open(
-        cpuinfo if path == "/proc/cpuinfo" else path, *a, **k))
+
+    def open_fake_cpuinfo(path, *args, **kwargs):
+        return real_open(cpuinfo if path == "/proc/cpuinfo" else path, *args, **kwargs)
+
+    def open_nothing(path, *args, **kwargs):
+        raise OSError(path)  # no /proc (macOS, Windows)
+
+    monkeypatch.setattr("builtins.open", open_fake_cpuinfo)
     assert runtime.processor_name() == "Example CPU 9000"
-    monkeypatch.setattr("builtins.open", lambda path, *a, **k: (_ for _ in ()).throw(OSError(path)))
+    monkeypatch.setattr("builtins.open", open_nothing)
     monkeypatch.setattr(runtime.platform, "processor", lambda: "")
     assert runtime.processor_name() == runtime.platform.machine()
