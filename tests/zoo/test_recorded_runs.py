@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 from course_lib import data, experiment, zoo
+from course_lib.runtime import processor_name
 
 pytestmark = pytest.mark.data
 
@@ -158,7 +159,7 @@ OTHER_PROCESSOR_STEPS = 3
 def test_first_steps_of_a_recorded_run_repeat_from_its_seed():
     if data.find_mirror("cifar10") is None:
         pytest.skip("no offline copy of cifar10: set COURSE_DATA_DIR to the course's data mirror")
-    here = train_zoo._processor()
+    here = processor_name()
     same = [n for n in FIRST_STEPS_ENTRIES if zoo.record(n)["trained_with"].get("processor") == here]
     name = same[0] if same else FIRST_STEPS_ENTRIES[0]
     steps = FIRST_STEPS if same else OTHER_PROCESSOR_STEPS
