@@ -160,6 +160,17 @@ class AugmentedBatches(keras.utils.PyDataset):
     once, outside the model: they cost the same on every Keras backend and
     leave the model free of augmentation layers.
 
+    With `on_device=True`, the reflect-padded images and the one-hot labels
+    are copied once to the backend's default device (the GPU when there is
+    one), and each batch is one gather there (`keras.ops.take`): every
+    output pixel's index says which image, row and column it comes from, so
+    the choice of images, the mirroring and the shift are all in the
+    indices. Only the random choices are drawn in NumPy, the same as
+    without, so the batches are the same. On a GPU this spares the host the
+    pixel work and the copy of every batch; Keras hands the device tensors
+    to the training step as they are on JAX and PyTorch, while on
+    TensorFlow it feeds a `PyDataset` through `tf.data` on the host.
+
     Args:
         x: images `(N, rows, cols, channels)` (any dtype; batches are float32).
         y: integer labels `(N,)` or `(N, 1)`.
@@ -176,6 +187,8 @@ class AugmentedBatches(keras.utils.PyDataset):
         outputs: number of model outputs that get the labels (a tuple of
             that many copies when more than one, e.g. GoogLeNet's auxiliary
             classifiers).
+        on_device: whether to keep the data on the device and make the
+            batches there (backend tensors) instead of in NumPy (arrays).
         **kwargs: `keras.utils.PyDataset` arguments (`workers`, ...).
 
     Example:
@@ -185,10 +198,13 @@ class AugmentedBatches(keras.utils.PyDataset):
     >>> images, labels = batches[0]
     >>> len(batches), images.shape, labels.shape
     (3, (4, 8, 8, 3), (4, 2))
+    >>> images, labels = AugmentedBatches(x, y, num_classes=2, batch_size=4, translate=2, on_device=True)[0]
+    >>> keras.ops.is_tensor(images), tuple(images.shape)
+    (True, (4, 8, 8, 3))
     """
 
     def __init__(self, x, y, num_classes, batch_size=128, flip=True, translate=0, seed=0,
-                 shuffle=True, outputs=1, **kwargs):
+                 shuffle=True, outputs=1, on_device=False, **kwargs):
         super().__init__(**kwargs)
         x = check_image_batch(x, "x")
         self.x = x
@@ -206,6 +222,8 @@ class AugmentedBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         if flip not in (True, False, "alternating"):
             raise ValueError(f"`flip` must be True, False or 'alternating'; received flip={flip!r}.")
+        if on_device not in (True, False):
+            raise ValueError(f"`on_device` must be True or False; received on_device={on_device!r}.")
         self.flip = flip
         # Alternating flip: which images are mirrored in even epochs, drawn once from the seed.
         self._even_flips = np.random.default_rng(seed).random(len(self.x)) < 0.5 if flip == "alternating" else None
@@ -213,6 +231,16 @@ class AugmentedBatches(keras.utils.PyDataset):
         self.seed = seed
         self.shuffle = shuffle
         self.outputs = outputs
+        self.on_device = on_device
+        if on_device:
+            pad = ((0, 0), (translate, translate), (translate, translate), (0, 0))
+            padded = np.pad(x, pad, mode="reflect") if translate else x
+            one_hot = np.eye(num_classes, dtype="float32")[self.y]
+            # One row per pixel: a batch is a gather of rows.
+            pixels = padded.reshape(-1, padded.shape[-1])
+            self._index_dtype = "int32" if len(pixels) < 2**31 else "int64"
+            self._padded_shape = padded.shape[1:3]
+            self._device_data = (keras.ops.convert_to_tensor(pixels), keras.ops.convert_to_tensor(one_hot))
         self.set_epoch(0)
 
     def set_epoch(self, epoch):
@@ -226,31 +254,66 @@ class AugmentedBatches(keras.utils.PyDataset):
         return -(-len(self.x) // self.batch_size)
 
     def __getitem__(self, index):
-        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        chosen, mirrored, shifts = self._draw(index)
+        if self.on_device:
+            return self._make_on_device(chosen, mirrored, shifts)
         images = self.x[chosen].astype("float32")
+        if mirrored is not None:
+            images[mirrored] = images[mirrored, :, ::-1]
+        if shifts is not None:
+            images = _shift_with_reflection(images, self.translate, *shifts)
+        labels = np.eye(self.num_classes, dtype="float32")[self.y[chosen]]
+        return images, self._for_each_output(labels)
+
+    def _draw(self, index):
+        """The random choices of batch `index`: the images, which to mirror (or None), their shifts (or None)."""
+        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self._rng_seed, index])
+        mirrored = shifts = None
         if self.flip == "alternating":
             mirrored = self._even_flips[chosen] != (self.epoch % 2 == 1)
-            images[mirrored] = images[mirrored, :, ::-1]
         elif self.flip:
-            mirrored = rng.random(len(images)) < 0.5
-            images[mirrored] = images[mirrored, :, ::-1]
+            mirrored = rng.random(len(chosen)) < 0.5
         if self.translate:
-            images = _random_shift(images, self.translate, rng)
-        labels = np.eye(self.num_classes, dtype="float32")[self.y[chosen]]
-        return images, (labels if self.outputs == 1 else (labels,) * self.outputs)
+            dy = rng.integers(0, 2 * self.translate + 1, len(chosen))
+            shifts = dy, rng.integers(0, 2 * self.translate + 1, len(chosen))
+        return chosen, mirrored, shifts
+
+    def _make_on_device(self, chosen, mirrored, shifts):
+        ops = keras.ops
+        pixels, one_hot = self._device_data
+        (rows, cols), (padded_rows, padded_cols) = self.x.shape[1:3], self._padded_shape
+        dtype = self._index_dtype
+        images = ops.convert_to_tensor(chosen.astype(dtype))
+        dy, dx = (ops.convert_to_tensor(d.astype(dtype)) for d in shifts) if shifts is not None else (0, 0)
+        # Each output pixel's row and column in its padded image: the crop's offset plus its position.
+        row = ops.expand_dims(dy, -1) + ops.arange(rows, dtype=dtype)
+        column = ops.expand_dims(dx, -1) + ops.arange(cols, dtype=dtype)
+        column = ops.broadcast_to(column, (len(chosen), cols))
+        if mirrored is not None:
+            # Cropping the mirrored image = cropping the image at the mirrored columns (reflection
+            # padding commutes with the mirroring).
+            column = ops.where(ops.convert_to_tensor(mirrored[:, None]), padded_cols - 1 - column, column)
+        index = (images[:, None, None] * padded_rows + row[..., None]) * padded_cols + column[:, None, :]
+        batch = ops.cast(ops.take(pixels, index, axis=0), "float32")
+        return batch, self._for_each_output(ops.take(one_hot, images, axis=0))
+
+    def _for_each_output(self, labels):
+        return labels if self.outputs == 1 else (labels,) * self.outputs
 
     def on_epoch_end(self):
         self.set_epoch(self.epoch + 1)
 
 
-def _random_shift(images, pad, rng):
-    """Shifts each image by up to `pad` pixels per axis, filling by reflection."""
+def _shift_with_reflection(images, pad, dy, dx):
+    """Crops each image of `images` `(n, rows, cols, channels)` from its reflect-padded copy.
+
+    `dy` and `dx` `(n,)` are the crops' offsets in [0, 2 pad]: a shift of
+    `pad - dy` rows and `pad - dx` columns.
+    """
     n, rows, cols, _ = images.shape
     padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
     windows = np.lib.stride_tricks.sliding_window_view(padded, (rows, cols), axis=(1, 2))
-    dy = rng.integers(0, 2 * pad + 1, n)
-    dx = rng.integers(0, 2 * pad + 1, n)
     # windows: (n, 2 pad + 1, 2 pad + 1, channels, rows, cols)
     return np.ascontiguousarray(windows[np.arange(n), dy, dx].transpose(0, 2, 3, 1))
 
@@ -445,11 +508,11 @@ class Recipe:
         """Cross-entropy on one-hot labels, with label smoothing."""
         return keras.losses.CategoricalCrossentropy(label_smoothing=self.label_smoothing)
 
-    def batches(self, x, y, num_classes, seed=0, outputs=1):
+    def batches(self, x, y, num_classes, seed=0, outputs=1, on_device=False):
         """The training batches of this recipe (`AugmentedBatches`)."""
         return AugmentedBatches(
             x, y, num_classes, batch_size=self.batch_size, flip=self.flip,
-            translate=self.translate, seed=seed, outputs=outputs,
+            translate=self.translate, seed=seed, outputs=outputs, on_device=on_device,
         )
 
     def to_dict(self):
@@ -515,7 +578,9 @@ def _create_variables_before_tracing(model):
 class EpochTimer(keras.callbacks.Callback):
     """Adds each epoch's wall-clock seconds ("seconds") and last learning rate to the logs.
 
-    For a `keras.optimizers.MultiOptimizer`, the rate of its default optimizer.
+    For a `keras.optimizers.MultiOptimizer`, the rate of its default
+    optimizer; under the "mixed_float16" policy, that of the optimizer inside
+    Keras's `LossScaleOptimizer`.
     """
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -525,6 +590,8 @@ class EpochTimer(keras.callbacks.Callback):
         if logs is not None:
             logs["seconds"] = time.perf_counter() - self._start
             optimizer = self.model.optimizer
+            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = optimizer.inner_optimizer
             if isinstance(optimizer, keras.optimizers.MultiOptimizer):
                 # MultiOptimizer lists the default optimizer last (after those of its map).
                 optimizer = optimizer.optimizers[-1]
@@ -536,7 +603,7 @@ def _one_hot(y, num_classes):
 
 
 def train(model, recipe, train_data, validation_data=None, num_classes=None, seed=0,
-          callbacks=(), initial_epoch=0, verbose=0, loss_weights=None):
+          callbacks=(), initial_epoch=0, verbose=0, loss_weights=None, batches_on_device=False):
     """Trains `model` with `recipe` and returns its per-epoch history.
 
     Args:
@@ -556,6 +623,9 @@ def train(model, recipe, train_data, validation_data=None, num_classes=None, see
         loss_weights: for a model with several outputs (auxiliary
             classifiers), the weight of each output's loss; the labels go to
             every output, the metrics are those of the first.
+        batches_on_device: whether to keep the training data on the device
+            and make the batches there (`AugmentedBatches(on_device=True)`:
+            the same batches, for a GPU).
 
     Returns:
         A pandas DataFrame, one row per epoch (index "epoch", from 1), with
@@ -567,7 +637,8 @@ def train(model, recipe, train_data, validation_data=None, num_classes=None, see
         raise TypeError(f"`recipe` must be a Recipe; received {type(recipe).__name__}.")
     outputs = len(model.outputs)
     num_classes = num_classes or model.outputs[0].shape[-1]
-    batches = recipe.batches(*train_data, num_classes=num_classes, seed=seed, outputs=outputs)
+    batches = recipe.batches(*train_data, num_classes=num_classes, seed=seed, outputs=outputs,
+                             on_device=batches_on_device)
     batches.set_epoch(initial_epoch)
     if getattr(model, "optimizer", None) is None:
         compile_with(model, recipe, len(batches), loss_weights)

@@ -30,7 +30,9 @@ differences: whole epochs (10, not 9.9); Keras's weight decay is decoupled
 and outside the momentum (converted by `keras_hyperparameters` to the same
 steady-state decay); the views of test-time augmentation average posteriors
 (after the softmax), not logits; the batches are made in NumPy
-(`course_lib.experiment.AugmentedBatches`), not on the device.
+(`course_lib.experiment.AugmentedBatches`), or, with its `on_device=True`, by
+`keras.ops` on the device, but from random choices drawn in NumPy, not on the
+device as airbench draws them.
 """
 
 import dataclasses

@@ -1,7 +1,8 @@
 """airbench94 in Keras 3 (course_lib.speedrun): train, time and score one or more runs on CIFAR-10.
 
     COURSE_DATA_DIR=/path/to/mirror python scripts/speedrun.py [--runs 5] [--epochs 10]
-        [--widths 64 256 256] [--residual] [--seed 0] [--backend jax] [--mixed-precision] [--limit N]
+        [--widths 64 256 256] [--residual] [--seed 0] [--backend jax] [--mixed-precision]
+        [--batches-on-device] [--limit N] [--json FILE]
     python scripts/speedrun.py --record     # the recorded run, data/zoo/speedrun94.*
 
 Each run builds airbench94's network (its whitening fitted on the first 5,000
@@ -37,6 +38,9 @@ def parse(argv=None):
                         help="Keras backend (default: $KERAS_BACKEND, else tensorflow)")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="compute in float16 (bfloat16 on a CPU); BatchNormalization stays float32")
+    parser.add_argument("--batches-on-device", action="store_true",
+                        help="keep the training images on the device and make the batches there with keras.ops "
+                             "(the same batches; for a GPU)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only (a smoke test)")
     parser.add_argument("--json", help="also write the runs' results to this JSON file")
     parser.add_argument("--record", action="store_true",
@@ -45,8 +49,9 @@ def parse(argv=None):
     if args.runs < 1 or args.epochs < 1 or min(args.widths) < 1:
         parser.error("--runs, --epochs and --widths must be positive")
     if args.record and (args.limit or args.runs != 1 or args.epochs != 10 or tuple(args.widths) != (64, 256, 256)
-                        or args.residual):
-        parser.error("--record trains the entry as it is: no --limit, --runs, --epochs, --widths or --residual")
+                        or args.residual or args.batches_on_device):
+        parser.error("--record trains the entry as it is: no --limit, --runs, --epochs, --widths, --residual "
+                     "or --batches-on-device")
     return args
 
 
@@ -75,13 +80,15 @@ def main(argv=None):
     views, weights = speedrun.tta_views()
     results = []
     print(f"{len(x_train):,} training images, {args.epochs} epochs, widths {tuple(args.widths)}"
-          f"{', residual groups' if args.residual else ''}, {info.device}, "
+          f"{', residual groups' if args.residual else ''}"
+          f"{', batches made on the device' if args.batches_on_device else ''}, {info.device}, "
           f"Keras {keras.__version__} on {info.backend} {info.backend_version}", flush=True)
     for run in range(args.runs):
         seed = args.seed + run
         model = speedrun.build_model(x_train, widths=tuple(args.widths), seed=seed, residual=args.residual)
         start = time.perf_counter()
-        history = experiment.train(model, recipe, (x_train, y_train), validation, num_classes=10, seed=seed)
+        history = experiment.train(model, recipe, (x_train, y_train), validation, num_classes=10, seed=seed,
+                                   batches_on_device=args.batches_on_device)
         seconds = time.perf_counter() - start
         plain = experiment.evaluate(model, x_test, y_test, batch_size=500)["accuracy"]
         tta = experiment.evaluate(TTAModel(model, views, view_weights=weights), x_test, y_test,
@@ -102,7 +109,8 @@ def main(argv=None):
                    "device": info.device, "backend": info.backend, "backend_version": info.backend_version,
                    "keras": keras.__version__, "epochs": args.epochs, "widths": list(args.widths),
                    "residual": args.residual,
-                   "train_images": int(len(x_train)), "mixed_precision": args.mixed_precision, "runs": results}
+                   "train_images": int(len(x_train)), "mixed_precision": args.mixed_precision,
+                   "batches_on_device": args.batches_on_device, "runs": results}
         with open(args.json, "w") as file:
             json.dump(summary, file, indent=2)
     return 0

@@ -506,4 +506,6 @@ print(f"the A100 computes {speed['TFLOP/s'].iloc[0] / speed['TFLOP/s'].iloc[1]:,
 # 5. ★★ **GPU time.** On a machine with a GPU, run
 #    `python scripts/speedrun.py --runs 5 --mixed-precision` and compare its
 #    seconds per run (first epoch apart: it includes the compilation) with
-#    airbench's 3.83 s. *Hint:* `--backend jax` compiles the whole step with XLA.
+#    airbench's 3.83 s; then again with `--batches-on-device`, which makes the
+#    same batches on the GPU. *Hint:* `--backend jax` compiles the whole step
+#    with XLA.

@@ -90,6 +90,21 @@ def test_translation_is_a_crop_of_the_reflect_padded_image():
     assert len(offsets) > 10  # the shifts vary
 
 
+@pytest.mark.parametrize("flip", [True, "alternating"])
+def test_batches_made_on_the_device_are_the_numpy_batches(flip):
+    x, y = _images(23, size=7, channels=3), np.arange(23) % 3
+    kwargs = dict(num_classes=3, batch_size=8, flip=flip, translate=2, seed=4, outputs=2)
+    in_numpy, on_device = AugmentedBatches(x, y, **kwargs), AugmentedBatches(x, y, on_device=True, **kwargs)
+    for epoch in (0, 1):
+        in_numpy.set_epoch(epoch)
+        on_device.set_epoch(epoch)
+        for index in range(len(in_numpy)):
+            (images, labels), (expected_images, expected_labels) = on_device[index], in_numpy[index]
+            assert keras.ops.is_tensor(images) and keras.ops.is_tensor(labels[0]) and len(labels) == 2
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(images), expected_images)
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(labels[1]), expected_labels[1])
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -99,6 +114,7 @@ def test_translation_is_a_crop_of_the_reflect_padded_image():
         (dict(num_classes=2, seed=-1), "`seed` must be a non-negative int"),
         # A resumed run must see the same batches: no unseeded batches.
         (dict(num_classes=2, seed=None), "`seed` must be a non-negative int; received seed=None"),
+        (dict(num_classes=2, on_device="gpu"), "`on_device` must be True or False"),
     ],
 )
 def test_batches_reject_bad_arguments(kwargs, message):
@@ -187,6 +203,19 @@ def test_train_returns_one_row_per_epoch_and_sets_the_batchnorm_momentum():
     bn = [layer for layer in model.layers[-1].layers if isinstance(layer, keras.layers.BatchNormalization)]
     # 3 batches x 2 epochs = 6 steps: the momentum forgets the initial statistics.
     assert bn[0].momentum == pytest.approx(0.01 ** (1 / 6))
+
+
+def test_training_on_batches_made_on_the_device_computes_what_numpy_batches_do():
+    splits = _toy_splits()
+    recipe = Recipe(epochs=2, batch_size=32, learning_rate=0.05, translate=1)
+    histories = []
+    for on_device in (False, True):
+        keras.utils.set_random_seed(0)
+        model = experiment.with_standardization(_tiny_network(), splits.train[0])
+        histories.append(experiment.train(model, recipe, splits.train, splits.validation, seed=3,
+                                          batches_on_device=on_device))
+    columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
+    np.testing.assert_allclose(histories[1][columns], histories[0][columns], rtol=1e-5, atol=1e-6)
 
 
 def test_validation_runs_in_batches_of_the_evaluation_batch_size():

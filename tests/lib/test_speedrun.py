@@ -187,6 +187,26 @@ def test_speedrun_recipe_scales_the_bias_rate_and_freezes_the_whitening_bias():
     assert list(history.index) == [1, 2, 3] and np.isfinite(history["loss"]).all()
 
 
+def test_speedrun_recipe_trains_under_mixed_float16_with_its_batches_on_the_device():
+    # A GPU's configuration (scripts/speedrun.py --mixed-precision --batches-on-device): Keras wraps the
+    # recipe's MultiOptimizer in a LossScaleOptimizer, and the harness still logs the learning rate.
+    x = RNG.integers(0, 256, size=(64, 32, 32, 3)).astype("uint8")
+    y = RNG.integers(0, 10, size=64)
+    recipe = SpeedrunRecipe(epochs=2, batch_size=32, warmup_epochs=1.0)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_model(x, widths=(4, 8, 8), whitening_images=32)
+        history = experiment.train(model, recipe, (x, y), num_classes=10, batches_on_device=True)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert model.get_layer("airbench94").compute_dtype == "float16"
+    default = model.optimizer.inner_optimizer.optimizers[-1]
+    rate = float(keras.ops.convert_to_numpy(default.learning_rate))
+    assert history["learning_rate"].iloc[-1] == pytest.approx(rate) and np.isfinite(history["loss"]).all()
+
+
 def test_ablation_adds_one_trick_per_step_and_ends_at_airbench94():
     first, last = ABLATION[0], ABLATION[-1]
     assert first.network == {"whitening": False, "dirac": False, "batchnorm_momentum": 0.9}
@@ -291,11 +311,12 @@ def test_speedrun_script_trains_scores_and_writes_its_runs(tmp_path, monkeypatch
     monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())
     out = tmp_path / "runs.json"
     assert script.main(["--limit", "256", "--epochs", "1", "--widths", "4", "8", "8", "--runs", "2",
-                        "--json", str(out)]) == 0
+                        "--batches-on-device", "--json", str(out)]) == 0
     import json
 
     summary = json.loads(out.read_text())
     assert [run["seed"] for run in summary["runs"]] == [0, 1] and summary["train_images"] == 256
+    assert summary["batches_on_device"] is True
     assert all(0 <= run["test_accuracy"] <= 1 and 0 <= run["test_accuracy_tta"] <= 1 for run in summary["runs"])
     with pytest.raises(SystemExit):
         script.main(["--record", "--epochs", "3"])
