@@ -113,6 +113,12 @@ def cifar_net(depth, residual, width):
     return keras.Model(inputs, outputs, name=f"{'residual' if residual else 'plain'}{depth}")
 
 
+def _resnet8_grey():
+    from course_lib.models import resnet_cifar
+
+    return resnet_cifar(8, input_shape=(28, 28, 1))
+
+
 # --------------------------------------------------------------------------------------------
 # The studies.
 
@@ -135,6 +141,10 @@ class Study:
         condition_columns: the columns the conditions add.
         keep_weights: whether to record the trained weights.
         data_description: the data, in words, for the record.
+        trainer: None to train each run with `experiment.train` and the
+            variant's recipe (`train_run`), or a function `(study, variant,
+            seed, splits, smoke) -> (rows, model)` for a study whose runs
+            are not one `fit` with a `Recipe` (fine-tuning's two phases).
     """
 
     name: str
@@ -147,6 +157,7 @@ class Study:
     conditions: object = None
     condition_columns: tuple = ()
     keep_weights: bool = False
+    trainer: object = None
 
 
 def gap_vs_flatten_splits():
@@ -177,6 +188,102 @@ def full_splits():
 DEGRADATION_WIDTH = 8  # filters of the first stage (the paper's 16, halved to fit the CPU budget)
 DEGRADATION_RECIPE = experiment.Recipe(epochs=20, batch_size=128, learning_rate=0.1, warmup_epochs=1)
 
+def trap_splits():
+    """MNIST with a channel axis: 200 training images per class, 5,000 validation, 10,000 test."""
+    splits = experiment.load_splits("mnist", validation_size=VALIDATION_SIZE, train_per_class=200, seed=SPLIT_SEED)
+    return experiment.Splits(*[(x[..., None], y) for x, y in splits])
+
+
+# Notebook 08's trap: 3 epochs of 2,000 images in batches of 64 are 96 steps, after which
+# Keras's momentum of 0.99 leaves 0.99^96 = 38 % of the initial moving statistics.
+TRAP_RECIPE = experiment.Recipe(epochs=3, batch_size=64, warmup_epochs=0.5, flip=False, translate=2)
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTuning:
+    """The two phases of a fine-tuning run (notebook 12), as a recipe-like record.
+
+    Phase 1 trains a new head on the frozen backbone (`head_epochs` at Adam's
+    `head_learning_rate`); phase 2 trains for `tune_epochs` more at
+    `tune_learning_rate` with `trainable` layers free: "head" (the backbone
+    stays frozen: the control), "last stage" (stage 3 and the head) or
+    "whole" (every layer). Only `trainable` differs between the variants of
+    one size: the same phase 1, the same rate and number of steps in phase 2.
+    BatchNormalization stays in inference mode throughout
+    (`build_transfer_model`).
+    """
+
+    images_per_class: int
+    trainable: str
+    head_epochs: int = 30
+    tune_epochs: int = 30
+    head_learning_rate: float = 1e-2
+    tune_learning_rate: float = 1e-3
+    batch_size: int = 50
+    warmup_epochs: float = 0  # (for `definition`'s smoke settings)
+
+    @property
+    def epochs(self):
+        return self.head_epochs + self.tune_epochs
+
+    def replace(self, epochs=None, **changes):
+        if epochs is not None:
+            changes.update(head_epochs=max(1, epochs // 2), tune_epochs=max(1, epochs - epochs // 2))
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return {**dataclasses.asdict(self), "epochs": self.epochs}
+
+
+FINE_TUNING_SIZES = (20, 40, 100)
+FINE_TUNING_LAYERS = {"head": None, "last-stage": "stage3_block1", "whole": "all"}
+
+
+def fine_tuning_splits():
+    """The target task's pool (minus 100 validation images per class) and all its 5,000 test images."""
+    from course_lib import pretrained
+
+    (x_train, y_train), (x_test, y_test) = data.load_dataset("cifar10")
+    _, (x_target, y_target) = pretrained.split_source_target(x_train, y_train)
+    _, test = pretrained.split_source_target(x_test, y_test)
+    pool, validation = experiment.split_validation(x_target, y_target, validation_size=500, seed=SPLIT_SEED)
+    return experiment.Splits(pool, validation, test)
+
+
+def fine_tuning_run(study, variant, seed, splits, smoke=False):
+    """One fine-tuning run: the seed draws the training subset, the head's initial weights and the batches."""
+    from course_lib import pretrained
+    from course_lib.transfer import build_transfer_model, set_trainable
+
+    _, settings = study.variants[variant]
+    if smoke:
+        settings = settings.replace(epochs=2, images_per_class=min(settings.images_per_class, 10))
+    (x_pool, y_pool), validation, (x_test, y_test) = splits
+    x_run, y_run = data.subset(x_pool, y_pool, settings.images_per_class, seed=seed)
+    keras.utils.set_random_seed(seed)
+    model = build_transfer_model(pretrained.load_backbone(), classes=5)
+    rows = []
+    for phase, epochs, rate in (("head", settings.head_epochs, settings.head_learning_rate),
+                                ("tune", settings.tune_epochs, settings.tune_learning_rate)):
+        if phase == "tune" and settings.trainable != "head":
+            layer = FINE_TUNING_LAYERS[settings.trainable]
+            set_trainable(model, from_layer=None if layer == "all" else layer)
+        model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy",
+                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+        history = model.fit(x_run, y_run, batch_size=settings.batch_size, epochs=epochs, verbose=0,
+                            validation_data=validation, validation_batch_size=experiment.EVALUATION_BATCH_SIZE,
+                            callbacks=[experiment.EpochTimer()])
+        for i in range(epochs):
+            rows.append({"epoch": len(rows) + 1, "phase": phase,
+                         "train_accuracy": history.history["accuracy"][i],
+                         "validation_accuracy": history.history["val_accuracy"][i],
+                         "seconds": history.history["seconds"][i], "loss": history.history["loss"][i],
+                         "images_per_class": settings.images_per_class})
+    rows[-1]["validation_accuracy"] = experiment.evaluate(model, *validation)["accuracy"]
+    rows[-1]["test_accuracy"] = experiment.evaluate(model, x_test, y_test)["accuracy"]
+    return rows, model
+
+
 STUDIES = {
     "gap_vs_flatten": Study(
         name="gap_vs_flatten",
@@ -206,6 +313,38 @@ STUDIES = {
         data_description=("CIFAR-10, all 45,000 training images (5,000 carved out for validation), "
                           "all 10,000 test images; flips and 4-pixel shifts"),
         keep_weights=True,
+    ),
+    "batchnorm_trap": Study(
+        name="batchnorm_trap",
+        notebook="08_batch_normalization",
+        lesson=("A network that has learned (over 90 % training accuracy in 96 steps) scores far lower on "
+                "validation images with Keras's BatchNormalization momentum (0.99); a momentum for the run's "
+                "length, or statistics re-estimated after training, close the gap without changing a weight."),
+        splits=trap_splits,
+        variants={
+            "keras-momentum": (lambda: _resnet8_grey(), TRAP_RECIPE.replace(batchnorm_momentum=0.99)),
+            "momentum-for-the-run": (lambda: _resnet8_grey(), TRAP_RECIPE),
+            "re-estimated": (lambda: _resnet8_grey(),
+                             TRAP_RECIPE.replace(batchnorm_momentum=0.99, recompute_batchnorm=True)),
+        },
+        seeds=(0, 1, 2, 3, 4),
+        data_description=("MNIST, 200 training images per class (2,000) and 5,000 validation images carved out "
+                          "of the training set, all 10,000 test images; shifts of up to 2 pixels, no flips"),
+    ),
+    "fine_tuning": Study(
+        name="fine_tuning",
+        notebook="12_transfer_learning_and_fine_tuning",
+        lesson=("Which layers to fine-tune, one factor at a time: after the same new head, the same number of "
+                "steps at the same rate with the head alone, the last stage, or the whole network free."),
+        splits=fine_tuning_splits,
+        variants={f"{trainable}-{size}": (None, FineTuning(size, trainable))
+                  for size in FINE_TUNING_SIZES for trainable in FINE_TUNING_LAYERS},
+        seeds=(0, 1, 2, 3, 4),
+        data_description=("CIFAR-10's target task of the course's backbone (dog, frog, horse, ship, truck): "
+                          "20, 40 or 100 training images per class drawn by the seed from the target training "
+                          "images minus 100 validation images per class; all 5,000 target test images; "
+                          "no augmentation"),
+        trainer=fine_tuning_run,
     ),
 }
 
@@ -260,7 +399,7 @@ def definition(study, smoke=False):
         "lesson": study.lesson,
         "data": study.data_description + (" (smoke test: 500 training images, 1 epoch)" if smoke else ""),
         "variants": list(study.variants),
-        "recipes": {name: recipe.replace(epochs=1).to_dict() if smoke else recipe.to_dict()
+        "recipes": {name: recipe.replace(epochs=1, warmup_epochs=0).to_dict() if smoke else recipe.to_dict()
                     for name, (_, recipe) in study.variants.items()},
         "seeds": list(study.seeds),
         "conditions": list(study.condition_columns),
@@ -269,20 +408,24 @@ def definition(study, smoke=False):
     }
 
 
-def train_run(study, variant, seed, splits, folder, checkpoints, smoke=False, verbose=2):
-    """Trains one (variant, seed), scores it, writes its files into `folder`; returns its manifest entry."""
+def train_run(study, variant, seed, splits, checkpoints, smoke=False, verbose=2):
+    """Trains one (variant, seed) with `experiment.train`, resumably; returns its rows and model.
+
+    The rows are one per epoch; the last epoch's validation and test
+    accuracies are those of the final model (after any re-estimation of the
+    BatchNormalization statistics), and the test set is scored only there.
+    """
     build, recipe = study.variants[variant]
     if smoke:
         recipe = recipe.replace(epochs=1, warmup_epochs=0)
     (x_train, y_train), validation, (x_test, y_test) = splits
-    stem = f"{variant}.seed{seed}"
-    work = checkpoints / stem
+    work = checkpoints / f"{variant}.seed{seed}"
     state_file = work / "state.json"
     if state_file.is_file():
         state = json.loads(state_file.read_text())
         model = keras.models.load_model(work / "model.keras")
         state["pieces"] += 1
-        print(f"{study.name} {stem}: resuming after epoch {state['epochs_done']} of {recipe.epochs}", flush=True)
+        print(f"{study.name} {work.name}: resuming after epoch {state['epochs_done']} of {recipe.epochs}", flush=True)
     else:
         set_random_seed_keeping_traces(seed)
         model = experiment.with_standardization(build(), x_train, standardize=recipe.standardize)
@@ -298,13 +441,20 @@ def train_run(study, variant, seed, splits, folder, checkpoints, smoke=False, ve
         from course_lib.batchnorm import recompute_batchnorm_statistics
 
         recompute_batchnorm_statistics(model, np.asarray(x_train[:10_000]), recipe.batch_size)
-    rows = [dict(row) for row in state["rows"]]
+    rows = [dict(row, pieces=state["pieces"]) for row in state["rows"]]
+    rows[-1]["validation_accuracy"] = experiment.evaluate(model, *validation)["accuracy"]
+    rows[-1]["test_accuracy"] = experiment.evaluate(model, x_test, y_test)["accuracy"]
+    return rows, model
+
+
+def record_run(study, variant, seed, rows, model, splits, folder):
+    """Writes a finished run's table (and weights) into `folder`; returns its entry for study.json."""
+    rows = [dict(row) for row in rows]
+    pieces = rows[-1].pop("pieces", 1)
     for row in rows:
-        row["test_accuracy"] = np.nan
+        row.pop("pieces", None)
+        row.setdefault("test_accuracy", np.nan)
     last = rows[-1]
-    # The final model's scores (after any re-estimation), on the same images as the last epoch's.
-    last["validation_accuracy"] = experiment.evaluate(model, *validation)["accuracy"]
-    last["test_accuracy"] = experiment.evaluate(model, x_test, y_test)["accuracy"]
     if study.conditions is not None:
         for column in study.condition_columns:
             for row in rows:
@@ -316,6 +466,7 @@ def train_run(study, variant, seed, splits, folder, checkpoints, smoke=False, ve
                 rows.append({**{k: v for k, v in last.items() if k in ("epoch", "train_accuracy")},
                              "seconds": np.nan, **condition})
     table = pd.DataFrame(rows)
+    stem = f"{variant}.seed{seed}"
     entry = {"variant": variant, "seed": seed, "history": f"{stem}.csv"}
     _atomic_write(folder / entry["history"], lambda p: table.to_csv(p, index=False, float_format="%.6g"))
     entry["sha256"] = data.sha256_of(folder / entry["history"])
@@ -324,9 +475,9 @@ def train_run(study, variant, seed, splits, folder, checkpoints, smoke=False, ve
         _atomic_write(folder / entry["weights"], model.save_weights)
         entry["weights_sha256"] = data.sha256_of(folder / entry["weights"])
     entry.update({
-        "epochs": recipe.epochs,
+        "epochs": int(table["epoch"].max()),
         "seconds": round(float(table["seconds"].sum()), 1),
-        "pieces": state["pieces"],
+        "pieces": pieces,
         "processor": processor_name(),
         "parameters": int(model.count_params()),
         "final_train_accuracy": round(float(last["train_accuracy"]), 6),
@@ -373,7 +524,11 @@ def train_study(name, out=None, smoke=False, restart=False, verbose=2):
             if (variant, seed) in done:
                 continue
             start = time.time()
-            entry = train_run(study, variant, seed, splits, folder, checkpoints, smoke, verbose)
+            if study.trainer is None:
+                rows, model = train_run(study, variant, seed, splits, checkpoints, smoke, verbose)
+            else:
+                rows, model = study.trainer(study, variant, seed, splits, smoke)
+            entry = record_run(study, variant, seed, rows, model, splits, folder)
             manifest["runs"].append(entry)
             manifest["complete"] = len(manifest["runs"]) == len(study.variants) * len(study.seeds)
             manifest["seconds"] = round(sum(r["seconds"] for r in manifest["runs"]), 1)
