@@ -176,4 +176,38 @@ def plateau(table, metric="train_accuracy", epochs=3):
     return tail.groupby(["variant", "seed"], sort=False)[metric].agg(lambda v: float(np.ptp(v)))
 
 
-__all__ = ["COLUMNS", "final", "load", "names", "plateau", "record", "runs", "studies_dir"]
+def plot_curves(table, metric="train_accuracy", ax=None, title=None, colors=None):
+    """Every run of a study as a curve of `metric` against the epoch, one colour per variant.
+
+    Each seed is its own thin line, so a reader sees the spread between
+    seeds and whether the curves have flattened (a plateau).
+
+    Args:
+        table: what `load` returns.
+        metric: "train_accuracy" or "validation_accuracy".
+        ax: the matplotlib axes (default: a new figure).
+        title: the axes' title.
+        colors: variant -> colour (default: matplotlib's cycle).
+
+    Returns:
+        The matplotlib `Axes`.
+    """
+    import matplotlib.pyplot as plt
+
+    check_choice(metric, "metric", ("train_accuracy", "validation_accuracy"))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.6))
+    per_epoch = table.drop_duplicates(["variant", "seed", "epoch"])
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (variant, runs) in enumerate(per_epoch.groupby("variant", sort=False)):
+        color = (colors or {}).get(variant, cycle[i % len(cycle)])
+        for j, (_, run) in enumerate(runs.groupby("seed")):
+            ax.plot(run["epoch"], run[metric], color=color, linewidth=1, alpha=0.8,
+                    label=variant if j == 0 else None)
+    ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+__all__ = ["COLUMNS", "final", "load", "names", "plateau", "plot_curves", "record", "runs", "studies_dir"]

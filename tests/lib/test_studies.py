@@ -83,3 +83,14 @@ def test_unknown_names_and_columns_are_refused(studies_folder):
         studies.load("nope")
     with pytest.raises(ValueError, match="`colour` is not a column"):
         studies.final(studies.load("toy"), colour=1)
+
+
+def test_plot_curves_draws_one_line_per_run(studies_folder):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = studies.plot_curves(studies.load("toy"), "validation_accuracy")
+    assert len(ax.lines) == 4  # 2 variants x 2 seeds, the condition rows left out
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["residual", "plain"]
+    with pytest.raises(ValueError, match="`metric` must be one of"):
+        studies.plot_curves(studies.load("toy"), "loss")
