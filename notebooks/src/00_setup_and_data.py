@@ -70,10 +70,10 @@ print("Keras", keras.__version__[:4], "| Python", sys.version.split()[0][:4])
 # 3. the official download through `keras.datasets`, which is what happens on a
 #    laptop or in Colab with internet access.
 #
-# Every file of an offline copy is checked against its published SHA-256 when it
-# is loaded; a damaged file stops the loader with an error that names the file and
-# the fix, and is never downloaded over. This is where each dataset comes from in
-# this run:
+# Every file of an offline copy is checked against its published checksum when
+# it is loaded. A damaged file stops the loader with an error that names the file
+# and the fix; it is never downloaded over. This is where each dataset comes
+# from in this run:
 
 # %%
 sources = pd.Series({name: data.data_source(name) for name in data.DATASETS}, name="source")

@@ -199,10 +199,12 @@ assert same_class.loc["ship", "pixel"] > same_class.loc["ship", "latent"]
 #
 # Not always, and the failures teach as much. The ship query's latent
 # neighbours are mostly horses (the counts above), and pixel space does better
-# on it. The backbone describes every image with the features that told its own
-# five classes apart; two images that are alike in those terms (a similar
-# outline, a similar texture) end up close, whatever they show, and nothing in
-# its training ever had to separate a ship from a horse. For this query, the
+# on it.
+#
+# The backbone describes every image with the features that told its own five
+# classes apart. Two images that are alike in those terms (a similar outline, a
+# similar texture) end up close, whatever they show. Nothing in its training
+# ever had to separate a ship from a horse. For this query, the
 # colours and the layout that pixel space compares happen to be
 # the better clue. One query per class proves little either way: the next
 # section measures precision over every query.
@@ -268,19 +270,23 @@ plt.show()
 # %% [markdown]
 # Latent space wins at every k, in both groups, with both distances, by a margin
 # far larger than the spread between draws. Precision falls slowly as k grows
-# (the twentieth neighbour is further away than the first). In latent space the
-# source classes, whose training images taught the backbone, are easier than the
-# target classes, as expected; but even on classes it has never seen, the
-# backbone's latent space is a much better search space than the pixels. (In
+# (the twentieth neighbour is further away than the first).
+#
+# In latent space the source classes, whose training images taught the
+# backbone, are easier than the target classes, as expected. But even on
+# classes it has never seen, the backbone's latent space is a much better
+# search space than the pixels. (In
 # pixel space the order of the two groups is reversed: pixel similarity follows
 # colours and backgrounds, which do not care which classes the backbone learned.)
 #
 # **Check.** For each group of classes and each distance, latent-space precision
 # beats pixel-space precision at k = 1, 5, 10 and 20 in every draw, and its mean
 # advantage at k = 10 is more than three standard deviations of the difference
-# between draws. In latent space the source classes score higher than the target
-# classes, and the advantage over pixels is smaller on the target classes; in
-# pixel space the target classes score higher. Pixel space is not useless: it
+# between draws.
+#
+# In latent space the source classes score higher than the target classes, and
+# the advantage over pixels is smaller on the target classes. In pixel space
+# the target classes score higher. Pixel space is not useless: it
 # stays above the 0.2 of random neighbours at every k, probably because
 # backgrounds correlate with classes (sky and water for ships, roads for trucks).
 

@@ -208,10 +208,16 @@ print(
 #
 # VGG16 is one of five networks of the paper, which is a study of depth
 # (Simonyan and Zisserman, 2015, Table 1). All five share the five blocks, the
-# 2x2 poolings and the three dense layers; they differ in the convolutions per
-# block: **A** has 8 (11 weight layers), **B** 10 (13 layers), **C** 13 with three
-# of them 1x1 (16 layers), **D**, which is VGG16, 13 (16 layers), and **E**,
-# VGG19, 16 (19 layers). We build all five at 224x224 and count their
+# 2x2 poolings and the three dense layers. They differ in the convolutions per
+# block:
+#
+# - **A** has 8 (11 weight layers);
+# - **B** has 10 (13 layers);
+# - **C** has 13, three of them 1x1 (16 layers);
+# - **D**, which is VGG16, has 13 (16 layers);
+# - **E**, VGG19, has 16 (19 layers).
+#
+# We build all five at 224x224 and count their
 # parameters and multiply-adds. The dense head dominates the parameters, so the
 # depth barely changes them (Table 2 of the paper: 133, 133, 134, 138 and 144
 # million), while the multiply-adds grow with every added convolution.

@@ -285,12 +285,16 @@ assert speedup > 1.0, speedup
 # ## 5. MobileNet
 #
 # MobileNet is a standard $3 \times 3$ convolution with stride 2 and 32 filters
-# (224 → 112), followed by 13 depthwise separable blocks; four of them halve the
-# resolution with a stride of 2 in the depthwise step (112 → 56 → 28 → 14 → 7)
-# while the pointwise steps double the depth from 64 to 1024. (Table 1 of the
+# (224 → 112), followed by 13 depthwise separable blocks. Four of them halve the
+# resolution with a stride of 2 in the depthwise step (112 → 56 → 28 → 14 → 7).
+# Meanwhile the pointwise steps double the depth from 64 to 1024.
+#
+# (Table 1 of the
 # paper marks a fifth, the depthwise step of the 13th block, "s2", while its
 # own input and output sizes stay 7x7: a typo; Keras's MobileNet and ours use
-# stride 1 there, as the sizes require.) Global average pooling and a classifier close it.
+# stride 1 there, as the sizes require.)
+#
+# Global average pooling and a classifier close it.
 # `course_lib.models.mobilenet.mobilenet` builds it from
 # `DepthwiseSeparableConv` blocks; Keras's `keras.applications.MobileNet` builds
 # the same network from individual layers. We compare parameters, multiply-adds

@@ -121,9 +121,9 @@ print(f"depth 40 vs 16: {depth_growth.min():.2f}x to {depth_growth.max():.2f}x t
 # ## 2. ResNeXt: cardinality
 #
 # A ResNeXt block is a bottleneck block split into $C$ *paths of the same
-# topology*: each path reduces the input to $d$ maps with a 1x1 convolution,
+# topology*. Each path reduces the input to $d$ maps with a 1x1 convolution,
 # applies a 3x3 convolution at depth $d$, and restores the depth with a 1x1
-# convolution; the $C$ results are summed (and added to the shortcut). $C$ is the
+# convolution. The $C$ results are summed (and added to the shortcut). $C$ is the
 # *cardinality*, $d$ the bottleneck width: ResNeXt-50 (32x4d) has $C = 32$ paths
 # of $d = 4$ in its first stage.
 #
@@ -232,10 +232,11 @@ print(f"ResNeXt-50 (32x4d): {trainable_parameters(resnext50):,} trainable parame
 # resolution with 2x2 average pooling.
 #
 # We follow the depth through DenseNet-121's first block (6 layers, $k = 32$, 64
-# input maps) and count its parameters with the formula: per layer, a
-# BatchNormalization (4 numbers per map) and the 1x1 convolution on the
-# $k_0 + (\ell - 1)k$ input maps, a BatchNormalization and the 3x3 convolution on
-# the $4k$ maps.
+# input maps) and count its parameters with the formula. Each layer has:
+#
+# - a BatchNormalization (4 numbers per map) and the 1x1 convolution on the
+#   $k_0 + (\ell - 1)k$ input maps;
+# - a BatchNormalization and the 3x3 convolution on the $4k$ maps.
 
 # %%
 k0, k, L = 64, 32, 6
@@ -273,13 +274,14 @@ print(f"DenseNet-121: {densenet121_model.count_params():,} parameters")
 # for CIFAR (a 3x3 convolution, three dense blocks, depth $6n + 4$).
 #
 # **A short run of each.** One of each family, at a size that trains in
-# seconds, on a subset, one seed each: not a comparison (one seed, a few epochs),
-# but a check that the course's recipe starts each of them learning. The recipe sets BatchNormalization's
-# momentum for the run's length (`course_lib.batchnorm.momentum_for_steps`):
-# with Keras's default 0.99, a run this short would leave most of the
-# initial moving statistics (mean 0, variance 1) in place at test time, and the
-# test accuracy could sit at chance while the training accuracy is fine (the
-# trap is measured in notebook 08).
+# seconds, on a subset, one seed each. This is not a comparison (one seed, a few
+# epochs). It checks that the course's recipe starts each of them learning.
+#
+# The recipe sets BatchNormalization's momentum for the run's length
+# (`course_lib.batchnorm.momentum_for_steps`). With Keras's default 0.99, a run
+# this short would leave most of the initial moving statistics (mean 0,
+# variance 1) in place at test time. The test accuracy could then sit at chance
+# while the training accuracy is fine (notebook 08 measures this trap).
 
 # %%
 splits = experiment.load_splits("cifar10", validation_size=1000, train_per_class=TRAIN_PER_CLASS,

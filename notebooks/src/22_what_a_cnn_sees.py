@@ -5,11 +5,12 @@
 # course's recorded CIFAR-10 networks (`course_lib.zoo`): the filters of the
 # first layer, the feature maps through the depth, the patterns that excite a
 # deep unit, and four ways to ask which pixels a decision depends on: the class
-# activation map, Grad-CAM, occlusion and saliency. Each method is checked: two
-# of them must agree exactly where theory says so, the regions they point at
-# must matter when hidden, and their maps must change when the network's
-# weights are randomised. Last, the latent space: where the network puts each
-# image, drawn in two dimensions.
+# activation map, Grad-CAM, occlusion and saliency.
+#
+# Each method is checked. Two of them must agree exactly where theory says so.
+# The regions they point at must matter when hidden. Their maps must change
+# when the network's weights are randomised. Last comes the latent space: where
+# the network puts each image, drawn in two dimensions.
 #
 # **Learning objectives.** After this notebook you can
 #
@@ -339,6 +340,7 @@ similarity.describe().loc[["count", "mean", "std"]].round(3)
 # depend on what the top of the network learned; they pass this sanity check.
 # (A Grad-CAM map can be zero everywhere, when the ReLU removes every
 # position; such a map has no ranking and is left out, as counted above.)
+#
 # Adebayo et al. found that some popular methods, guided backpropagation among
 # them, fail it: their maps hardly change when the weights are randomised,
 # because they mostly reproduce the image's edges.

@@ -150,6 +150,9 @@ def measure(path):
             is_item = re.match(r"^(\s*)([-*+]|\d+\.)\s", line) and not line.startswith("  " * 3)
             quote = stripped.startswith(">")
             text = stripped.lstrip("> ").strip() if quote else stripped
+            if quote and not text:  # a blank line inside a block quote ends a paragraph
+                flush()
+                continue
             if is_item and not line.startswith("   "):
                 flush()
             if not block:
