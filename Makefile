@@ -115,12 +115,17 @@ bench: $(VENV)/.test
 assignments: $(VENV)/.test
 	KERAS_BACKEND=tensorflow $(PY) scripts/assignments.py build $(A)
 
-# Grade a folder of submissions: make grade A=A1_convolution_and_pooling SUBMISSIONS=dir [OUT=scores.csv] [TIME_LIMIT=60]
+# Grade a folder of submissions in bubblewrap's sandbox (Debian: apt-get install bubblewrap):
+# make grade A=A1_convolution_and_pooling SUBMISSIONS=dir [OUT=scores.csv] [TIME_LIMIT=60] [NO_ISOLATION=1]
+# Writes OUT and one feedback file per submission in OUT's stem + -feedback/. NO_ISOLATION=1 runs
+# submissions without the sandbox: development machines and trusted notebooks only.
 grade: $(VENV)/.lab
 	@test -n "$(A)" -a -n "$(SUBMISSIONS)" || \
-	  (echo "usage: make grade A=A1_convolution_and_pooling SUBMISSIONS=folder [OUT=scores.csv] [TIME_LIMIT=60]" && exit 2)
-	KERAS_BACKEND=tensorflow $(PY) scripts/assignments.py grade $(A) $(SUBMISSIONS) -o $(or $(OUT),scores-$(A).csv) \
-	  --time-limit $(or $(TIME_LIMIT),60)
+	  (echo "usage: make grade A=A1_convolution_and_pooling SUBMISSIONS=folder [OUT=scores.csv] [TIME_LIMIT=60] [NO_ISOLATION=1]" && exit 2)
+	@test -n "$(NO_ISOLATION)" || command -v bwrap >/dev/null || \
+	  (echo "make grade needs bubblewrap (bwrap) to sandbox each submission: install it (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install bubblewrap), or add NO_ISOLATION=1 on a development machine with trusted notebooks only." && exit 2)
+	KERAS_BACKEND=tensorflow $(PY) -I scripts/assignments.py grade $(A) $(SUBMISSIONS) -o $(or $(OUT),scores-$(A).csv) \
+	  --time-limit $(or $(TIME_LIMIT),60) $(if $(NO_ISOLATION),--no-isolation)
 
 # Train (or resume) recorded CIFAR-10 models: make zoo [NAMES="resnet20 vgg16"] (default: all).
 zoo: $(VENV)/.test

@@ -7,6 +7,8 @@ nothing heavy):
 - `data`: the course's datasets, offline first, shaped like `keras.datasets`.
 - `viz`: plotting helpers (image grids, training curves, filters, feature
   maps, receptive fields, confusion matrices, misclassified examples).
+- `diagrams`: concept diagrams drawn from the models' own numbers (sliding
+  window, im2col, Inception module, residual blocks, ...), each with its alt text.
 - `autodiff`: gradients through the Keras backend's automatic differentiation.
 - `ops`: the from-scratch NumPy reference (convolution, pooling, their
   gradients, parameter counts, the conv layer as a dense layer).
@@ -31,6 +33,10 @@ nothing heavy):
   seeds, paired comparisons) that the training notebooks share.
 - `batchnorm`: BatchNormalization's moving statistics (momentum for a run's
   length, re-estimation after training).
+- `comparison`: the course's one statistical rule: paired differences over
+  seeds, their 95 % interval, "clear effect" or "no clear effect at this budget".
+- `studies`: recorded studies, experiments trained offline to a plateau over
+  several seeds (`scripts/train_study.py`), read hash-checked.
 - `zoo`: the recorded CIFAR-10 runs of every Part III architecture.
 - `initializers`: Dirac (identity) initialisation of convolutions.
 - `lookahead`: Lookahead, slow weights pulled toward the fast ones every few steps.
@@ -40,6 +46,12 @@ nothing heavy):
 - `scaling`: the cost of data parallelism on paper (ring all-reduce, Amdahl).
 - `multiprocess`: cooperating processes under one deadline (a cluster on one machine).
 - `distributed_worker`: notebook 24's reference experiment and its worker process.
+- `grading`: the graded assignments' checks as students call them (`call`,
+  `assert_same_array`, the probes); its sub-modules are the instructor's grader:
+  `grading.checks` (each assignment's checks and honour-code rules), `grading.judge`
+  (scores a submission with otter's tests, within budgets), `grading.sandbox` (a
+  submission's code in bubblewrap's OS sandbox, answering by data only) and
+  `grading.report` (honour-code flags, feedback for students).
 """
 
 __version__ = "0.1.0"

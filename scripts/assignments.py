@@ -15,18 +15,22 @@ Commands:
 
     python scripts/assignments.py build [NAME ...]   regenerate student versions and autograders
     python scripts/assignments.py check [NAME ...]   fail if a committed student version is stale
-    python scripts/assignments.py grade NAME SUBMISSION_OR_FOLDER ... [-o scores.csv]
+    python scripts/assignments.py grade NAME SUBMISSION_OR_FOLDER ... [-o scores.csv] [--no-isolation]
 
 `grade` judges each submission (a notebook or the zip that `grader.export()`
-writes) with `course_lib.judge`: the submission's code runs in a child process
-with time and memory limits, the tests run in this process on data only, so a
-submission cannot change how it is judged. It writes one table: a row per
-submission, a column per question, the total, the seconds and any notes (a
-cell or a question that ran out of time).
+writes) with `course_lib.grading.judge`: the submission's code runs in a child
+process in bubblewrap's OS sandbox, within time, memory, disk and process
+limits; the tests run in this process (Python isolated, `-I`) on data only, so a
+submission cannot change how it is judged. It writes one table (a row per
+submission: a column per question, the total, the seconds, the notes saying
+which limit ended what, the honour-code flags and the file's SHA-256) and one
+feedback file per submission for its student. Without bubblewrap it refuses,
+unless `--no-isolation` (development machines only) is given.
 """
 
 import argparse
 import difflib
+import hashlib
 import json
 import os
 import shutil
@@ -162,19 +166,25 @@ def differences(name, dist):
     return lines
 
 
-def make_judge(autograder, time_limit=60.0):
-    """A `course_lib.judge.Judge` on the autograder's test files (public and hidden)."""
-    from course_lib.judge import Judge
+def make_judge(autograder, time_limit=60.0, isolation=True, hide=(), **limits):
+    """A `course_lib.grading.judge.Judge` on the autograder's test files (public and hidden).
 
-    return Judge(Path(autograder) / "tests", time_limit=time_limit)
+    `isolation=False` grades without the OS sandbox (development machines
+    only); `limits` are the judge's other budgets (`submission_time_limit`,
+    `max_cells`, ...).
+    """
+    from course_lib.grading.judge import Judge
+
+    return Judge(Path(autograder) / "tests", time_limit=time_limit, isolation=isolation,
+                 hide=(str(autograder), *map(str, hide)), **limits)
 
 
 def grade_one(submission, judge):
     """Grades one submission; returns {question: (score, possible)} and the judge's `GradingResult`.
 
-    The submission's code runs in a child process; the tests run here on data
-    (see `course_lib.judge`). A file that is not a readable notebook (or an
-    otter export zip holding one) raises ValueError.
+    The submission's code runs in a sandboxed child process; the tests run
+    here on data (see `course_lib.grading.judge`). A file that is not a
+    readable notebook (or an otter export zip holding one) raises ValueError.
     """
     try:
         result = judge.grade(submission)
@@ -197,39 +207,108 @@ def _submissions(paths):
     return found
 
 
-def grade(name, paths, output, time_limit=60.0):
-    """Grades every submission into one table: a row each, a column per question, the total, notes."""
+def _private_copies(submissions, folder):
+    """Copies each submission into `folder` (the judge's own) and hashes the copy: {original: (copy, sha256)}."""
+    copies = {}
+    for index, submission in enumerate(submissions):
+        copy = Path(folder) / f"{index:04d}{submission.suffix}"
+        data = submission.read_bytes()
+        copy.write_bytes(data)
+        copies[submission] = (copy, hashlib.sha256(data).hexdigest())
+    return copies
+
+
+def _write_atomically(path, text):
+    """Writes `text` to `path` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}-", delete=False) as file:
+        file.write(text)
+        staging = Path(file.name)
+    staging.replace(path)
+
+
+def _forbidden(name):
+    """The names assignment `name` forbids (its checks module's `FORBIDDEN_IMPORTS`)."""
+    import importlib
+
+    module = importlib.import_module(f"course_lib.grading.checks.{name[:2].lower()}")
+    return tuple(getattr(module, "FORBIDDEN_IMPORTS", ()))
+
+
+def grade(name, paths, output, time_limit=60.0, isolation=True, feedback_dir=None, **limits):
+    """Grades every submission into one table and one feedback file each.
+
+    The table has a row per submission: a column per question, the total, the
+    seconds, the notes (which limit ended what), the honour-code flags (the
+    forbidden modules its code uses) and the SHA-256 of the file graded. The
+    submissions are copied and hashed before the first one runs, and graded
+    from those copies; the table and the feedback files (in `feedback_dir`,
+    default `<output>-feedback/`, one Markdown file per submission) are
+    written atomically, in folders no submission can see.
+    """
     import pandas as pd
 
+    from course_lib.grading.judge import notebook_cells, read_submission
+    from course_lib.grading.report import feedback, honour_code_flags
+
+    if not isolation:
+        print(NO_ISOLATION_WARNING, file=sys.stderr, flush=True)
     autograder = BUILD / name / "autograder"
     if not autograder.exists():
         build(name)
-    # Made before any submission runs: the judge holds the tests in memory from here on.
-    judge = make_judge(autograder, time_limit)
+    submissions = _submissions(paths)
+    if output and feedback_dir is None:
+        feedback_dir = Path(output).with_name(f"{Path(output).stem}-feedback")
+    hidden = [*map(str, paths), *(str(Path(p).parent) for p in (output, feedback_dir) if p)]
+    forbidden = _forbidden(name)
+    # Made before any submission runs: the judge holds the tests and every module it uses from here on.
+    judge = make_judge(autograder, time_limit, isolation=isolation, hide=hidden, **limits)
+    warm_up = pd.DataFrame([{"submission": "-", "total": 1.0, "notes": None}])
+    warm_up.to_string(index=False), warm_up.to_csv(index=False)  # pandas imports its writers when first used
     rows = []
-    for submission in _submissions(paths):
-        print(f"grading {submission} ...", flush=True)
-        try:
-            scores, result = grade_one(submission, judge)
-        except Exception as error:  # one submission that cannot be graded never stops the batch
-            print(f"  could not grade it: {type(error).__name__}: {error}", file=sys.stderr)
-            rows.append({"submission": str(submission), "error": f"could not grade it: {error}"})
-            continue
-        row = {"submission": str(submission)}
-        row.update({question: score for question, (score, _) in scores.items()})
-        row["total"] = sum(score for score, _ in scores.values())
-        row["possible"] = sum(possible for _, possible in scores.values())
-        row["seconds"] = round(result.seconds, 1)
-        row["notes"] = "; ".join(result.notes)
-        rows.append(row)
+    with tempfile.TemporaryDirectory(prefix="grading-") as private:
+        copies = _private_copies(submissions, private)
+        for submission in submissions:
+            copy, digest = copies[submission]
+            print(f"grading {submission} ...", flush=True)
+            try:
+                scores, result = grade_one(copy, judge)
+                flags = honour_code_flags(notebook_cells(read_submission(copy)), forbidden)
+            except Exception as error:  # one submission that cannot be graded never stops the batch
+                message = str(error).replace(copy.name, submission.name)
+                print(f"  could not grade it: {type(error).__name__}: {message}", file=sys.stderr)
+                rows.append({"submission": str(submission), "error": f"could not grade it: {message}", "sha256": digest})
+                continue
+            row = {"submission": str(submission)}
+            row.update({question: score for question, (score, _) in scores.items()})
+            row["total"] = sum(score for score, _ in scores.values())
+            row["possible"] = sum(possible for _, possible in scores.values())
+            row["seconds"] = round(result.seconds, 1)
+            row["notes"] = "; ".join(result.notes)
+            row["honour_code"] = "; ".join(flags)
+            row["sha256"] = digest
+            rows.append(row)
+            if feedback_dir:
+                text = feedback(f"{name}: {submission.name}", result, result.notes, flags)
+                _write_atomically(Path(feedback_dir) / f"{submission.stem}.md", text)
     table = pd.DataFrame(rows)
-    print(table.to_string(index=False))
+    print(table.drop(columns=["sha256"], errors="ignore").to_string(index=False))
     if output:
-        staging = Path(output).with_name(f".{Path(output).name}.tmp")
-        table.to_csv(staging, index=False)
-        staging.replace(output)  # atomic: a submission cannot leave a half-written or forged table
-        print(f"wrote {output}")
+        _write_atomically(output, table.to_csv(index=False))
+        print(f"wrote {output}" + (f" and the feedback in {feedback_dir}/" if feedback_dir else ""))
     return table
+
+
+NO_ISOLATION_WARNING = """
+**********************************************************************************************
+WARNING: --no-isolation: submissions run WITHOUT the OS sandbox, as your own user, with your
+files, your network and the grader's processes in reach. A hostile submission can read the
+hidden tests and solutions, other submissions and your files, and change or kill the grading.
+Use this on a development machine with trusted notebooks only; grade real submissions with
+bubblewrap installed (Debian/Ubuntu: sudo apt-get install bubblewrap).
+**********************************************************************************************
+"""
 
 
 def main(argv=None):
@@ -244,12 +323,25 @@ def main(argv=None):
     grade_parser.add_argument("-o", "--output", help="CSV file for the table of scores")
     grade_parser.add_argument("--time-limit", type=float, default=60.0,
                               help="seconds each code cell, and each question's calls, may take (default 60)")
+    grade_parser.add_argument("--submission-time-limit", type=float, default=None,
+                              help="seconds one submission may take in all: cells, restarts, questions "
+                                   "(default 10 x --time-limit)")
+    grade_parser.add_argument("--feedback", help="folder for the feedback files (default: <output>-feedback/)")
+    grade_parser.add_argument("--no-isolation", action="store_true",
+                              help="run submissions WITHOUT the bubblewrap sandbox (development machines only: "
+                                   "a hostile submission can then read and change everything you can)")
     args = parser.parse_args(argv)
 
     if args.command == "grade":
+        from course_lib.grading.sandbox import SandboxUnavailable
+
         if args.name not in names():
             raise SystemExit(f"unknown assignment {args.name!r}; choose from {names()}")
-        grade(args.name, args.submissions, args.output, args.time_limit)
+        try:
+            grade(args.name, args.submissions, args.output, args.time_limit, isolation=not args.no_isolation,
+                  feedback_dir=args.feedback, submission_time_limit=args.submission_time_limit)
+        except SandboxUnavailable as error:
+            raise SystemExit(f"make grade refuses to grade without its sandbox: {error}") from None
         return
     selected = args.names or names()
     unknown = sorted(set(selected) - set(names()))
@@ -273,4 +365,8 @@ def main(argv=None):
 
 if __name__ == "__main__":
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if not sys.flags.isolated:
+        # The judge runs Python isolated: no working folder, `scripts/` or user site on its path,
+        # no PYTHON* variables, so that no file a submission could leave there is ever imported.
+        os.execv(sys.executable, [sys.executable, "-I", *sys.argv])
     main()

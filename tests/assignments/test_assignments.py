@@ -7,7 +7,7 @@ every test). Then:
 - the committed student version equals the generated one (after normalising
   the cell ids and execution traces that otter writes differently each time);
 - the student version holds the public tests only;
-- graded by the judge (`course_lib.judge`, the submission's code in a child
+- graded by the judge (`course_lib.grading.judge`, the submission's code in a child
   process): the solution scores full marks, the untouched student notebook
   zero on every question, and each planted wrong submission
   (tests/assignments/planted.py) loses exactly the points of its question;

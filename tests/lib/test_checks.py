@@ -1,4 +1,4 @@
-"""course_lib.checks: the assignments' checks pass right answers and fail wrong ones.
+"""course_lib.grading.checks: the assignments' checks pass right answers and fail wrong ones.
 
 The right answers here are the course's own implementations (`course_lib.ops`,
 `course_lib.retrieval`, `course_lib.layers`), adapted to the assignments'
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from course_lib import ops
-from course_lib.checks import a1, a2, a3
+from course_lib.grading.checks import a1, a2, a3
 
 
 def _dense_2d(kernel, input_shape):

@@ -7,9 +7,11 @@ import pytest
 from course_lib.grading import (
     assert_equal,
     assert_same_array,
+    assign_weights,
     call,
     layer_output,
     numerical_gradient,
+    random_weights,
     randomize_weights,
     relative_error,
     unpack,
@@ -134,3 +136,49 @@ def test_randomize_weights_keeps_scales_and_variances_positive():
     randomize_weights(norm, np.random.default_rng(0))
     assert (keras.ops.convert_to_numpy(norm.gamma) > 0).all()
     assert (keras.ops.convert_to_numpy(norm.moving_variance) > 0).all()
+
+
+def test_assign_weights_takes_the_judges_values_by_name_and_shape_and_refuses_unknown_ones():
+    layer = keras.layers.Dense(3)
+    layer.build((None, 2))
+    values = random_weights([("kernel", (2, 3)), ("bias", (3,))], np.random.default_rng(0))
+    assign_weights(layer, values)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.kernel), values["kernel", (2, 3)], rtol=1e-6)
+    with pytest.raises(AssertionError, match=r"has a weight `bias` of shape \(3,\)"):
+        assign_weights(layer, {("kernel", (2, 3)): values["kernel", (2, 3)]}, "Dense(3)")
+
+
+def test_honour_code_flags_find_forbidden_imports_and_calls_through_aliases():
+    from course_lib.grading.report import honour_code_flags
+
+    cells = [
+        "import numpy as np\nfrom course_lib.runtime import setup_notebook",
+        "import keras\ny = keras.ops.conv(x, k)",
+        "from scipy import ndimage as nd\nimport tensorflow as tf\nwith tf.GradientTape() as tape:\n    pass",
+        "import importlib\nops = importlib.import_module('course_lib.ops')",
+        "def broken(:",
+    ]
+    forbidden = ("course_lib.ops", "scipy.ndimage", "keras.ops.conv", "GradientTape", "keras.ops.max_pool")
+    assert honour_code_flags(cells, forbidden) == [
+        "GradientTape (cell 3)", "course_lib.ops (cell 4)", "keras.ops.conv (cell 2)", "scipy.ndimage (cell 3)",
+    ]
+    assert honour_code_flags(["import numpy as np\nnp.convolve"], forbidden) == []
+
+
+def test_feedback_shows_public_messages_and_hidden_names_only():
+    from course_lib.grading.judge import CaseResult, GradingResult
+    from course_lib.grading.report import feedback
+
+    result = GradingResult(
+        scores={"q1": (1.0, 2.0)}, outputs={}, notes=[], seconds=1.0,
+        cases={"q1": [
+            CaseResult("test_public", False, False, "❌ Test case failed\nf(3) returned 4; expected 5.", 1.0),
+            CaseResult("test_hidden", True, True, "✅ Test case passed", 1.0),
+            CaseResult("test_hidden_2", True, False, "❌ check(seed=9001) failed: f(17) returned 1", 1.0),
+        ]},
+    )
+    text = feedback("A1: alice.ipynb", result, ["code cell 3 did not finish"], ["scipy.signal (cell 2)"])
+    assert "**Total: 1 / 2**" in text and "## q1: 1 / 2" in text
+    assert "f(3) returned 4; expected 5." in text and "code cell 3 did not finish" in text and "scipy.signal" in text
+    assert "hidden test `test_hidden`: passed" in text and "hidden test `test_hidden_2`: failed" in text
+    assert "9001" not in text and "f(17)" not in text

@@ -1,13 +1,14 @@
-"""course_lib.sandbox and course_lib.judge: a submission's code answers by data only, within limits."""
+"""course_lib.grading.sandbox and course_lib.grading.judge: a submission's code answers by data only, within limits."""
 
+import os
 import time
 
 import nbformat
 import numpy as np
 import pytest
 
-from course_lib.judge import notebook_cells
-from course_lib.sandbox import (
+from course_lib.grading.judge import notebook_cells
+from course_lib.grading.sandbox import (
     Opaque,
     SubmissionDied,
     SubmissionProcess,
@@ -111,7 +112,7 @@ def test_grader_calls_are_left_out_of_the_cells():
 
 
 def test_an_object_whose_repr_never_returns_does_not_stop_the_grading(tmp_path):
-    from course_lib.judge import Judge
+    from course_lib.grading.judge import Judge
 
     tests = tmp_path / "tests"
     tests.mkdir()
@@ -127,3 +128,106 @@ def test_an_object_whose_repr_never_returns_does_not_stop_the_grading(tmp_path):
     result = Judge(tests, time_limit=5).grade(path)
     assert result.scores == {"q1": (1.0, 1.0)} and not result.notes  # the stand-in never calls __repr__
     assert result.seconds < 30
+
+
+# ---------------------------------------------------------------------------
+# The OS sandbox (bubblewrap): what a submission sees, and its limits.
+
+def _sandbox_uid_processes():
+    from pathlib import Path
+
+    from course_lib.grading.sandbox import SANDBOX_UID
+
+    return [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _uid(p) == SANDBOX_UID]
+
+
+def _uid(path):
+    try:
+        return path.stat().st_uid
+    except OSError:
+        return None
+
+
+def test_the_sandbox_sees_its_own_copy_and_nothing_of_the_judge(tmp_path):
+    import os
+    from pathlib import Path
+
+    import course_lib
+
+    repo = Path(course_lib.__file__).resolve().parents[1]
+    secret = tmp_path / "batch" / "classmate.ipynb"
+    secret.parent.mkdir()
+    secret.write_text("{}")
+    probe = (
+        "import os, socket, sys\n"
+        "seen = dict(uid=os.getuid(), pid=os.getpid(), processes=sorted(int(p) for p in os.listdir('/proc') if p.isdigit()),\n"
+        "            isolated=sys.flags.isolated, cwd=os.getcwd(), copy=open('submission.ipynb').read(),\n"
+        "            hostname=socket.gethostname())\n"
+        f"seen['visible'] = [p for p in ({str(secret)!r}, {str(repo / 'build')!r}, {str(repo / 'tests')!r}, {str(repo / 'scripts')!r},\n"
+        f"                   {os.getcwd()!r} + '/README.md', '/home') if os.path.exists(p)]\n"
+        "try:\n"
+        "    socket.create_connection(('1.1.1.1', 53), timeout=2)\n"
+        "    seen['network'] = 'open'\n"
+        "except OSError as error:\n"
+        "    seen['network'] = type(error).__name__\n"
+        "try:\n"
+        f"    open({str(Path(course_lib.__file__).parent / 'planted.py')!r}, 'w')\n"
+        "    seen['course'] = 'writable'\n"
+        "except OSError as error:\n"
+        "    seen['course'] = type(error).__name__\n"
+    )
+    with SubmissionProcess(b"the submission") as process:
+        assert process.run_cell(probe) is None
+        seen = process.describe(["seen"])["seen"][1]
+    assert seen["uid"] != 0 and seen["uid"] != os.getuid()
+    assert seen["pid"] == 2 and seen["processes"] == [1, 2]  # its own PID namespace: bubblewrap's init and itself
+    assert seen["isolated"] == 1 and seen["cwd"] == "/tmp/work" and seen["copy"] == "the submission"
+    assert seen["hostname"] == "sandbox" and seen["network"] != "open"
+    assert seen["visible"] == [] and seen["course"] in ("OSError", "PermissionError")
+
+
+def test_the_sandbox_limits_disk_and_processes_and_ends_them_all():
+    cell = (
+        "import os, time\n"
+        "try:\n"
+        "    with open('big', 'wb') as file:\n"
+        "        for _ in range(64):\n"
+        "            file.write(b'0' * (1 << 20))\n"
+        "    disk = 'wrote 64 MB'\n"
+        "except OSError as error:\n"
+        "    disk = f'{error.strerror} after {os.path.getsize(\"big\") >> 20} MB'\n"
+        "forks = 0\n"
+        "try:\n"
+        "    for _ in range(200):\n"
+        "        if os.fork() == 0:\n"
+        "            os.setsid()\n"
+        "            time.sleep(600)\n"
+        "            os._exit(0)\n"
+        "        forks += 1\n"
+        "except OSError:\n"
+        "    pass\n"
+    )
+    with SubmissionProcess(disk_limit=16 << 20, max_processes=24) as process:
+        assert process.run_cell(cell, timeout=60) is None
+        found = process.describe(["disk", "forks"])
+        assert _sandbox_uid_processes()  # the sleepers run, as the sandbox's uid
+    assert found["disk"][1].startswith("No space left on device after 1"), found["disk"]
+    assert 0 < found["forks"][1] < 24, found["forks"]
+    time.sleep(0.5)
+    assert _sandbox_uid_processes() == []  # every process it started ended with it
+
+
+def test_without_bubblewrap_the_judge_refuses_and_says_how_to_install_it(monkeypatch, tmp_path):
+    from course_lib.grading import sandbox
+    from course_lib.grading.judge import Judge
+
+    monkeypatch.setattr(sandbox, "_bwrap", lambda: None)
+    with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+        Judge(tmp_path, time_limit=5)
+
+
+def test_without_isolation_a_submission_still_runs_in_a_child_process():
+    with SubmissionProcess(b"copy", isolation=False) as process:
+        assert process.run_cell("import os, sys\npid = os.getpid()\nisolated = sys.flags.isolated\ncopy = open('submission.ipynb').read()") is None
+        found = process.describe(["pid", "isolated", "copy"])
+    assert found["pid"][1] != os.getpid() and found["isolated"][1] == 1 and found["copy"][1] == "copy"

@@ -115,7 +115,7 @@ def output_size(n, kernel_size, padding="valid", stride=1):
 # %%
 def test_output_size_against_keras_and_scipy(output_size):
     # Every test case draws sizes for all three paddings, so a mistake in one fails each case.
-    from course_lib.checks.a1 import check_output_size
+    from course_lib.grading.checks.a1 import check_output_size
 
     check_output_size(output_size, seed=101, paddings=("valid", "same", "full"), per_padding=5,
                       n_range=(6, 30), k_range=(1, 6), s_range=(1, 4))
@@ -124,7 +124,7 @@ def test_output_size_against_keras_and_scipy(output_size):
 # %%
 # HIDDEN
 def test_output_size_hidden(output_size):
-    from course_lib.checks.a1 import check_output_size
+    from course_lib.grading.checks.a1 import check_output_size
 
     check_output_size(output_size, seed=9001, paddings=("full", "same", "valid"), per_padding=8,
                       n_range=(3, 64), k_range=(1, 8), s_range=(1, 6))
@@ -185,7 +185,7 @@ def correlate2d(image, kernel, padding="valid"):
 def test_correlate2d_against_scipy(correlate2d):
     import scipy.signal
 
-    from course_lib.checks.a1 import check_against_scipy
+    from course_lib.grading.checks.a1 import check_against_scipy
 
     check_against_scipy(correlate2d, "correlate2d", scipy.signal.correlate2d, seed=202,
                         paddings=("valid", "same", "full"), size_range=(6, 12), kernel_sizes=(1, 3, 5))
@@ -196,7 +196,7 @@ def test_correlate2d_against_scipy(correlate2d):
 def test_correlate2d_hidden(correlate2d):
     import scipy.signal
 
-    from course_lib.checks.a1 import check_against_scipy
+    from course_lib.grading.checks.a1 import check_against_scipy
 
     check_against_scipy(correlate2d, "correlate2d", scipy.signal.correlate2d, seed=9002,
                         paddings=("full", "same", "valid") * 2, size_range=(5, 20), kernel_sizes=(1, 3, 5))
@@ -252,7 +252,7 @@ def convolve2d(image, kernel, padding="valid"):
 def test_convolve2d_against_scipy(convolve2d):
     import scipy.signal
 
-    from course_lib.checks.a1 import check_against_scipy
+    from course_lib.grading.checks.a1 import check_against_scipy
 
     check_against_scipy(convolve2d, "convolve2d", scipy.signal.convolve2d, seed=303,
                         paddings=("valid", "same", "full"), size_range=(6, 12), kernel_sizes=(3, 5))
@@ -263,7 +263,7 @@ def test_convolve2d_against_scipy(convolve2d):
 def test_convolve2d_hidden(convolve2d):
     import scipy.signal
 
-    from course_lib.checks.a1 import check_against_scipy
+    from course_lib.grading.checks.a1 import check_against_scipy
 
     check_against_scipy(convolve2d, "convolve2d", scipy.signal.convolve2d, seed=9003,
                         paddings=("full", "same", "valid") * 2, size_range=(5, 20), kernel_sizes=(3, 5))
@@ -329,7 +329,7 @@ def conv2d_forward(x, kernel, bias, padding="valid", strides=1):
 
 # %%
 def test_conv2d_forward_against_keras(conv2d_forward):
-    from course_lib.checks.a1 import check_conv2d_forward
+    from course_lib.grading.checks.a1 import check_conv2d_forward
 
     check_conv2d_forward(conv2d_forward, seed=404, paddings=("valid", "same"), strides_list=(1, 2), kernel_sizes=(2, 3),
                          batch=2, size_range=(5, 10), channel_range=(2, 4), filter_range=(2, 5))
@@ -338,7 +338,7 @@ def test_conv2d_forward_against_keras(conv2d_forward):
 # %%
 # HIDDEN
 def test_conv2d_forward_hidden(conv2d_forward):
-    from course_lib.checks.a1 import check_conv2d_forward
+    from course_lib.grading.checks.a1 import check_conv2d_forward
 
     check_conv2d_forward(conv2d_forward, seed=9004, paddings=("same", "valid"), strides_list=(2, 1, 3),
                          kernel_sizes=(3, 2, 1), batch=3, size_range=(6, 13), channel_range=(2, 5), filter_range=(1, 5))
@@ -412,7 +412,7 @@ def conv2d_backward(dout, x, kernel, padding="valid", strides=1):
 
 # %%
 def test_conv2d_backward_against_numerical_gradients(conv2d_backward):
-    from course_lib.checks.a1 import check_conv2d_backward
+    from course_lib.grading.checks.a1 import check_conv2d_backward
 
     check_conv2d_backward(conv2d_backward, seed=505, cases=(("valid", 1), ("same", 2), ("same", 1), ("valid", 2)),
                           x_shape=(2, 6, 5, 2), kernel_shape=(3, 2, 2, 3))
@@ -421,7 +421,7 @@ def test_conv2d_backward_against_numerical_gradients(conv2d_backward):
 # %%
 # HIDDEN
 def test_conv2d_backward_hidden(conv2d_backward):
-    from course_lib.checks.a1 import check_conv2d_backward
+    from course_lib.grading.checks.a1 import check_conv2d_backward
 
     check_conv2d_backward(conv2d_backward, seed=9005, cases=(("same", 2), ("valid", 1), ("same", 3), ("valid", 2)),
                           x_shape=(3, 7, 6, 3), kernel_shape=(2, 3, 3, 2))
@@ -466,7 +466,7 @@ def max_pool2d_forward(x, pool_size=2, strides=None):
 
 # %%
 def test_max_pool2d_forward_against_keras(max_pool2d_forward):
-    from course_lib.checks.a1 import check_max_pool2d_forward
+    from course_lib.grading.checks.a1 import check_max_pool2d_forward
 
     check_max_pool2d_forward(max_pool2d_forward, seed=606, cases=((2, None), (3, 2), (2, 1)), batch=2,
                              size_range=(6, 11), channels=3)
@@ -475,7 +475,7 @@ def test_max_pool2d_forward_against_keras(max_pool2d_forward):
 # %%
 # HIDDEN
 def test_max_pool2d_forward_hidden(max_pool2d_forward):
-    from course_lib.checks.a1 import check_max_pool2d_forward
+    from course_lib.grading.checks.a1 import check_max_pool2d_forward
 
     check_max_pool2d_forward(max_pool2d_forward, seed=9006, cases=((3, None), (2, 2), (3, 1), (4, 3)), batch=3,
                              size_range=(8, 15), channels=2)
@@ -535,7 +535,7 @@ def max_pool2d_backward(dout, x, pool_size=2, strides=None):
 
 # %%
 def test_max_pool2d_backward_against_numerical_gradients(max_pool2d_backward):
-    from course_lib.checks.a1 import check_max_pool2d_backward
+    from course_lib.grading.checks.a1 import check_max_pool2d_backward
 
     check_max_pool2d_backward(max_pool2d_backward, seed=707, cases=((2, None), (3, 2), (2, 1)), batch=2,
                               size_range=(5, 9), channels=2)
@@ -544,7 +544,7 @@ def test_max_pool2d_backward_against_numerical_gradients(max_pool2d_backward):
 # %%
 # HIDDEN
 def test_max_pool2d_backward_hidden(max_pool2d_backward):
-    from course_lib.checks.a1 import check_max_pool2d_backward
+    from course_lib.grading.checks.a1 import check_max_pool2d_backward
 
     check_max_pool2d_backward(max_pool2d_backward, seed=9007, cases=((3, 1), (2, None), (3, None), (4, 2)), batch=2,
                               size_range=(6, 11), channels=3)
@@ -604,7 +604,7 @@ def conv_to_dense(kernel, input_shape):
 
 # %%
 def test_conv_to_dense_against_scipy(conv_to_dense):
-    from course_lib.checks.a1 import check_conv_to_dense
+    from course_lib.grading.checks.a1 import check_conv_to_dense
 
     check_conv_to_dense(conv_to_dense, seed=808, count=3, size_range=(4, 8), kernel_range=(1, 4), images=5)
 
@@ -612,7 +612,7 @@ def test_conv_to_dense_against_scipy(conv_to_dense):
 # %%
 # HIDDEN
 def test_conv_to_dense_hidden(conv_to_dense):
-    from course_lib.checks.a1 import check_conv_to_dense
+    from course_lib.grading.checks.a1 import check_conv_to_dense
 
     check_conv_to_dense(conv_to_dense, seed=9008, count=4, size_range=(5, 10), kernel_range=(2, 5), images=4)
 

@@ -159,7 +159,7 @@ def bottleneck_block_params(c_in, c_mid):
 # %%
 def test_parameter_counts_against_keras(conv_params, batch_norm_params, bottleneck_block_params):
     # Every test case checks all three functions, each on random sizes.
-    from course_lib.checks.a2 import check_parameter_counts
+    from course_lib.grading.checks.a2 import check_parameter_counts
 
     check_parameter_counts(conv_params, batch_norm_params, bottleneck_block_params, seed=111, rounds=3,
                            kernel_sizes=(1, 3, 5, 7), channel_max=64, bias_order=(True, False), bn_channel_max=256,
@@ -169,7 +169,7 @@ def test_parameter_counts_against_keras(conv_params, batch_norm_params, bottlene
 # %%
 # HIDDEN
 def test_parameter_counts_hidden(conv_params, batch_norm_params, bottleneck_block_params):
-    from course_lib.checks.a2 import check_parameter_counts
+    from course_lib.grading.checks.a2 import check_parameter_counts
 
     check_parameter_counts(conv_params, batch_norm_params, bottleneck_block_params, seed=9111, rounds=4,
                            kernel_sizes=(1, 2, 3, 5, 7), channel_max=96, bias_order=(False, True), bn_channel_max=512,
@@ -271,7 +271,7 @@ class ResidualBlock(keras.layers.Layer):
 def test_residual_block(ResidualBlock):
     # Each block is checked in full: shape, parameters, values on random weights,
     # inside a keras.Model, and after a get_config / from_config round trip.
-    from course_lib.checks.a2 import check_residual_block
+    from course_lib.grading.checks.a2 import check_residual_block
 
     check_residual_block(ResidualBlock, seed=222, configs=[(4, 4, 1), (3, 6, 1), (4, 4, 2)], batch=2, size_range=(5, 10))
 
@@ -279,7 +279,7 @@ def test_residual_block(ResidualBlock):
 # %%
 # HIDDEN
 def test_residual_block_hidden(ResidualBlock):
-    from course_lib.checks.a2 import check_residual_block
+    from course_lib.grading.checks.a2 import check_residual_block
 
     check_residual_block(ResidualBlock, seed=9222, configs=[(6, 6, 1), (7, 3, 2), (4, 8, 1), (5, 5, 2)], batch=3,
                          size_range=(4, 12))
@@ -379,7 +379,7 @@ class InceptionModule(keras.layers.Layer):
 # %%
 def test_inception_module(InceptionModule):
     # The sizes of the four 1x1 convolutions differ, so each branch has its own weights.
-    from course_lib.checks.a2 import check_inception_module
+    from course_lib.grading.checks.a2 import check_inception_module
 
     check_inception_module(InceptionModule, seed=333, modules=[((3, 4, 8, 5, 2, 7), 6), ((9, 2, 5, 6, 3, 4), 3)],
                            batch=2, size_range=(5, 10))
@@ -388,7 +388,7 @@ def test_inception_module(InceptionModule):
 # %%
 # HIDDEN
 def test_inception_module_hidden(InceptionModule):
-    from course_lib.checks.a2 import check_inception_module
+    from course_lib.grading.checks.a2 import check_inception_module
 
     check_inception_module(InceptionModule, seed=9333,
                            modules=[((5, 7, 3, 1, 10, 2), 8), ((11, 3, 6, 8, 1, 4), 1), ((2, 9, 11, 4, 6, 10), 5)],
@@ -468,7 +468,7 @@ class DepthwiseSeparableConv(keras.layers.Layer):
 
 # %%
 def test_depthwise_separable_conv(DepthwiseSeparableConv):
-    from course_lib.checks.a2 import check_depthwise_separable_conv
+    from course_lib.grading.checks.a2 import check_depthwise_separable_conv
 
     check_depthwise_separable_conv(DepthwiseSeparableConv, seed=444, configs=[(3, 7, 1), (5, 4, 2)], batch=2,
                                    size_range=(5, 10))
@@ -477,7 +477,7 @@ def test_depthwise_separable_conv(DepthwiseSeparableConv):
 # %%
 # HIDDEN
 def test_depthwise_separable_conv_hidden(DepthwiseSeparableConv):
-    from course_lib.checks.a2 import check_depthwise_separable_conv
+    from course_lib.grading.checks.a2 import check_depthwise_separable_conv
 
     check_depthwise_separable_conv(DepthwiseSeparableConv, seed=9444, configs=[(6, 3, 2), (8, 4, 1), (2, 9, 1)],
                                    batch=3, size_range=(4, 12))
@@ -547,7 +547,7 @@ vgg16_conv5_3_field = receptive_field(VGG16_CONV5_3)  # SOLUTION
 # %%
 def test_receptive_field_against_course_lib(receptive_field, vgg16_conv5_3_field):
     # Random stacks of convolutions and poolings, measured by course_lib.receptive_field.
-    from course_lib.checks.a2 import check_receptive_field
+    from course_lib.grading.checks.a2 import check_receptive_field
 
     check_receptive_field(receptive_field, vgg16_conv5_3_field, seed=555, lengths=(3, 4, 5, 6, 7),
                           kernel_sizes=(1, 2, 3, 5, 7), strides=(1, 2, 3), input_size=64, check_vgg16_value=False)
@@ -556,7 +556,7 @@ def test_receptive_field_against_course_lib(receptive_field, vgg16_conv5_3_field
 # %%
 # HIDDEN
 def test_receptive_field_hidden(receptive_field, vgg16_conv5_3_field):
-    from course_lib.checks.a2 import check_receptive_field
+    from course_lib.grading.checks.a2 import check_receptive_field
 
     check_receptive_field(receptive_field, vgg16_conv5_3_field, seed=9555, lengths=(2, 8, 5, 6, 4, 7),
                           kernel_sizes=(1, 2, 3, 4, 5, 7), strides=(1, 2, 3, 4), input_size=96, check_vgg16_value=True)

@@ -124,7 +124,7 @@ def mixup_batch(images, labels, alpha, rng):
 
 # %%
 def test_mixup_batch_invariants(mixup_batch):
-    from course_lib.checks.a3 import check_mixup_batch
+    from course_lib.grading.checks.a3 import check_mixup_batch
 
     check_mixup_batch(mixup_batch, seed=111, alphas=(0.05, 0.4, 1.0), n=2000, classes=4, image_shape=(3, 3, 2), mixer_seed=5)
 
@@ -132,7 +132,7 @@ def test_mixup_batch_invariants(mixup_batch):
 # %%
 # HIDDEN
 def test_mixup_batch_hidden(mixup_batch):
-    from course_lib.checks.a3 import check_mixup_batch
+    from course_lib.grading.checks.a3 import check_mixup_batch
 
     check_mixup_batch(mixup_batch, seed=9101, alphas=(0.02, 2.0, 0.2), n=3000, classes=3, image_shape=(4, 2), mixer_seed=7)
 
@@ -191,7 +191,7 @@ def tta_predict(model, images, views):
 
 # %%
 def test_tta_predict_is_the_mean_posterior(tta_predict):
-    from course_lib.checks.a3 import check_tta_predict
+    from course_lib.grading.checks.a3 import check_tta_predict
 
     check_tta_predict(tta_predict, seed=21, n=10, architecture=((6, 6, 2), 8, "tanh", 3),
                       view_sets=[["identity", "flip_cols", "roll_rows"], ["flip_cols", "roll_rows"], ["identity"]],
@@ -201,7 +201,7 @@ def test_tta_predict_is_the_mean_posterior(tta_predict):
 # %%
 # HIDDEN
 def test_tta_predict_hidden(tta_predict):
-    from course_lib.checks.a3 import check_tta_predict
+    from course_lib.grading.checks.a3 import check_tta_predict
 
     check_tta_predict(tta_predict, seed=9102, n=7, architecture=((5, 7, 3), 6, "relu", 4),
                       view_sets=[["flip_rows", "brighter", "identity", "roll_cols_back_2"]], check_no_views=True)
@@ -258,7 +258,7 @@ def build_transfer_model(backbone, classes):
 
 # %%
 def test_transfer_model_has_a_frozen_backbone_and_a_new_head(build_transfer_model):
-    from course_lib.checks.a3 import check_transfer_model_structure
+    from course_lib.grading.checks.a3 import check_transfer_model_structure
 
     check_transfer_model_structure(build_transfer_model, class_counts=(5, 3))
 
@@ -266,7 +266,7 @@ def test_transfer_model_has_a_frozen_backbone_and_a_new_head(build_transfer_mode
 # %%
 # HIDDEN
 def test_transfer_model_training_leaves_the_backbone_unchanged(build_transfer_model):
-    from course_lib.checks.a3 import check_transfer_model_training
+    from course_lib.grading.checks.a3 import check_transfer_model_training
 
     check_transfer_model_training(build_transfer_model, seed=9103, classes=4)
 
@@ -322,7 +322,7 @@ def nearest_neighbours(index_features, query_features, k):
 
 # %%
 def test_nearest_neighbours_against_scikit_learn(nearest_neighbours):
-    from course_lib.checks.a3 import check_nearest_neighbours
+    from course_lib.grading.checks.a3 import check_nearest_neighbours
 
     check_nearest_neighbours(nearest_neighbours, seed=404, cases=((50, 7, 8, 5), (30, 4, 3, 1), (20, 6, 16, 20)),
                              reference="sklearn", check_too_large_k=False)
@@ -331,7 +331,7 @@ def test_nearest_neighbours_against_scikit_learn(nearest_neighbours):
 # %%
 # HIDDEN
 def test_nearest_neighbours_hidden(nearest_neighbours):
-    from course_lib.checks.a3 import check_nearest_neighbours
+    from course_lib.grading.checks.a3 import check_nearest_neighbours
 
     check_nearest_neighbours(nearest_neighbours, seed=9104, cases=((80, 9, 12, 10), (15, 3, 2, 4), (40, 5, 64, 1)),
                              reference="brute force", check_too_large_k=True)
@@ -378,7 +378,7 @@ def precision_at_k(query_labels, retrieved_labels, k):
 
 # %%
 def test_precision_at_k(precision_at_k):
-    from course_lib.checks.a3 import check_precision_at_k
+    from course_lib.grading.checks.a3 import check_precision_at_k
 
     check_precision_at_k(precision_at_k, seed=505, cases=((20, 10, 5), (8, 6, 1), (12, 4, 3)), labels=3,
                          reference="by hand", require_float=True)
@@ -387,7 +387,7 @@ def test_precision_at_k(precision_at_k):
 # %%
 # HIDDEN
 def test_precision_at_k_hidden(precision_at_k):
-    from course_lib.checks.a3 import check_precision_at_k
+    from course_lib.grading.checks.a3 import check_precision_at_k
 
     check_precision_at_k(precision_at_k, seed=9105, cases=((30, 12, 7), (5, 9, 2), (16, 5, 4)), labels=4,
                          reference="course_lib", require_float=False)

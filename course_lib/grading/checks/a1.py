@@ -16,6 +16,17 @@ import numpy as np
 
 from course_lib.grading import assert_equal, assert_same_array, call, numerical_gradient, unpack
 
+# The honour code: what A1's rules forbid in an answer (NumPy only). `make grade` lists, per
+# submission, the ones its code uses; the score is not changed, the instructor decides.
+FORBIDDEN_IMPORTS = (
+    "course_lib.ops", "course_lib.gradcheck", "course_lib.autodiff", "course_lib.layers", "scipy.signal",
+    "scipy.ndimage", "keras.ops.conv", "keras.ops.conv_transpose", "keras.ops.depthwise_conv",
+    "keras.ops.separable_conv", "keras.ops.max_pool", "keras.ops.average_pool", "GradientTape", "torch", "jax",
+)
+
+# What these checks import inside their functions: the judge imports them before any submission runs.
+JUDGE_IMPORTS = ("keras", "scipy.signal")
+
 
 def check_output_size(output_size, seed, paddings, per_padding, n_range, k_range, s_range):
     """q1: `output_size(n, k, padding, s)` against Keras ("valid", "same") and SciPy ("full")."""

@@ -1,10 +1,16 @@
-"""A submission's code in a process of its own, answering the judge by data only.
+"""A submission's code in a sandboxed process of its own, answering the judge by data only.
 
-The judge (`course_lib.judge`) never runs a submission's code in its own
+The judge (`course_lib.grading.judge`) never runs a submission's code in its own
 process. It starts a `SubmissionProcess`, which executes the notebook's code
-cells in a fresh Python process under time, memory and file-size limits, and
-then asks that process what it needs: which names the notebook defined, and
-what its functions return on the judge's inputs. Everything that crosses the
+cells in a fresh Python process, and then asks that process what it needs:
+which names the notebook defined, and what its functions return on the judge's
+inputs. The process runs in bubblewrap's OS sandbox (`bwrap_command`): an
+unprivileged uid of its own; new PID, mount, network, IPC and UTS namespaces;
+read-only `/usr`, `/etc`, Python environment and `course_lib`, and nothing else
+of the machine (not the batch, the autograder, the output or the judge's
+`/proc`); a private size-limited tmpfs with its own copy of the submission;
+limits on time, memory, file size and processes. When it is closed, its PID
+namespace ends with every process it started. Everything that crosses the
 process boundary is data:
 
 - JSON for `None`, booleans, numbers, strings, lists, tuples and dicts;
@@ -18,25 +24,25 @@ Monkey-patching NumPy, Keras, `course_lib.grading` or the builtins inside the
 submission's process therefore changes only what that process answers, never
 how the judge computes its references or compares.
 
-The same module is the child's program: `python -m course_lib.sandbox FD_IN
+The same module is the child's program: `python -m course_lib.grading.sandbox FD_IN
 FD_OUT` reads requests from one pipe and writes answers to the other.
 
 Example:
 
->>> from course_lib.sandbox import SubmissionProcess
+>>> from course_lib.grading.sandbox import SubmissionProcess
 >>> with SubmissionProcess() as process:
 ...     process.run_cell("def double(x):\\n    return 2 * x")
 ...     process.call("double", (21,), {})
 42
 """
 
-import ast
 import base64
 import builtins
 import io
 import json
 import os
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -46,7 +52,10 @@ import time
 
 import numpy as np
 
-__all__ = ["SubmissionProcess", "Opaque", "Ref", "TimeLimitExceeded", "SubmissionDied", "WireError"]
+__all__ = [
+    "SubmissionProcess", "Opaque", "Ref", "TimeLimitExceeded", "SubmissionDied", "WireError", "SandboxUnavailable",
+    "bwrap_command", "check_sandbox", "PRELOADED",
+]
 
 # Frames larger than this are refused: an answer is arrays of a few MB at most,
 # and a submission must not make the judge read gigabytes.
@@ -245,62 +254,249 @@ def _read_frame(fd, deadline=None):
 # ---------------------------------------------------------------------------
 # The judge's side.
 
-def _limits(memory_limit, file_size_limit):
+INSTALL_BUBBLEWRAP = (
+    "bubblewrap (`bwrap`) is missing: install it (Debian/Ubuntu: `sudo apt-get install bubblewrap`; "
+    "Fedora: `sudo dnf install bubblewrap`), or, on a development machine only, grade with "
+    "`--no-isolation` (NO_ISOLATION=1 for make), which runs submissions without the OS sandbox."
+)
+# The uid a submission runs as when the judge is root: one of its own, unprivileged,
+# so that the process limit counts the submission's processes only.
+SANDBOX_UID = 61000 + os.getpid() % 1000
+SANDBOX_HOME = "/tmp/work"
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot make its namespaces here; the message says what to do."""
+
+
+def _bwrap():
+    return shutil.which("bwrap")
+
+
+def _unprivileged():
+    return os.geteuid() != 0
+
+
+def _tasks_of(uid):
+    """How many processes and threads `uid` runs now (RLIMIT_NPROC counts them all)."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry}/task"))
+            except OSError:
+                pass
+    return count
+
+
+def _limits(memory_limit, file_size_limit, max_processes):
     def apply():
         import resource
 
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
         resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+        if max_processes is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
 
     return apply
+
+
+def _read_only_paths():
+    """What the sandbox sees, read-only: the system, the Python environment, the course's package."""
+    import course_lib
+
+    paths = ["/usr", "/etc", sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+             os.path.dirname(os.path.abspath(course_lib.__file__))]
+    chosen = []
+    for path in sorted({os.path.realpath(p) for p in paths} | {os.path.abspath(p) for p in paths}, key=len):
+        if os.path.isdir(path) and not any(path == c or path.startswith(c + os.sep) for c in chosen):
+            chosen.append(path)
+    return chosen
+
+
+def bwrap_command(memory_fd, hide=(), disk_limit=512 << 20, uid=None):
+    """The bubblewrap command line that runs the child of a `SubmissionProcess`.
+
+    The child gets new PID, mount, network, IPC, UTS and cgroup namespaces; a
+    root of its own that holds, read-only, only `/usr`, `/etc`, the Python
+    environment and the course's package (never the judge's files, the batch
+    of submissions, `build/` or the output folder; `hide` lists folders to mask
+    should they lie inside one of those); its own `/proc` and `/dev`; and a
+    `disk_limit`-byte tmpfs at `/tmp` whose `/tmp/work` (its working directory
+    and home) holds its copy of the submission, read from `memory_fd`. It dies
+    with the judge (`--die-with-parent`). As root, the judge runs bubblewrap
+    privileged and drops the child to an unprivileged uid of its own with
+    `setpriv`; as another user, bubblewrap makes a user namespace.
+    """
+    bwrap = _bwrap()
+    if bwrap is None:
+        raise SandboxUnavailable(INSTALL_BUBBLEWRAP)
+    argv = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--hostname", "sandbox", "--die-with-parent", "--new-session"]
+    if _unprivileged():
+        argv += ["--unshare-user", "--disable-userns", "--uid", "1000", "--gid", "1000", "--cap-drop", "ALL"]
+    made = set()
+    for link in ("bin", "lib", "lib64", "sbin"):
+        if os.path.islink(f"/{link}"):
+            argv += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
+            made.add(f"/{link}")
+    for path in _read_only_paths():
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            parent = "/" + "/".join(parts[:depth])
+            if parent not in made:
+                made.add(parent)
+                argv += ["--perms", "0755", "--dir", parent]
+        argv += ["--ro-bind", path, path]
+    roots = _read_only_paths()
+    for path in sorted({os.path.realpath(p) for p in hide}):
+        if any(path == r or path.startswith(r + os.sep) for r in roots):
+            argv += ["--tmpfs", path]  # an empty folder over what the submission must not see
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(int(disk_limit)), "--perms", "1777", "--tmpfs", "/tmp",
+             "--perms", "0777", "--dir", SANDBOX_HOME,
+             "--perms", "0444", "--file", str(memory_fd), f"{SANDBOX_HOME}/submission.ipynb",
+             "--chdir", SANDBOX_HOME, "--clearenv"]
+    environment = {
+        "HOME": SANDBOX_HOME, "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "USER": "student",
+        "LOGNAME": "student", "MPLBACKEND": "Agg", "KERAS_HOME": f"{SANDBOX_HOME}/.keras",
+        "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "tensorflow"), "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    for key, value in environment.items():
+        argv += ["--setenv", key, value]
+    if not _unprivileged():
+        argv += ["--", shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid or SANDBOX_UID}",
+                 f"--regid={uid or SANDBOX_UID}", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+                 "--no-new-privs"]
+    return argv + ["--"]
+
+
+def check_sandbox():
+    """Raises `SandboxUnavailable` (saying why and what to do) unless bubblewrap can run a sandbox here."""
+    memory_fd = os.memfd_create("probe")
+    try:
+        argv = bwrap_command(memory_fd) + [sys.executable, "-I", "-c", "import os; print(os.getuid())"]
+        result = subprocess.run(argv, pass_fds=(memory_fd,), capture_output=True, text=True, timeout=60,
+                                preexec_fn=_limits(8 << 30, 1 << 20, 64))
+    finally:
+        os.close(memory_fd)
+    if result.returncode != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but could not make a sandbox here: {result.stderr.strip()[-500:]} "
+            "(a container may forbid the namespaces it needs: mount namespaces as root, unprivileged user "
+            "namespaces otherwise; grade on the host or in a container that allows them, or with "
+            "`--no-isolation` on a development machine with trusted notebooks)."
+        )
+    if result.stdout.strip() == "0":
+        raise SandboxUnavailable("the sandbox's process still runs as root; refusing to grade.")
 
 
 class SubmissionProcess:
     """A child Python process that runs a submission's cells and answers calls by data.
 
     Args:
-        workdir: the child's working directory (default: a new temporary folder,
-            removed on `close`).
+        submission: the submission's bytes, copied into the child's private
+            folder as `submission.ipynb` (default: none, an empty file).
+        isolation: True (default) runs the child in bubblewrap's OS sandbox
+            (`bwrap_command`); False runs it as a plain child process of the
+            judge's own user, which a hostile submission can escape: for
+            development only.
         memory_limit: the child's address-space limit in bytes (default 8 GiB).
         file_size_limit: the largest file the child may write, in bytes (default 256 MiB).
+        disk_limit: the size of the sandbox's writable tmpfs, in bytes (default 512 MiB).
+        max_processes: how many processes and threads the child's uid may run
+            (default 256; TensorFlow alone starts a few dozen threads).
+        hide: folders the child must not see even if they lie inside the
+            environment or the course (the batch, the output folder, the autograder).
+        preload: modules the child imports before it answers (`wait_ready`);
+            the judge preloads `PRELOADED`, so that a cell's time limit
+            measures the cell, not the loading of TensorFlow.
 
     Every request takes a `timeout` in seconds. When it passes, the child and
-    every process it started are killed and `TimeLimitExceeded` is raised; a
-    child that exits or crashes raises `SubmissionDied`. The child's standard
-    output and error go to `/dev/null`, so a submission that prints gigabytes
-    costs time, not memory or disk.
+    every process it started are killed (with the sandbox, its PID namespace
+    ends) and `TimeLimitExceeded` is raised; a child that exits or crashes
+    raises `SubmissionDied`. The child runs Python isolated (`-I`: no working
+    folder or user site on its path); its standard output and error go to
+    `/dev/null`, so a submission that prints gigabytes costs time only.
     """
 
-    def __init__(self, workdir=None, memory_limit=8 << 30, file_size_limit=256 << 20):
-        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="submission-")
-        self.workdir = str(workdir or self._tmp.name)
+    def __init__(self, submission=b"", isolation=True, memory_limit=8 << 30, file_size_limit=256 << 20,
+                 disk_limit=512 << 20, max_processes=256, hide=(), preload=()):
+        self.isolation = bool(isolation)
+        self._tmp = None
+        self._ready = False
         request_read, self._request = os.pipe()
         self._answer, answer_write = os.pipe()
-        env = dict(os.environ, MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", "course_lib.sandbox", str(request_read), str(answer_write)],
-            cwd=self.workdir,
-            env=env,
-            pass_fds=(request_read, answer_write),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: killed as a whole
-            preexec_fn=_limits(memory_limit, file_size_limit),
-        )
-        os.close(request_read)
-        os.close(answer_write)
+        child = [sys.executable, "-I", "-B", "-m", "course_lib.grading.sandbox", str(request_read), str(answer_write),
+                 ",".join(preload)]
+        pass_fds = [request_read, answer_write]
+        memory_fd = None
+        try:
+            if self.isolation:
+                memory_fd = os.memfd_create("submission")
+                os.write(memory_fd, bytes(submission))
+                os.lseek(memory_fd, 0, os.SEEK_SET)
+                pass_fds.append(memory_fd)
+                argv, env, cwd = bwrap_command(memory_fd, hide, disk_limit) + child, {}, "/"
+                if _unprivileged():
+                    max_processes += _tasks_of(os.getuid())  # the limit counts the judge's user's processes too
+            else:
+                self._tmp = tempfile.TemporaryDirectory(prefix="submission-")
+                with open(os.path.join(self._tmp.name, "submission.ipynb"), "wb") as file:
+                    file.write(bytes(submission))
+                argv, cwd = child, self._tmp.name
+                env = dict(os.environ, MPLBACKEND="Agg")
+                max_processes = None  # no dedicated uid: a limit would count the judge's own processes
+            self._child = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                pass_fds=pass_fds,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group: killed as a whole
+                preexec_fn=_limits(memory_limit, file_size_limit, max_processes),
+            )
+        finally:
+            os.close(request_read)
+            os.close(answer_write)
+            if memory_fd is not None:
+                os.close(memory_fd)
 
     @property
     def alive(self):
         return self._child is not None and self._child.poll() is None
+
+    def wait_ready(self, timeout):
+        """Waits, at most `timeout` seconds, until the child has loaded Python's libraries and can run cells.
+
+        The child imports the `preload` modules before it answers; `request`
+        waits for this itself (within its own timeout) when it has not been
+        waited for.
+        """
+        if self._ready:
+            return
+        if not self.alive:
+            raise SubmissionDied()
+        try:
+            answer = _read_frame(self._answer, time.monotonic() + max(float(timeout), 0.0))
+        except (TimeLimitExceeded, SubmissionDied, WireError) as error:
+            self.kill()
+            raise error from None
+        if answer != {"ready": True}:
+            self.kill()
+            raise WireError("the child did not start as expected")
+        self._ready = True
 
     def request(self, message, timeout):
         """Sends one request and returns the child's answer (a dict), within `timeout` seconds."""
         if not self.alive:
             raise SubmissionDied()
         deadline = time.monotonic() + max(float(timeout), 0.0)
+        self.wait_ready(timeout)
         try:
             _write_frame(self._request, message)
             answer = _read_frame(self._answer, deadline)
@@ -365,25 +561,17 @@ class SubmissionProcess:
         return self._value(self.request(message, timeout))
 
     def kill(self):
-        """Kills the child and every process it started (its process group and its descendants)."""
+        """Kills the child and every process it started.
+
+        In the sandbox, killing bubblewrap ends the PID namespace and every
+        process in it; without isolation, the child's process group is killed.
+        """
         if self._child is None:
             return
-        pid = self._child.pid
         try:
-            import psutil
-
-            descendants = psutil.Process(pid).children(recursive=True)
-        except Exception:  # psutil missing, or the child already gone
-            descendants = []
-        try:
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(self._child.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        for process in descendants:
-            try:
-                process.kill()
-            except Exception:
-                pass
         self._child.wait()
         for fd in (self._request, self._answer):
             try:
@@ -429,11 +617,23 @@ def _error(error):
     return [type(error).__name__, message[:MAX_MESSAGE_CHARS]]
 
 
-def _serve(request_fd, answer_fd):
+# What the judge's children load before they answer (see `SubmissionProcess.wait_ready`).
+PRELOADED = ("numpy", "keras", "otter")
+
+
+def _serve(request_fd, answer_fd, preload=()):
+    import importlib
+
     from IPython.core.interactiveshell import InteractiveShell
 
+    for module in preload:
+        try:
+            importlib.import_module(module)
+        except Exception:  # a missing library fails in the cell that imports it, as in Jupyter
+            pass
     shell = InteractiveShell.instance()
     namespace = shell.user_ns
+    _write_frame(answer_fd, {"ready": True})
 
     def resolve(name):
         if name not in namespace:
@@ -479,4 +679,4 @@ def _serve(request_fd, answer_fd):
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), int(sys.argv[2]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]), [m for m in sys.argv[3].split(",") if m] if len(sys.argv) > 3 else ())

@@ -15,7 +15,15 @@ Example:
 
 import numpy as np
 
-from course_lib.grading import Answers, assert_equal, assert_same_array, call, in_submission, layer_answers
+from course_lib.grading import Answers, assert_equal, assert_same_array, call, in_submission, layer_answers, random_weights
+
+# The honour code: what A2's rules forbid in an answer (the course's own layers and fields).
+# `make grade` lists, per submission, the ones its code uses; the score is not changed.
+FORBIDDEN_IMPORTS = ("course_lib.layers", "course_lib.models", "course_lib.receptive_field", "course_lib.analysis",
+                     "keras.applications")
+
+# What these checks import inside their functions: the judge imports them before any submission runs.
+JUDGE_IMPORTS = ("keras", "keras.applications", "course_lib.receptive_field", "course_lib.grading.sandbox")
 
 
 def _keras_bottleneck_params(c_in, c_mid):
@@ -97,21 +105,38 @@ def _depthwise_reference(x, filters, strides, weights):
     return np.maximum(_batch_norm(y, weights, "block"), 0)
 
 
-def _check_block(layer_class, class_name, reference, parameters, seed, configs, batch, size_range, scale=1.0):
+def _batch_norm_keys(channels):
+    return [(name, (channels,)) for name in ("gamma", "beta", "moving_mean", "moving_variance")]
+
+
+def _residual_keys(c_in, filters, strides):
+    keys = [("kernel", (3, 3, c_in, filters)), ("kernel", (3, 3, filters, filters)), *_batch_norm_keys(filters)]
+    if strides != 1 or c_in != filters:
+        keys.append(("kernel", (1, 1, c_in, filters)))
+    return keys
+
+
+def _depthwise_keys(c_in, filters, strides):
+    return [("kernel", (3, 3, c_in, 1)), *_batch_norm_keys(c_in), ("kernel", (1, 1, c_in, filters)),
+            *_batch_norm_keys(filters)]
+
+
+def _check_block(layer_class, class_name, reference, parameters, keys, seed, configs, batch, size_range, scale=1.0):
     rng = np.random.default_rng(seed)
     for c_in, filters, strides in configs:
         h, w = (int(n) for n in rng.integers(*size_range, size=2))
         x = rng.normal(scale=scale, size=(batch, h, w, c_in)).astype("float32")
         name = f"{class_name}({filters}, strides={strides})"
         on_x = f"{name}(x) for x of shape {x.shape}"
-        weights_seed = int(rng.integers(2**31))
-        answers = Answers(in_submission(layer_answers, layer_class, (filters,), {"strides": strides}, x, weights_seed,
+        # The judge draws the weights; the probe only assigns them, by name and shape.
+        values = random_weights(keys(c_in, filters, strides), np.random.default_rng(int(rng.integers(2**31))))
+        answers = Answers(in_submission(layer_answers, layer_class, (filters,), {"strides": strides}, x, values,
                                         name, training=False))
         if not answers["is_layer"]:
             raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
         assert_equal(np.shape(answers["output"]), (batch, -(-h // strides), -(-w // strides), filters), f"the shape of {on_x}")
         assert_equal(answers["count_params"], parameters(c_in, filters, strides), f"{name}.count_params() on {c_in} channels")
-        expected = reference(x, filters, strides, answers["weights"])
+        expected = reference(x, filters, strides, values)
         assert_same_array(answers["random_output"], expected, f"{on_x} with random weights", 1e-4, 1e-4)
         assert_same_array(answers["model_output"], expected, f"a keras.Model around {on_x}", 1e-4, 1e-4)
         if not answers["config_is_dict"]:
@@ -126,7 +151,8 @@ def check_residual_block(ResidualBlock, seed, configs, batch, size_range):
         count = 9 * c_in * filters + 9 * filters * filters + 8 * filters
         return count + (c_in * filters + 4 * filters if strides != 1 or c_in != filters else 0)
 
-    _check_block(ResidualBlock, "ResidualBlock", _residual_reference, parameters, seed, configs, batch, size_range)
+    _check_block(ResidualBlock, "ResidualBlock", _residual_reference, parameters, _residual_keys, seed, configs, batch,
+                 size_range)
 
 
 def check_depthwise_separable_conv(DepthwiseSeparableConv, seed, configs, batch, size_range):
@@ -135,8 +161,8 @@ def check_depthwise_separable_conv(DepthwiseSeparableConv, seed, configs, batch,
     def parameters(c_in, filters, strides):
         return 9 * c_in + 4 * c_in + c_in * filters + 4 * filters
 
-    _check_block(DepthwiseSeparableConv, "DepthwiseSeparableConv", _depthwise_reference, parameters, seed, configs,
-                 batch, size_range, scale=5.0)
+    _check_block(DepthwiseSeparableConv, "DepthwiseSeparableConv", _depthwise_reference, parameters, _depthwise_keys,
+                 seed, configs, batch, size_range, scale=5.0)
 
 
 def _inception_branches(x, sizes, weights):
@@ -174,14 +200,19 @@ def check_inception_module(InceptionModule, seed, modules, batch, size_range):
         x = rng.normal(size=(batch, h, w, c_in)).astype("float32")
         name = f"InceptionModule{tuple(sizes)}"
         on_x = f"{name}(x) for x of shape {x.shape}"
-        answers = Answers(in_submission(layer_answers, InceptionModule, tuple(sizes), {}, x, int(rng.integers(2**31)), name))
+        keys = [("kernel", (1, 1, c_in, f1)), ("bias", (f1,)), ("kernel", (1, 1, c_in, f3_reduce)), ("bias", (f3_reduce,)),
+                ("kernel", (3, 3, f3_reduce, f3)), ("bias", (f3,)), ("kernel", (1, 1, c_in, f5_reduce)),
+                ("bias", (f5_reduce,)), ("kernel", (5, 5, f5_reduce, f5)), ("bias", (f5,)),
+                ("kernel", (1, 1, c_in, pool_proj)), ("bias", (pool_proj,))]
+        values = random_weights(keys, np.random.default_rng(int(rng.integers(2**31))))  # drawn here, only assigned there
+        answers = Answers(in_submission(layer_answers, InceptionModule, tuple(sizes), {}, x, values, name))
         if not answers["is_layer"]:
             raise AssertionError(f"{name} should make a keras.layers.Layer, got a {answers['type_name']}.")
         assert_equal(np.shape(answers["output"]), (batch, h, w, f1 + f3 + f5 + pool_proj), f"the shape of {on_x}")
         parameters = c_in * (f1 + f3_reduce + f5_reduce + pool_proj) + 9 * f3_reduce * f3 + 25 * f5_reduce * f5
         parameters += f1 + f3_reduce + f3 + f5_reduce + f5 + pool_proj
         assert_equal(answers["count_params"], parameters, f"{name}.count_params() on {c_in} channels")
-        branches = _inception_branches(x, sizes, answers["weights"])
+        branches = _inception_branches(x, sizes, values)
         expected = np.concatenate([y for _, y in branches], axis=-1)
         out = np.asarray(answers["random_output"])
         assert_equal(out.shape, expected.shape, f"the shape of {on_x}")

@@ -17,6 +17,40 @@ import numpy as np
 
 from course_lib.grading import assert_equal, assert_same_array, call, in_submission, saved_model, unpack
 
+# The honour code: what A3's rules forbid in an answer (NumPy and Keras only, not the course's
+# answers). `make grade` lists, per submission, the ones its code uses; the score is not changed.
+FORBIDDEN_IMPORTS = ("course_lib.augment", "course_lib.mixup", "course_lib.tta", "course_lib.transfer",
+                     "course_lib.retrieval", "sklearn", "scipy.spatial")
+
+# What these checks import inside their functions: the judge imports them before any submission runs.
+JUDGE_IMPORTS = ("keras", "scipy.stats", "sklearn.neighbors", "course_lib.retrieval", "course_lib.layers", "course_lib.pretrained",
+                 "course_lib.grading.sandbox", "tempfile", "encodings.cp437")
+
+
+def judge_warm_up():
+    """Saves, loads, calls and trains a tiny model once, as the q3 checks do, before any submission runs.
+
+    Keras imports parts of itself (and of its backend) the first time a model
+    is trained; the judge calls this when it is made, so that it imports
+    nothing once submissions run.
+    """
+    import os
+    import tempfile
+
+    import keras
+
+    model = keras.Sequential([keras.Input((2, 2, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, activation="softmax")])
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        with open(path, "rb") as file:
+            model = saved_model(np.frombuffer(file.read(), dtype=np.uint8), "the warm-up model")
+    model(np.zeros((2, 2, 2, 3), "float32"))
+    model.predict(np.zeros((3, 2, 2, 3), "float32"), verbose=0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy")
+    model.fit(np.zeros((2, 2, 2, 3), "float32"), np.eye(2, dtype="float32"), epochs=1, batch_size=2, verbose=0)
+    _course_backbone().get_weights()
+
 # Test-time views, by name, so that a probe can use them where the student's code runs.
 VIEWS = {
     "identity": lambda x: x,
@@ -77,35 +111,44 @@ def tta_model(input_shape, hidden_units, activation, classes):
     ])
 
 
-def tta_answers(tta_predict, images, seed, architecture, view_sets):
-    """Probe: the student's `tta_predict` on a seeded `tta_model` for each set of named views, and its weights."""
-    import keras
+def tta_answers(tta_predict, images, weights, architecture, view_sets):
+    """Probe: the student's `tta_predict` on copies of a `tta_model` with the judge's weights, per set of views.
 
-    from course_lib.checks.a3 import VIEWS, tta_model
+    Each call gets a fresh copy of the model, so a `tta_predict` that changes
+    its model changes nothing the next call or the judge uses; the judge
+    computes the reference from its own weights.
+    """
     from course_lib.grading import call
+    from course_lib.grading.checks.a3 import VIEWS, tta_model
 
-    keras.utils.set_random_seed(seed)
-    model = tta_model(*architecture)
+    def copy():
+        model = tta_model(*architecture)
+        model.set_weights(weights)
+        return model
+
     results = []
     for chosen in view_sets:
         name = f"tta_predict with {len(chosen)} views"
-        results.append(call(tta_predict, model, images, [VIEWS[v] for v in chosen], name=name))
+        results.append(call(tta_predict, copy(), images, [VIEWS[v] for v in chosen], name=name))
     try:
-        tta_predict(model, images, [])
+        tta_predict(copy(), images, [])
         raises_on_no_views = False
     except ValueError:
         raises_on_no_views = True
     except Exception:  # another error is not the ValueError asked for
         raises_on_no_views = False
-    return {"weights": model.get_weights(), "results": results, "raises_on_no_views": raises_on_no_views}
+    return {"results": results, "raises_on_no_views": raises_on_no_views}
 
 
 def check_tta_predict(tta_predict, seed, n, architecture, view_sets, check_no_views):
     """q2: `tta_predict(model, images, views)` is the mean of the views' posteriors; with no views, a ValueError."""
+    import keras
+
     images = np.random.default_rng(seed).normal(size=(n, *architecture[0])).astype("float32")
-    answers = in_submission(tta_answers, tta_predict, images, seed, architecture, view_sets)
-    model = tta_model(*architecture)  # the reference: the same model (the probe's weights) and views, here
-    model.set_weights(answers["weights"])
+    keras.utils.set_random_seed(seed)
+    model = tta_model(*architecture)  # the reference: the judge's model and weights, and the same views, here
+    weights = [np.asarray(w) for w in model.get_weights()]
+    answers = in_submission(tta_answers, tta_predict, images, weights, architecture, view_sets)
     assert_equal(len(answers["results"]), len(view_sets), "the number of tta_predict results")
     for chosen, result in zip(view_sets, answers["results"]):
         expected = np.mean([model.predict(VIEWS[v](images), verbose=0) for v in chosen], axis=0)
@@ -136,13 +179,62 @@ def transfer_model_bytes(build_transfer_model, classes):
             return np.frombuffer(file.read(), dtype=np.uint8)
 
 
+# The layers a transfer model may have around the backbone, and how many: the judge calls and
+# trains the model itself, so it refuses anything else before running it.
+HEAD_LAYERS = ("InputLayer", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout", "Dense")
+MAX_LAYERS = 8
+MAX_HEAD_UNITS = 1024
+
+_BACKBONE = []
+
+
+def _course_backbone():
+    from course_lib.pretrained import load_backbone
+
+    if not _BACKBONE:
+        _BACKBONE.append(load_backbone())
+    return _BACKBONE[0]
+
+
+def checked_transfer_model(data, name):
+    """The student's transfer model, loaded safely and checked before the judge runs it.
+
+    It must hold the course backbone, with its trained weights, and a small
+    head of `HEAD_LAYERS` (that the backbone is frozen as asked, the checks
+    see in the trainable weights); anything else (no backbone, another one,
+    re-initialised weights, dozens of layers, a huge head) is refused here,
+    so the judge's own calls and training of the model stay small.
+    """
+    model = saved_model(data, name)
+    layers = model.layers
+    if len(layers) > MAX_LAYERS:
+        raise AssertionError(f"{name} has {len(layers)} layers; a transfer model here is the backbone and a small head "
+                             f"(at most {MAX_LAYERS} layers).")
+    reference = _course_backbone()
+    backbones = [layer for layer in layers if type(layer).__name__ not in HEAD_LAYERS]
+    if len(backbones) != 1 or not hasattr(backbones[0], "layers"):
+        kinds = sorted({type(layer).__name__ for layer in backbones})
+        raise AssertionError(f"{name} should contain the course backbone (load_backbone()) as one layer, followed by a "
+                             f"head of {', '.join(HEAD_LAYERS[1:])}; found {kinds or 'no backbone'}.")
+    backbone = backbones[0]
+    if [type(layer).__name__ for layer in backbone.layers] != [type(layer).__name__ for layer in reference.layers]:
+        raise AssertionError(f"{name}'s backbone is not the course backbone from load_backbone().")
+    weights, expected = backbone.get_weights(), reference.get_weights()
+    if len(weights) != len(expected) or any(w.shape != e.shape or not np.array_equal(w, e) for w, e in zip(weights, expected)):
+        raise AssertionError(f"{name}'s backbone does not have the course backbone's trained weights.")
+    for layer in layers:
+        if type(layer).__name__ == "Dense" and int(layer.units) > MAX_HEAD_UNITS:
+            raise AssertionError(f"{name} has a Dense layer of {layer.units} units; the head needs far fewer.")
+    return model
+
+
 def check_transfer_model_structure(build_transfer_model, class_counts):
-    """q3, public: a model with the right output, only the new head trainable, softmax outputs."""
+    """q3, public: the course backbone, frozen, with the right output, only the new head trainable, softmax outputs."""
     import keras
 
     for classes in class_counts:
         name = f"build_transfer_model(backbone, {classes})"
-        model = saved_model(in_submission(transfer_model_bytes, build_transfer_model, classes), name)
+        model = checked_transfer_model(in_submission(transfer_model_bytes, build_transfer_model, classes), name)
         assert_equal(tuple(model.output_shape), (None, classes), f"{name}.output_shape")
         trainable = sorted(tuple(w.shape) for w in model.trainable_weights)
         assert_equal(trainable, sorted([(128, classes), (classes,)]), f"the trainable weight shapes of {name}")
@@ -157,7 +249,7 @@ def check_transfer_model_training(build_transfer_model, seed, classes):
 
     keras.utils.set_random_seed(seed)
     name = f"build_transfer_model(backbone, {classes})"
-    model = saved_model(in_submission(transfer_model_bytes, build_transfer_model, classes), name)
+    model = checked_transfer_model(in_submission(transfer_model_bytes, build_transfer_model, classes), name)
     assert_equal(len(model.trainable_weights), 2, f"the number of trainable weights of {name}")
     frozen = model.non_trainable_weights  # the backbone's kernels and BatchNormalization statistics
     before = [np.array(w) for w in frozen]

@@ -8,6 +8,12 @@ test with a message, not crash the grader. So the tests call the student's
 code through `call` and compare with `assert_same_array` / `assert_equal`,
 which raise `AssertionError`s that say what was expected and what came back.
 
+This package is also the instructor's grader, in sub-modules that students
+never import: `checks` (each assignment's checks, its honour-code rules),
+`judge` (scores a submission with otter's tests, within budgets), `sandbox`
+(the submission's code in bubblewrap's OS sandbox, answering by data only)
+and `report` (the honour-code flags and the students' feedback).
+
 Example:
 
 >>> import numpy as np
@@ -32,6 +38,8 @@ __all__ = [
     "relative_error",
     "layer_output",
     "randomize_weights",
+    "random_weights",
+    "assign_weights",
     "in_submission",
     "Answers",
     "layer_answers",
@@ -219,11 +227,64 @@ def randomize_weights(layer, rng):
     return values
 
 
+def random_weights(keys, rng):
+    """Random values for weights named by `(name, shape)`, drawn where the reference is computed.
+
+    The values follow `randomize_weights`'s rules (kernels with variance 1 /
+    fan-in, positive scales and variances). The judge draws them, a probe
+    only assigns them (`assign_weights`), so the reference never depends on
+    what the submission reports.
+
+    Args:
+        keys: `(variable name, shape)` pairs, e.g. `("kernel", (3, 3, 8, 16))`.
+        rng: a `np.random.Generator`.
+
+    Returns:
+        `{(name, shape): float64 array}`, one entry per distinct key, drawn in the order given.
+
+    Example:
+
+    >>> values = random_weights([("gamma", (4,)), ("kernel", (3, 3, 2, 4))], np.random.default_rng(0))
+    >>> bool((values["gamma", (4,)] > 0).all()), values["kernel", (3, 3, 2, 4)].shape
+    (True, (3, 3, 2, 4))
+    """
+    values = {}
+    for name, shape in keys:
+        key = (str(name), tuple(int(n) for n in shape))
+        if key not in values:
+            values[key] = _random_value(*key, rng)
+    return values
+
+
+def assign_weights(layer, values, name="the layer"):
+    """Gives every float variable of a Keras layer its value from `values`, by `(name, shape)`.
+
+    Args:
+        layer: a built Keras layer or model.
+        values: `{(variable name, shape): array}`, e.g. from `random_weights`.
+        name: how the layer reads in messages.
+
+    Raises:
+        AssertionError: if the layer has a float variable whose `(name, shape)`
+            is not in `values` (a weight the reference does not know).
+    """
+    for variable in layer.weights:
+        if not np.issubdtype(np.dtype(variable.dtype), np.floating):
+            continue
+        key = (variable.name, tuple(int(n) for n in variable.shape))
+        if key not in values:
+            raise AssertionError(
+                f"{name} has a weight `{key[0]}` of shape {key[1]} that the reference block does not have: "
+                "see the layers it needs (e.g. a convolution with `use_bias=False`)."
+            )
+        variable.assign(np.asarray(values[key]).astype(variable.dtype))
+
+
 def in_submission(probe, *args, **kwargs):
     """Calls `probe(*args, **kwargs)` where the submission's code lives, and returns its result.
 
     In the student's notebook (`grader.check`) that is here. In the judge
-    (`course_lib.judge`), where the student's functions and classes are
+    (`course_lib.grading.judge`), where the student's functions and classes are
     remote handles, the probe's source is sent to the submission's process
     and run there; only its result, as data, comes back, and the test compares
     that with references it computes itself. So a probe must be
@@ -240,7 +301,7 @@ def in_submission(probe, *args, **kwargs):
     import inspect
     import textwrap
 
-    from course_lib.sandbox import Ref
+    from course_lib.grading.sandbox import Ref
 
     def is_remote(value):
         return getattr(value, "__course_remote__", False) is True
@@ -268,25 +329,25 @@ class Answers(dict):
         raise AssertionError(dict.get(self, "error") or f"no answer for {key!r}")
 
 
-def layer_answers(layer_class, args, kwargs, x, seed, name, **call_kwargs):
+def layer_answers(layer_class, args, kwargs, x, values, name, **call_kwargs):
     """Everything the assignments' layer tests ask of a student's layer class, as data.
 
     A probe for `in_submission`: it makes `layer_class(*args, **kwargs)`, calls
-    it on `x`, counts its parameters, gives its weights random values
-    (`randomize_weights` with `np.random.default_rng(seed)`), calls it again,
-    wraps it in a `keras.Model`, and rebuilds it from `get_config()` with the
-    same weights. The test computes the reference from the returned weights.
+    it on `x`, counts its parameters, gives its weights the judge's `values`
+    (`assign_weights`: by name and shape, so the probe chooses nothing), calls
+    it again, wraps it in a `keras.Model`, and rebuilds it from `get_config()`
+    with the same weights. The test computes the reference from `values`,
+    which it drew itself, never from what the probe returns.
 
     Returns:
         A dict with `type_name`, `is_layer`, `output`, `count_params`,
-        `weights` (`{(name, shape): array}`), `random_output`, `model_output`,
-        `config_is_dict` and `clone_output`, up to the first step that failed,
-        whose message is under `error`.
+        `random_output`, `model_output`, `config_is_dict` and `clone_output`,
+        up to the first step that failed, whose message is under `error`.
     """
     import keras
-    import numpy as np
+    import numpy as np  # noqa: F401  (a probe is self-contained)
 
-    from course_lib.grading import call, layer_output, randomize_weights
+    from course_lib.grading import assign_weights, call, layer_output
 
     on_x = f"{name}(x) for x of shape {x.shape}"
     answers = {}
@@ -298,7 +359,7 @@ def layer_answers(layer_class, args, kwargs, x, seed, name, **call_kwargs):
             return answers
         answers["output"] = layer_output(layer, x, on_x, **call_kwargs)
         answers["count_params"] = call(layer.count_params, name=f"{name}.count_params()")
-        answers["weights"] = randomize_weights(layer, np.random.default_rng(seed))
+        assign_weights(layer, values, name)
         answers["random_output"] = layer_output(layer, x, on_x, **call_kwargs)
         inputs = keras.Input(x.shape[1:])
         model = call(keras.Model, inputs, layer_output(layer, inputs, f"{name} on a keras.Input"), name="keras.Model")
@@ -309,7 +370,7 @@ def layer_answers(layer_class, args, kwargs, x, seed, name, **call_kwargs):
             return answers
         clone = call(type(layer).from_config, config, name=f"{type(layer).__name__}.from_config({name}.get_config())")
         layer_output(clone, x, f"the clone from_config({name}.get_config()) on x", **call_kwargs)
-        call(clone.set_weights, layer.get_weights(), name=f"setting the clone's weights to {name}'s")
+        assign_weights(clone, values, f"the clone from_config({name}.get_config())")
         answers["clone_output"] = layer_output(clone, x, "clone(x)", **call_kwargs)
     except AssertionError as error:
         answers["error"] = str(error)
