@@ -289,3 +289,141 @@ def check_image_input(input_shape, layer_name):
             f"{layer_name} expects inputs of shape (batch, height, width, channels) "
             f"with a known number of channels; received input_shape={tuple(input_shape)}."
         )
+
+
+def check_array(value, name, ndim=None, shape="", finite=False, allow_empty=False):
+    """Returns `value` as a NumPy array of real numbers, or raises an error naming `name`.
+
+    Args:
+        value: the argument (array-like).
+        name: its name, for the message.
+        ndim: the required rank, an int or a tuple of allowed ranks (None:
+            any).
+        shape: what the shape should be, for the message (e.g. "(N, rows,
+            cols, channels)").
+        finite: whether NaN and infinite values are refused.
+        allow_empty: whether an array without elements is accepted.
+
+    Returns:
+        `np.asarray(value)`.
+
+    Raises:
+        TypeError: `value` does not hold real numbers (strings, objects,
+            booleans, complex numbers).
+        ValueError: a wrong rank, no elements, or a non-finite value.
+
+    Example:
+
+    >>> check_array([[1, 2]], "kernel", ndim=2).shape
+    (1, 2)
+    >>> check_array([1.0, float("nan")], "x", finite=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: `x` must hold finite numbers; received 1 NaN and 0 infinite values among its 2 values.
+    """
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged nested sequences
+        raise ValueError(f"`{name}` must be an array{' of shape ' + shape if shape else ''}; "
+                         f"received a ragged sequence.") from None
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"`{name}` must hold real numbers; received {name} of dtype {array.dtype}.")
+    if ndim is not None and array.ndim not in ((ndim,) if is_int(ndim) else tuple(ndim)):
+        expected = f"shape {shape}" if shape else f"rank {ndim}"
+        raise ValueError(f"`{name}` must have {expected}; received {name} of shape {array.shape}.")
+    if array.size == 0 and not allow_empty:
+        raise ValueError(f"`{name}` must not be empty; received {name} of shape {array.shape}.")
+    if finite:
+        check_finite(array, name)
+    return array
+
+
+def check_finite(array, name):
+    """Raises a ValueError naming `name` if the NumPy array `array` holds NaN or infinity.
+
+    Example:
+
+    >>> check_finite(np.array([1.0, np.inf]), "mean")
+    Traceback (most recent call last):
+    ...
+    ValueError: `mean` must hold finite numbers; received 0 NaN and 1 infinite values among its 2 values.
+    """
+    array = np.asarray(array)
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        nans = int(np.isnan(array).sum())
+        infinite = int(np.isinf(array).sum())
+        raise ValueError(
+            f"`{name}` must hold finite numbers; received {nans} NaN and {infinite} infinite values "
+            f"among its {array.size} values."
+        )
+
+
+def check_distributions(labels, name="labels", atol=1e-3):
+    """Checks that each row of a concrete label array is a probability distribution.
+
+    One-hot and soft labels (label smoothing, mixup) are non-negative and
+    each row sums to 1; rows summing to 3 or holding negative values would
+    be mixed and trained on without any error. `labels` must already have
+    passed `check_soft_labels`.
+
+    Args:
+        labels: a NumPy array `(batch, classes)`.
+        name: the argument's name.
+        atol: tolerance on each row's sum (float16 labels round).
+
+    Raises:
+        ValueError: a value is NaN, infinite or negative, or a row does not
+            sum to 1.
+
+    Example:
+
+    >>> check_distributions(np.array([[0.9, 0.1], [3.0, 0.0]], "float32"))
+    Traceback (most recent call last):
+    ...
+    ValueError: Each row of `labels` must be a probability distribution over the classes (non-negative, summing to 1); row 1 sums to 3.
+    """
+    labels = np.asarray(labels)
+    check_finite(labels, name)
+    if labels.size and labels.min() < 0:
+        row = int(np.argwhere(labels < 0)[0][0])
+        raise ValueError(
+            f"Each row of `{name}` must be a probability distribution over the classes (non-negative, "
+            f"summing to 1); row {row} holds {labels[row].min():.4g}."
+        )
+    sums = labels.astype("float64").sum(axis=-1)
+    wrong = np.flatnonzero(np.abs(sums - 1) > atol)
+    if wrong.size:
+        raise ValueError(
+            f"Each row of `{name}` must be a probability distribution over the classes (non-negative, "
+            f"summing to 1); row {wrong[0]} sums to {sums[wrong[0]]:.4g}."
+        )
+
+
+def _is_softmax(activation):
+    return activation == "softmax" or getattr(activation, "__name__", None) == "softmax"
+
+
+def check_classifier(classes, classifier_activation, name="classes"):
+    """Returns `classes` as an int, refusing a softmax over a single class.
+
+    A softmax over one output is always 1.0, whatever the input: the model
+    cannot learn anything. A binary classifier has one sigmoid output or two
+    softmax outputs.
+
+    Example:
+
+    >>> check_classifier(1, "sigmoid")
+    1
+    >>> check_classifier(1, "softmax")
+    Traceback (most recent call last):
+    ...
+    ValueError: `classes=1` with classifier_activation='softmax' always outputs 1.0: a softmax over one class is constant. For two classes, use classes=1 with classifier_activation='sigmoid', or classes=2 with 'softmax'.
+    """
+    classes = check_positive_int(classes, name)
+    if classes == 1 and _is_softmax(classifier_activation):
+        raise ValueError(
+            f"`{name}=1` with classifier_activation='softmax' always outputs 1.0: a softmax over one class "
+            "is constant. For two classes, use classes=1 with classifier_activation='sigmoid', "
+            "or classes=2 with 'softmax'."
+        )
+    return classes

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from course_lib._checks import check_model, check_positive_int, check_seed
+from course_lib._checks import check_bool, check_model, check_positive_int, check_seed
 from course_lib._keras_compat import leaf_layers
 
 
@@ -35,7 +35,12 @@ def layer_macs(layer):
 
     Returns:
         An int.
+
+    Raises:
+        TypeError: `layer` is not a Keras layer.
     """
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"`layer` must be a Keras layer; received {type(layer).__name__}.")
     if not isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D,
                               keras.layers.SeparableConv2D, keras.layers.Dense)):
         return 0
@@ -224,6 +229,7 @@ def measure_throughput(model, batch_size=32, steps=10, warmup=2, training=True, 
     batch_size = check_positive_int(batch_size, "batch_size")
     steps = check_positive_int(steps, "steps")
     warmup = check_positive_int(warmup, "warmup", allow_zero=True)
+    training = check_bool(training, "training")
     shape = model.input_shape
     if isinstance(shape, list) or any(d is None for d in shape[1:]):
         raise ValueError(f"`model` must have one input of fixed size; received input shape {shape}.")

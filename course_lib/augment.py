@@ -11,6 +11,7 @@
 Mixup, which mixes pairs of samples and their labels, is in `course_lib.mixup`.
 """
 
+import numbers
 import warnings
 
 import keras
@@ -58,9 +59,20 @@ class AugmentationPipeline(keras.layers.Pipeline):
     a model.
 
     Args:
-        layers: the layers, applied in order.
+        layers: the layers, applied in order (a list of callables; empty:
+            the identity).
         name: name of the pipeline.
+
+    Raises:
+        TypeError: `layers` is not a list or tuple of callables.
     """
+
+    def __init__(self, layers, name=None):
+        if not isinstance(layers, (list, tuple)) or not all(callable(layer) for layer in layers):
+            raise TypeError(
+                f"`layers` must be a list of Keras layers (callables); received layers={layers!r}."
+            )
+        super().__init__(list(layers), name=name)
 
     def build(self, input_shape=None):
         # Called eagerly on NumPy arrays, the pipeline gets no shape: its layers
@@ -70,6 +82,20 @@ class AugmentationPipeline(keras.layers.Pipeline):
 
     def compute_output_shape(self, input_shape):
         return chain_output_shape(self.layers, input_shape)
+
+
+def _check_value_range(value_range):
+    """Returns `(low, high)` as a tuple of floats with low < high, or raises a ValueError."""
+    if (
+        not isinstance(value_range, (tuple, list))
+        or len(value_range) != 2
+        or not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in value_range)
+        or not value_range[0] < value_range[1]
+    ):
+        raise ValueError(
+            f"`value_range` must be a pair (low, high) with low < high; received value_range={value_range!r}."
+        )
+    return tuple(float(v) for v in value_range)
 
 
 def _check_strength(value, name, high=1.0):
@@ -215,15 +241,7 @@ def photometric_augmentation(
     >>> [layer.__class__.__name__ for layer in augment.layers]
     ['RandomBrightness', 'RandomContrast', 'RangeGaussianNoise']
     """
-    if (
-        not isinstance(value_range, (tuple, list))
-        or len(value_range) != 2
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value_range)
-        or not value_range[0] < value_range[1]
-    ):
-        raise ValueError(
-            f"`value_range` must be a pair (low, high) with low < high; received value_range={value_range!r}."
-        )
+    _check_value_range(value_range)
     brightness = _check_strength(brightness, "brightness")
     contrast = _check_strength(contrast, "contrast")
     saturation = _check_strength(saturation, "saturation")
@@ -271,7 +289,7 @@ class RangeGaussianNoise(keras.layers.Layer):
     def __init__(self, stddev, value_range=(0, 1), seed=None, **kwargs):
         super().__init__(**kwargs)
         self.stddev = check_number(stddev, "stddev", low=0)
-        self.value_range = tuple(value_range)
+        self.value_range = _check_value_range(value_range)
         self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
@@ -336,6 +354,8 @@ def balance_with_augmentation(x, y, augment, target_per_class, seed=None, batch_
     """
     x = np.asarray(x)
     labels = class_indices(y, "y")
+    if len(labels) == 0:
+        raise ValueError(f"`x` and `y` must hold at least one example; received x of shape {x.shape}.")
     if len(x) != len(labels):
         raise ValueError(
             f"`x` and `y` must have the same length; received {len(x)} images and {len(labels)} labels."
@@ -412,8 +432,8 @@ def class_specific_augmentation(pipelines, default=None):
     if not isinstance(pipelines, dict):
         raise TypeError(f"`pipelines` must be a dict {{class label: callable}}; received {type(pipelines).__name__}.")
     for label, pipeline in pipelines.items():
-        if not is_int(label):
-            raise ValueError(f"`pipelines` keys must be integer class labels; received key {label!r}.")
+        if not is_int(label) or label < 0:
+            raise ValueError(f"`pipelines` keys must be integer class labels (>= 0); received key {label!r}.")
         if pipeline is not None and not callable(pipeline):
             raise TypeError(f"`pipelines[{label}]` must be a callable or None; received {pipeline!r}.")
     if default is not None and not callable(default):

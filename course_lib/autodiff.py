@@ -7,8 +7,25 @@ TensorFlow, JAX or PyTorch for a gradient. The from-scratch references in
 """
 
 import keras
+import numpy as np
 
 from course_lib._checks import check_model
+
+
+def _check_float(x, name):
+    """Returns `x` (as an array unless it is a tensor), or raises a TypeError unless its dtype is a float."""
+    if not hasattr(x, "dtype"):
+        x = np.asarray(x)
+    try:
+        dtype = keras.backend.standardize_dtype(x.dtype)
+    except ValueError:  # strings, objects
+        dtype = str(x.dtype)
+    if not dtype.startswith(("float", "bfloat")):
+        raise TypeError(
+            f"`{name}` must have a float dtype (a gradient is taken with respect to real numbers); "
+            f"received {name} of dtype {dtype}. Convert it first, e.g. np.asarray({name}, 'float32')."
+        )
+    return x
 
 
 def value_and_gradient(fn, x):
@@ -42,7 +59,7 @@ def value_and_gradient(fn, x):
             )
         return value
 
-    x = keras.ops.convert_to_tensor(x)
+    x = keras.ops.convert_to_tensor(_check_float(x, "x"))
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -102,6 +119,11 @@ def weight_gradients(model, loss_fn, x, y, training=False):
         raise TypeError(f"`loss_fn` must be callable; received {type(loss_fn).__name__}.")
     x = keras.ops.convert_to_tensor(x)
     y = keras.ops.convert_to_tensor(y)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"`x` and `y` must have the same number of examples; received x of shape {tuple(x.shape)} "
+            f"and y of shape {tuple(y.shape)}."
+        )
     weights = model.trainable_weights
     # A forward pass with training=True updates BatchNormalization's moving
     # statistics on TensorFlow and PyTorch; they are put back afterwards.

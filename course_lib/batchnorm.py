@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from course_lib._keras_compat import flatten_layers
-from course_lib._checks import check_number, check_positive_int
+from course_lib._checks import check_array, check_number, check_positive_int
 
 # The default momentum of keras.layers.BatchNormalization.
 KERAS_MOMENTUM = 0.99
@@ -63,6 +63,7 @@ def momentum_for_steps(steps, weight_left=0.01, maximum=KERAS_MOMENTUM):
     """
     steps = check_positive_int(steps, "steps")
     weight_left = check_number(weight_left, "weight_left", 0, 1, low_open=True, high_open=True)
+    maximum = check_number(maximum, "maximum", 0, 1, low_open=True, high_open=True)
     return min(maximum, weight_left ** (1.0 / steps))
 
 
@@ -123,6 +124,8 @@ def recompute_batchnorm_statistics(model, x, batch_size=128):
     x = np.asarray(x)
     if x.ndim < 2 or len(x) == 0:
         raise ValueError(f"`x` must be a batch of inputs, first axis the example; received shape {x.shape}.")
+    # NaN or infinite inputs would become the moving statistics of every layer, silently.
+    x = check_array(x, "x", finite=True)
     if not layers:
         return 0
     batches = max(1, len(x) // batch_size)

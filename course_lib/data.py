@@ -225,7 +225,8 @@ def data_source(name):
 
 
 def sha256_of(path, chunk_size=1 << 20):
-    """Returns the hex SHA-256 of the file at `path`."""
+    """Returns the hex SHA-256 of the file at `path`, read `chunk_size` bytes at a time."""
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(chunk_size), b""):
@@ -259,6 +260,11 @@ def verify_file(folder, filename):
     folder = Path(folder)
     path = folder / filename
     key = f"{folder.name}/{filename}"
+    if key not in SHA256:
+        raise ValueError(
+            f"`folder` and `filename` must name a file of the course's mirror; received {key!r}, which "
+            f"has no published SHA-256. Known files: {', '.join(sorted(SHA256))}."
+        )
     expected = SHA256[key]
     if not path.is_file():
         raise DatasetFileError(
@@ -516,6 +522,8 @@ def subset(x, y, per_class, seed=0):
             f"`x` and `y` must have the same length; received {len(x)} and {len(y)}."
         )
     flat = class_indices(y, "y")
+    if len(flat) == 0:
+        raise ValueError(f"`x` and `y` must hold at least one example; received y of shape {y.shape}.")
     per_class = check_positive_int(per_class, "per_class")
     rng = np.random.default_rng(check_seed(seed))
     chosen = []

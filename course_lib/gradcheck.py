@@ -19,7 +19,22 @@ difference by the largest magnitude instead.
 
 import numpy as np
 
+from course_lib._checks import check_array, check_number
+
 __all__ = ["normwise_relative_error", "numerical_gradient", "relative_error"]
+
+
+def _check_pair(a, b, eps):
+    """`a` and `b` as float64 arrays (real numbers, not empty, broadcastable) and `eps` as a float."""
+    a = check_array(a, "a").astype(np.float64)
+    b = check_array(b, "b").astype(np.float64)
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"`a` and `b` must have the same shape (or broadcastable shapes); received shapes {a.shape} and {b.shape}."
+        ) from None
+    return a, b, check_number(eps, "eps", low=0, low_open=True)
 
 
 def relative_error(a, b, eps=1e-12):
@@ -40,7 +55,7 @@ def relative_error(a, b, eps=1e-12):
     >>> relative_error([0.0, 1.0], [1e-9, 1.0])  # entry by entry: 1e-9 against 0 is all wrong
     1.0
     """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b, eps = _check_pair(a, b, eps)
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps)))
 
 
@@ -64,7 +79,7 @@ def normwise_relative_error(a, b, eps=1e-12):
     >>> normwise_relative_error([0.0, 1.0], [1e-9, 1.0])  # 1e-9 against a largest |a| + |b| of 2
     5e-10
     """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    a, b, eps = _check_pair(a, b, eps)
     return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(a) + np.abs(b))), eps))
 
 
@@ -78,17 +93,37 @@ def numerical_gradient(f, x, h=1e-5):
 
     Returns:
         An array of `x`'s shape: `(f(x + h e_i) - f(x - h e_i)) / (2 h)` at entry i.
+
+    Raises:
+        TypeError: `f` is not callable.
+        ValueError: `x` is not a float64 array, `h` is not a positive
+            number, or `f` does not return a scalar.
+
+    Example:
+
+    >>> numerical_gradient(lambda v: float(np.sum(v ** 2)), np.array([1.0, -2.0])).round(6).tolist()
+    [2.0, -4.0]
     """
+    if not callable(f):
+        raise TypeError(f"`f` must be a function of one array returning a float; received {type(f).__name__}.")
     x = np.asarray(x)
     if x.dtype != np.float64:
         raise ValueError(f"`x` must be a float64 array; received dtype {x.dtype}.")
+    h = check_number(h, "h", low=0, low_open=True)
+
+    def value(point):
+        result = np.asarray(f(point))
+        if result.size != 1:
+            raise ValueError(f"`f` must return a scalar; it returned shape {result.shape}.")
+        return float(result.reshape(()))
+
     gradient = np.zeros_like(x)
     for index in np.ndindex(*x.shape):
         saved = x[index]
         x[index] = saved + h
-        above = f(x)
+        above = value(x)
         x[index] = saved - h
-        below = f(x)
+        below = value(x)
         x[index] = saved
         gradient[index] = (above - below) / (2 * h)
     return gradient

@@ -30,16 +30,25 @@ import keras
 import numpy as np
 
 from course_lib.autodiff import value_and_gradient
-from course_lib._checks import check_image_batch, check_model, check_positive_int, check_positive_ints, is_int
+from course_lib._checks import (
+    check_array,
+    check_image_batch,
+    check_model,
+    check_positive_int,
+    check_positive_ints,
+    is_int,
+)
 
 
 def _check_images(images):
-    return check_image_batch(images, "images").astype("float32")
+    images = check_image_batch(images, "images")
+    # Real, finite numbers and at least one image: NaN pixels give NaN maps, or (saliency) silently zero ones.
+    return check_array(images, "images", finite=True).astype("float32")
 
 
 def _class_indices(class_index, count, classes):
     indices = np.asarray(class_index)
-    if indices.ndim == 0:
+    if indices.ndim == 0 and np.issubdtype(indices.dtype, np.integer):
         indices = np.full(count, int(indices))
     if indices.shape != (count,) or not np.issubdtype(indices.dtype, np.integer):
         raise ValueError(
@@ -86,7 +95,7 @@ def _logits_tensor(network):
         isinstance(last, keras.layers.Activation) and _is_softmax(last.activation)
     ):
         return last.input, None
-    return network.output, None
+    return network.outputs[0], None
 
 
 def _score_function(network, start_tensor):
@@ -175,7 +184,7 @@ def class_activation_map(model, images, class_index):
             f"{network.name!r} has {found} there. Use `grad_cam` for other models."
         )
     indices = _class_indices(class_index, len(images), dense.units)
-    features = keras.Model(network.input, pool.input)
+    features = keras.Model(network.inputs[0], pool.input)
     maps = keras.ops.convert_to_numpy(features(_preprocess(prefix, images)))
     weights = keras.ops.convert_to_numpy(dense.kernel)[:, indices]  # (K, N)
     return np.einsum("nijk,kn->nij", maps, weights)
@@ -206,7 +215,7 @@ def grad_cam(model, images, class_index, layer_name=None):
     classes = network.output_shape[-1]
     indices = _class_indices(class_index, len(images), classes)
     activations = keras.ops.convert_to_numpy(
-        keras.Model(network.input, layer.output)(_preprocess(prefix, images))
+        keras.Model(network.inputs[0], layer.output)(_preprocess(prefix, images))
     )
     _, gradients = value_and_gradient(lambda a: _selected_score(scores(a), indices), activations)
     alpha = gradients.mean(axis=(1, 2), keepdims=True)
@@ -229,7 +238,7 @@ def saliency_map(model, images, class_index):
     """
     images = _check_images(images)
     prefix, network = _unwrap(model)
-    scores = _score_function(network, network.input)
+    scores = _score_function(network, network.inputs[0])
     indices = _class_indices(class_index, len(images), network.output_shape[-1])
 
     def score(x):
@@ -294,10 +303,13 @@ def upsample_to(maps, size):
 
     Returns:
         `(N, rows, cols)` float32 maps.
+
+    Raises:
+        TypeError: `maps` does not hold real numbers.
+        ValueError: `maps` is not 3-D or is empty, or `size` is not two
+            positive ints.
     """
-    maps = np.asarray(maps, "float32")
-    if maps.ndim != 3:
-        raise ValueError(f"`maps` must have shape (N, rows, cols); received {maps.shape}.")
+    maps = check_array(maps, "maps", ndim=3, shape="(N, rows, cols)").astype("float32")
     size = check_positive_ints(size, "size", length=2)  # (rows, cols)
     resized = keras.ops.image.resize(maps[..., None], size, interpolation="bilinear")
     return keras.ops.convert_to_numpy(resized)[..., 0]

@@ -16,7 +16,14 @@ forms of the same draw:
 import keras
 import numpy as np
 
-from course_lib._checks import check_bool, check_number, check_positive_int, check_seed, check_soft_labels
+from course_lib._checks import (
+    check_bool,
+    check_distributions,
+    check_number,
+    check_positive_int,
+    check_seed,
+    check_soft_labels,
+)
 
 # MixUp's lambda is clipped to [LAMBDA_EPSILON, 1 - LAMBDA_EPSILON]: Beta draws
 # with a small alpha round to exactly 0 or 1 in float32, and a "virtual sample"
@@ -39,6 +46,13 @@ def _check_mixup_inputs(images, labels):
             "`images` and `labels` must have the same batch size; received "
             f"images of shape {tuple(images.shape)} and labels of shape {tuple(labels.shape)}."
         )
+    if images.shape[0] == 0:
+        raise ValueError(f"`images` must hold at least one sample; received images of shape {tuple(images.shape)}.")
+
+
+def _check_concrete_labels(labels):
+    """NumPy labels are checked by value too: each row must be a probability distribution."""
+    check_distributions(labels, "labels")
 
 
 def _mixup(images, labels, alpha, different_classes, seed_generator, dtype="float32"):
@@ -144,6 +158,16 @@ class MixUp(keras.layers.Layer):
         self.seed = check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
+    def __call__(self, inputs, *args, **kwargs):
+        # NumPy labels are concrete: check their values before Keras converts them to tensors
+        # (tensors may be symbolic, in a model or a tf.data pipeline, and are checked by shape only).
+        if isinstance(inputs, (tuple, list, dict)):
+            images, labels = _unpack(inputs)
+            if isinstance(labels, np.ndarray):
+                _check_mixup_inputs(np.asarray(images), labels)  # dtype and shapes first
+                _check_concrete_labels(labels)
+        return super().__call__(inputs, *args, **kwargs)
+
     def call(self, inputs, training=True):
         images, labels = _unpack(inputs)
         _check_mixup_inputs(images, labels)
@@ -193,7 +217,8 @@ def mixup_batch(images, labels, alpha=0.2, different_classes=True, seed=None):
 
     Args:
         images: array of shape `(batch, ...)`.
-        labels: float array of shape `(batch, classes)`, one-hot or soft.
+        labels: float array of shape `(batch, classes)`, one-hot or soft:
+            each row non-negative and summing to 1.
         alpha: Beta distribution parameter, positive.
         different_classes: whether partners must belong to another class.
         seed: None or a non-negative int, for reproducible draws.
@@ -216,6 +241,7 @@ def mixup_batch(images, labels, alpha=0.2, different_classes=True, seed=None):
     seed = check_seed(seed)
     images, labels = np.asarray(images), np.asarray(labels)
     _check_mixup_inputs(images, labels)
+    _check_concrete_labels(labels)
     outputs = _mixup(images, labels, alpha, different_classes, keras.random.SeedGenerator(seed))
     mixed_images, mixed_labels, lambdas, partners = (keras.ops.convert_to_numpy(t) for t in outputs)
     return mixed_images, mixed_labels, lambdas, partners.astype("int64")
@@ -234,7 +260,8 @@ class MixUpBatches(keras.utils.PyDataset):
 
     Args:
         x: images `(N, ...)` (batches are float32).
-        y: one-hot or soft labels `(N, classes)`, a float dtype.
+        y: one-hot or soft labels `(N, classes)`, a float dtype, each row
+            non-negative and summing to 1.
         batch_size: samples per batch (the last batch may be smaller).
         alpha: Beta distribution parameter, positive.
         different_classes: whether partners must belong to another class.
@@ -258,6 +285,7 @@ class MixUpBatches(keras.utils.PyDataset):
         super().__init__(**kwargs)
         self.x, self.y = np.asarray(x), np.asarray(y)
         _check_mixup_inputs(self.x, self.y)
+        _check_concrete_labels(self.y)
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.alpha = _check_alpha(alpha)
         self.different_classes = check_bool(different_classes, "different_classes")

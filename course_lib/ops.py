@@ -159,6 +159,10 @@ def padding_amounts(n, k, padding, stride=1):
     >>> padding_amounts(5, 3, "same"), padding_amounts(6, 3, "same", stride=2), padding_amounts(5, 3, "full")
     ((1, 1), (0, 1), (2, 2))
     """
+    n = check_positive_int(n, "n")
+    k = check_positive_int(k, "k")
+    stride = check_positive_int(stride, "stride")
+    _check_padding(padding)
     if padding == "valid":
         return 0, 0
     if padding == "full":
@@ -553,6 +557,8 @@ def _check_batchnorm_inputs(x, *vectors):
             "`x` must be a float array of at least 2 dimensions, channels last; "
             f"received dtype {x.dtype} and shape {x.shape}."
         )
+    if x.size == 0:
+        raise ValueError(f"`x` must not be empty; received shape {x.shape}.")
     channels = x.shape[-1]
     checked = []
     for name, value in vectors:
@@ -590,6 +596,7 @@ def batchnorm_forward(x, gamma, beta, epsilon=1e-3):
     ([-1.0, 1.0], [2.0], [1.0])
     """
     x, (gamma, beta) = _check_batchnorm_inputs(x, ("gamma", gamma), ("beta", beta))
+    epsilon = check_number(epsilon, "epsilon", low=0)
     axes = tuple(range(x.ndim - 1))
     mean = x.mean(axis=axes)
     variance = x.var(axis=axes)
@@ -617,6 +624,9 @@ def batchnorm_inference(x, gamma, beta, moving_mean, moving_variance, epsilon=1e
     x, (gamma, beta, mean, variance) = _check_batchnorm_inputs(
         x, ("gamma", gamma), ("beta", beta), ("moving_mean", moving_mean), ("moving_variance", moving_variance)
     )
+    epsilon = check_number(epsilon, "epsilon", low=0)
+    if (variance < 0).any():
+        raise ValueError(f"`moving_variance` must be non-negative; received moving_variance={variance.tolist()}.")
     return gamma * (x - mean) / np.sqrt(variance + epsilon) + beta
 
 
@@ -630,9 +640,16 @@ def update_moving_statistics(moving_mean, moving_variance, batch_mean, batch_var
         `(moving_mean, moving_variance)`, new arrays.
     """
     momentum = check_number(momentum, "momentum", 0, 1)
+    arrays = {name: np.asarray(value) for name, value in (
+        ("moving_mean", moving_mean), ("moving_variance", moving_variance),
+        ("batch_mean", batch_mean), ("batch_variance", batch_variance),
+    )}
+    shapes = {name: array.shape for name, array in arrays.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"The four statistics must have the same shape, one value per channel; received {shapes}.")
     return (
-        momentum * np.asarray(moving_mean) + (1 - momentum) * np.asarray(batch_mean),
-        momentum * np.asarray(moving_variance) + (1 - momentum) * np.asarray(batch_variance),
+        momentum * arrays["moving_mean"] + (1 - momentum) * arrays["batch_mean"],
+        momentum * arrays["moving_variance"] + (1 - momentum) * arrays["batch_variance"],
     )
 
 
@@ -652,6 +669,11 @@ def batchnorm_backward(dout, cache):
     Returns:
         `(dx, dgamma, dbeta)` with the shapes of `x`, `(C,)` and `(C,)`.
     """
+    if not isinstance(cache, dict) or not {"x_hat", "inv_std", "gamma"} <= set(cache):
+        raise TypeError(
+            "`cache` must be the dict that batchnorm_forward returned (with 'x_hat', 'inv_std' and 'gamma'); "
+            f"received {type(cache).__name__}."
+        )
     x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]
     dout = np.asarray(dout, dtype=x_hat.dtype)
     if dout.shape != x_hat.shape:

@@ -21,9 +21,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course_lib._checks import check_bool
+from course_lib._checks import check_bool, class_indices
 from course_lib.data import sha256_of
 from course_lib.layers import ResidualBlock
+from course_lib.models._validation import validate_builder_args
 
 SOURCE_CLASSES = ("airplane", "automobile", "bird", "cat", "deer")
 TARGET_CLASSES = ("dog", "frog", "horse", "ship", "truck")
@@ -31,6 +32,8 @@ WEIGHTS_FILE = "backbone_cifar5.weights.h5"
 METADATA_FILE = "backbone_cifar5.json"
 # Filters of the three stages (two residual blocks each).
 STAGE_FILTERS = (32, 64, 128)
+# Smallest rows and columns backbone_model takes: stage 3's maps are then 2x2.
+MIN_INPUT_SIZE = 8
 
 
 def weights_dir():
@@ -56,13 +59,26 @@ def backbone_model(input_shape=(32, 32, 3), classes=len(SOURCE_CLASSES), include
     ("course_backbone_features") ends with the 8x8x128 maps of stage 3.
 
     Args:
-        input_shape: `(rows, cols, channels)` of the images.
-        classes: outputs of the classifier (5 source classes).
+        input_shape: `(rows, cols, channels)` of the images, at least 8x8
+            (stages 2 and 3 divide the resolution by 4: 8x8 images leave
+            2x2 maps).
+        classes: outputs of the classifier (5 source classes), at least 2
+            (a softmax over one class is constant).
         include_top: whether to add pooling and the classifier.
 
     Returns:
         A `keras.Model`.
+
+    Raises:
+        ValueError: `input_shape` is not `(rows, cols, channels)` of at
+            least 8x8, or `classes` is not an int of at least 2.
+
+    Example:
+
+    >>> backbone_model(include_top=False).output_shape
+    (None, 8, 8, 128)
     """
+    input_shape = validate_builder_args(input_shape, classes, include_top, None, "softmax", min_size=MIN_INPUT_SIZE)
     inputs = keras.Input(input_shape, name="image")
     x = keras.layers.Rescaling(1 / 255, name="rescale")(inputs)
     x = keras.layers.Conv2D(STAGE_FILTERS[0], 3, padding="same", use_bias=False, name="stem_conv")(x)
@@ -146,8 +162,14 @@ def split_source_target(x, y):
     Returns:
         `((x_source, y_source), (x_target, y_target))` with labels renumbered
         0-4 in the order of `SOURCE_CLASSES` and `TARGET_CLASSES`, shaped `(N,)`.
+
+    Raises:
+        TypeError: `y` is not of an integer dtype.
+        ValueError: `y` is not `(N,)` or `(N, 1)`, holds a label outside
+            0-9, or has another length than `x`.
     """
-    x, y = np.asarray(x), np.asarray(y).reshape(-1)
+    x = np.asarray(x)
+    y = class_indices(y, "y", num_classes=len(SOURCE_CLASSES) + len(TARGET_CLASSES))
     if len(x) != len(y):
         raise ValueError(f"`x` and `y` must have the same length; received len(x)={len(x)}, len(y)={len(y)}.")
     source = y < len(SOURCE_CLASSES)

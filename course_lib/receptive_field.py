@@ -32,7 +32,7 @@ import typing
 import keras
 import numpy as np
 
-from course_lib._checks import check_model, check_seed, is_int
+from course_lib._checks import check_array, check_model, check_number, check_seed, is_int
 from course_lib._keras_compat import nodes_by_depth
 
 # Layers that act on each position on its own (or on the channels of one
@@ -478,8 +478,10 @@ def empirical_receptive_field(
             f"`layer_name` must name a layer of model '{model.name}'; received "
             f"layer_name={layer_name!r}. Its layers are: {', '.join(names)}."
         )
+    atol = check_number(atol, "atol", low=0)
     if inputs is not None:
-        inputs = np.asarray(inputs, dtype="float32")
+        inputs = check_array(inputs, "inputs", ndim=3, shape="(rows, cols, channels), one image", finite=True)
+        inputs = inputs.astype("float32")
         if input_shape is not None and tuple(input_shape) != inputs.shape:
             raise ValueError(
                 f"`inputs` has shape {inputs.shape} but input_shape={tuple(input_shape)}."

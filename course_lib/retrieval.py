@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from course_lib._checks import check_positive_int
+from course_lib._checks import check_array, check_finite, check_positive_int
 
 METRICS = ("euclidean", "cosine")
 
@@ -79,6 +79,18 @@ class LatentIndex:
             )
         return np.asarray(features, "float32").reshape(len(images), -1)
 
+    def _check_features(self, features, name):
+        """Refuses what the metric cannot measure: NaN or infinite features, zero vectors for cosine."""
+        check_finite(features, name)
+        if self.metric == "cosine":
+            zero = np.flatnonzero(~features.any(axis=1))
+            if zero.size:
+                raise ValueError(
+                    f"`{name}` holds {zero.size} zero feature vector(s) (first at index {zero[0]}): their cosine "
+                    "distance to anything is undefined. Use metric='euclidean', or drop them."
+                )
+        return features
+
     def add(self, images, labels=None):
         """Encodes `images` and adds them to the index (can be called again).
 
@@ -88,7 +100,7 @@ class LatentIndex:
             labels: optional array of N labels (given at every call or at
                 none), for `precision_at_k`.
         """
-        images = np.asarray(images)
+        images = check_array(images, "images", allow_empty=True)
         if images.ndim < 2 or len(images) == 0:
             raise ValueError(f"`images` must be a non-empty batch; received shape {images.shape}.")
         if self.image_shape is not None and images.shape[1:] != self.image_shape:
@@ -102,7 +114,7 @@ class LatentIndex:
                 raise ValueError(f"`labels` must have one entry per image; received {len(labels)} for {len(images)}.")
         if self._labels and (labels is None) != (self._labels[0] is None):
             raise ValueError("`labels` must be given at every call of `add` or at none.")
-        self._features.append(self.encode(images))
+        self._features.append(self._check_features(self.encode(images), "images"))
         self._labels.append(labels)
         self.image_shape = images.shape[1:]
         self._neighbors = None  # refit at the next search
@@ -125,16 +137,17 @@ class LatentIndex:
         k = check_positive_int(k, "k")
         if k > len(self):
             raise ValueError(f"`k` must be at most the index size, {len(self)}; received k={k}.")
-        queries = np.asarray(queries)
-        if queries.shape[1:] != self.image_shape:
+        queries = check_array(queries, "queries", allow_empty=True)
+        if queries.ndim < 1 or queries.shape[1:] != self.image_shape or len(queries) == 0:
             raise ValueError(
-                f"`queries` must have the shape of the indexed images, (Q, {', '.join(map(str, self.image_shape))}); "
-                f"received shape {queries.shape}."
+                f"`queries` must have the shape of the indexed images, (Q, {', '.join(map(str, self.image_shape))}) "
+                f"with Q >= 1; received shape {queries.shape}."
             )
         if self._neighbors is None:
             # Brute force: exact, and the only algorithm scikit-learn offers for cosine.
             self._neighbors = NearestNeighbors(metric=self.metric, algorithm="brute").fit(self.features)
-        distances, indices = self._neighbors.kneighbors(self.encode(queries), n_neighbors=k)
+        features = self._check_features(self.encode(queries), "queries")
+        distances, indices = self._neighbors.kneighbors(features, n_neighbors=k)
         return indices, distances
 
 
@@ -157,6 +170,8 @@ def precision_at_k(query_labels, retrieved_labels, k=None):
     """
     query_labels = np.asarray(query_labels).reshape(-1)
     retrieved_labels = np.asarray(retrieved_labels)
+    if len(query_labels) == 0:
+        raise ValueError("`query_labels` must hold at least one query; received none.")
     if retrieved_labels.ndim != 2 or len(retrieved_labels) != len(query_labels):
         raise ValueError(
             "`retrieved_labels` must have shape (Q, K) with Q = len(query_labels) = "

@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from course_lib._checks import check_seed  # noqa: E402
+from course_lib._checks import check_bool, check_seed  # noqa: E402
 
 PLOT_DEFAULTS = {
     # Small, readable figures: notebooks are committed with their images.
@@ -201,6 +201,8 @@ def setup_notebook(seed=42, deterministic=True, verbose=True):
     0
     """
     seed = check_seed(seed, allow_none=False)
+    deterministic = check_bool(deterministic, "deterministic")
+    verbose = check_bool(verbose, "verbose")
     keras.utils.set_random_seed(seed)
     if deterministic:
         enable_determinism()

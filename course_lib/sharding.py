@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from course_lib._checks import check_positive_int, is_int
+from course_lib._optional import install_hint
 
 COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
 _BYTES = {"f64": 8, "f32": 4, "f16": 2, "bf16": 2, "s64": 8, "s32": 4, "u32": 4, "s16": 2, "s8": 1,
@@ -36,7 +37,7 @@ def _require_jax(what):
         raise RuntimeError(
             f"{what} needs Keras's JAX backend (keras.distribution is implemented for JAX in "
             f"Keras 3.15); this process runs {keras.backend.backend()!r}. Set "
-            "KERAS_BACKEND=jax before Keras is imported."
+            f"KERAS_BACKEND=jax before Keras is imported (JAX installs with: {install_hint('jax')})."
         )
 
 

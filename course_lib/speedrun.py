@@ -43,7 +43,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from course_lib._checks import check_number, check_positive_int, check_seed
+from course_lib._checks import check_array, check_number, check_positive_int, check_seed
 from course_lib._keras_compat import flatten_layers
 from course_lib.data import sha256_of
 from course_lib.experiment import Recipe, standardization, with_standardization
@@ -353,6 +353,7 @@ def build_network(x_train, widths=AIRBENCH94["widths"], whitening_images=5000, *
         A `keras.Model` taking standardised images.
     """
     whitening_images = check_positive_int(whitening_images, "whitening_images")
+    x_train = check_array(x_train, "x_train", ndim=4, shape="(N, rows, cols, channels)", finite=True)
     network = airbench94(input_shape=tuple(np.shape(x_train)[1:]), widths=widths, **kwargs)
     layers = [layer for layer in flatten_layers(network) if isinstance(layer, PatchWhitening)]
     if layers:
@@ -459,10 +460,22 @@ def load_ablation(folder=None):
         record (a dict: command, sizes, seeds, versions, device, seconds).
 
     Raises:
-        FileNotFoundError: a file is missing.
+        FileNotFoundError: a file is missing, or (with `folder=None`) there
+            is no `data/speedrun/` folder beside `course_lib` (a
+            pip-installed package without a clone of the course).
         ValueError: a table's hash is not the recorded one.
     """
-    folder = Path(__file__).resolve().parent.parent / "data" / "speedrun" if folder is None else Path(folder)
+    if folder is None:
+        folder = Path(__file__).resolve().parent.parent / "data" / "speedrun"
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                "The speedrun's recorded ablation is not here: it lives in the course repository's "
+                f"data/speedrun/ folder, beside course_lib, and {folder} does not exist. A pip-installed "
+                f"course_lib ({Path(__file__).resolve().parent}) carries the code, not the recorded runs: clone "
+                "the course repository and work in the clone (`make lab`, or `pip install -e .` there), or pass "
+                "`folder=` the folder that holds ablation.json, ablation.csv and ablation.history.csv."
+            )
+    folder = Path(folder)
     paths = {name: folder / name for name in ("ablation.json", "ablation.csv", "ablation.history.csv")}
     for path in paths.values():
         if not path.is_file():

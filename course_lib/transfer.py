@@ -18,7 +18,15 @@ head do not wreck the pre-trained features.
 
 import keras
 
-from course_lib._checks import check_model, check_number, check_positive_int, check_positive_ints, check_rate, is_int
+from course_lib._checks import (
+    check_bool,
+    check_classifier,
+    check_model,
+    check_number,
+    check_positive_ints,
+    check_rate,
+    is_int,
+)
 
 POOLINGS = ("avg", "max")
 
@@ -88,9 +96,13 @@ def build_transfer_model(
     ((None, 5), 4)
     """
     check_model(backbone, "backbone")
-    classes = check_positive_int(classes, "classes")
+    classes = check_classifier(classes, classifier_activation)
     head_units = check_positive_ints(head_units, "head_units")
     dropout = check_rate(dropout, "dropout")
+    if pooling is not None and pooling not in POOLINGS:
+        raise ValueError(
+            f"`pooling` must be one of {POOLINGS} (or None for a vector backbone); received pooling={pooling!r}."
+        )
     try:
         input_shape = tuple(backbone.input_shape)
     except (AttributeError, ValueError) as error:
@@ -152,6 +164,8 @@ class InferenceMode(keras.layers.Layer):
     """
 
     def __init__(self, layer, **kwargs):
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(f"`layer` must be a Keras layer or model; received {type(layer).__name__}.")
         super().__init__(**kwargs)
         self.layer = layer
 
@@ -222,6 +236,7 @@ def set_trainable(model, from_layer=None, trainable=True):
     ['c2']
     """
     check_model(model)
+    trainable = check_bool(trainable, "trainable")
     backbone = _find_backbone(model)
     layers = backbone.layers
     names = [layer.name for layer in layers]

@@ -18,8 +18,17 @@ def identity(images):
     return images
 
 
+def _check_batch(images, view):
+    if len(images.shape) != 4:
+        raise ValueError(
+            f"`{view}` takes a batch of channels-last images (batch, rows, cols, channels); "
+            f"received shape {tuple(images.shape)}."
+        )
+
+
 def horizontal_flip(images):
-    """The batch mirrored left-right (channels-last images)."""
+    """The batch mirrored left-right (channels-last images `(batch, rows, cols, channels)`)."""
+    _check_batch(images, "horizontal_flip")
     return keras.ops.flip(images, axis=2)
 
 
@@ -47,6 +56,7 @@ def shift(rows, cols):
     pad_rows, pad_cols = abs(rows), abs(cols)
 
     def shifted(images):
+        _check_batch(images, shifted.__name__)
         height, width = images.shape[1], images.shape[2]
         if pad_rows >= height or pad_cols >= width:
             raise ValueError(f"A shift of ({rows}, {cols}) pixels needs images larger than {height}x{width}.")
@@ -167,6 +177,15 @@ class TTAModel(keras.Model):
         return self.model.compute_output_shape(input_shape)
 
 
+def _model_input_shape(model):
+    """The model's input shape, or None when it has none (a plain callable, several inputs)."""
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):
+        return None
+    return shape if isinstance(shape, tuple) else None
+
+
 def predict_tta(model, data, augmentations=None, n_samples=None, seed=None, batch_size=32, verbose=0):
     """Predicts with test-time augmentation: `TTAModel(...).predict(data)`.
 
@@ -193,5 +212,14 @@ def predict_tta(model, data, augmentations=None, n_samples=None, seed=None, batc
     """
     tta = TTAModel(model, augmentations=augmentations, n_samples=n_samples, seed=seed)
     batch_size = check_positive_int(batch_size, "batch_size")
+    if hasattr(data, "shape"):
+        expected = _model_input_shape(model)
+        if expected is not None and len(data.shape) != len(expected):
+            raise ValueError(
+                f"`data` must be a batch of inputs of shape {(None,) + tuple(expected[1:])}, as the model takes them; "
+                f"received shape {tuple(data.shape)}."
+            )
+        if data.shape[0] == 0:
+            raise ValueError(f"`data` must hold at least one image; received shape {tuple(data.shape)}.")
     # Datasets and generators come batched: predict refuses a batch size for them.
     return tta.predict(data, batch_size=batch_size if hasattr(data, "shape") else None, verbose=verbose)

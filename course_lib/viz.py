@@ -13,7 +13,7 @@ notebooks and tests can inspect what was drawn.
 
 import numpy as np
 
-from course_lib._checks import check_int_pair, check_positive_int, class_indices
+from course_lib._checks import check_array, check_int_pair, check_number, check_positive_int, class_indices
 
 
 def _as_image_batch(images):
@@ -239,9 +239,9 @@ def overlay_map(image, heat_map, ax=None, alpha=0.5, title=None, cmap="jet"):
     Args:
         image: `(rows, cols, channels)` or `(rows, cols)`, uint8 (0-255) or
             float in [0, 1].
-        heat_map: `(H', W')` map for this image.
+        heat_map: `(H', W')` map for this image, non-empty and finite.
         ax: the matplotlib axes (default: a new figure).
-        alpha: opacity of the map.
+        alpha: opacity of the map, in [0, 1].
         title: the axes' title.
         cmap: colour map of the map.
 
@@ -256,13 +256,9 @@ def overlay_map(image, heat_map, ax=None, alpha=0.5, title=None, cmap="jet"):
 
     from course_lib.interpret import upsample_to
 
-    image = np.asarray(image)
-    heat_map = np.asarray(heat_map, "float32")
-    if image.ndim not in (2, 3) or heat_map.ndim != 2:
-        raise ValueError(
-            "`image` must be (rows, cols[, channels]) and `heat_map` (rows, cols); "
-            f"received shapes {image.shape} and {heat_map.shape}."
-        )
+    image = check_array(image, "image", ndim=(2, 3), shape="(rows, cols) or (rows, cols, channels)")
+    heat_map = check_array(heat_map, "heat_map", ndim=2, shape="(rows, cols)", finite=True).astype("float32")
+    alpha = check_number(alpha, "alpha", 0, 1)
     if ax is None:
         _, ax = plt.subplots(figsize=(3, 3))
     shown = image.astype("float32") / 255 if np.issubdtype(image.dtype, np.integer) else image

@@ -20,7 +20,8 @@ its saved state renders only through the widget manager's JavaScript, which
 notebook viewers and Sphinx load from a CDN.
 
 `ipywidgets` is imported when a widget is built, not with this module: the
-pure functions and the plots need NumPy and matplotlib only.
+pure functions and the plots need NumPy and matplotlib only. Without it, building
+a widget says to install the `widgets` extra (`pip install "cnn-course[widgets]"`).
 """
 
 import dataclasses
@@ -31,6 +32,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from course_lib._checks import check_choice, check_int_pair, check_positive_int, is_int
+from course_lib._optional import import_optional
 from course_lib.ops import PADDINGS, output_size, padding_amounts
 
 _SOBEL_Y = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]) / 4
@@ -493,7 +495,7 @@ class ConvolutionExplorer(_Explorer):
 
     def __init__(self, image=None, kernel="sobel_x", stride=1, padding="valid", dilation=1, position=0,
                  max_stride=4, max_dilation=3):
-        import ipywidgets as widgets
+        widgets = import_optional("ipywidgets", "ConvolutionExplorer")
         from matplotlib.figure import Figure
 
         self.image = default_image() if image is None else _as_matrix(image, "image")
@@ -853,7 +855,7 @@ class ReceptiveFieldExplorer(_Explorer):
     description = "the receptive field of a stack of convolutions and poolings"
 
     def __init__(self, image=None, layers=None, max_layers=4, max_kernel=7, max_stride=4):
-        import ipywidgets as widgets
+        widgets = import_optional("ipywidgets", "ReceptiveFieldExplorer")
         from matplotlib.figure import Figure
 
         if image is None:

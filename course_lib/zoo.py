@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from course_lib import models
+from course_lib._checks import check_array, check_bool
 from course_lib.data import sha256_of
 from course_lib.experiment import Recipe
 from course_lib.speedrun import SpeedrunRecipe, tta_views
@@ -152,8 +153,31 @@ def _check_name(name):
         raise ValueError(f"`name` must be one of {sorted(ENTRIES)}; received name={name!r}.")
 
 
+def _require_zoo_dir():
+    """Raises a FileNotFoundError saying where the records come from when `zoo_dir()` does not exist."""
+    folder = zoo_dir()
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"The zoo's recorded runs are not here: they live in the course repository's data/zoo/ folder, "
+            f"beside course_lib, and {folder} does not exist. A pip-installed course_lib "
+            f"({Path(__file__).resolve().parent}) carries the code, not the recorded runs: clone the course "
+            "repository and work in the clone (`make lab`, or `pip install -e .` there)."
+        )
+    return folder
+
+
 def recorded():
-    """Names of the entries that have a record in `data/zoo/`, in `ENTRIES` order."""
+    """Names of the entries that have a record in `data/zoo/`, in `ENTRIES` order.
+
+    Returns:
+        A list of names; empty when the folder holds no record yet.
+
+    Raises:
+        FileNotFoundError: there is no `data/zoo/` folder beside `course_lib`
+            (a pip-installed package without a clone of the course): the
+            message says where the records come from.
+    """
+    _require_zoo_dir()
     return [name for name in ENTRIES if files(name)["record"].is_file()]
 
 
@@ -161,13 +185,15 @@ def record(name):
     """The JSON record of a recorded run, as a dict.
 
     Raises:
-        FileNotFoundError: the entry has not been trained and recorded.
+        FileNotFoundError: the entry has not been trained and recorded, or
+            there is no `data/zoo/` folder (outside a clone of the course).
     """
     path = files(name)["record"]
     if not path.is_file():
+        _require_zoo_dir()
         raise FileNotFoundError(
             f"No recorded run of {name!r}: {path.name} is missing from the course's data/zoo/ "
-            f"folder. Train it with `python scripts/train_zoo.py {name}`."
+            f"folder. Train it with `python scripts/train_zoo.py {name}` in a clone of the course."
         )
     return json.loads(path.read_text())
 
@@ -240,7 +266,7 @@ def recorded_predictions(name, tta=False):
         KeyError: the record has no such predictions (recorded before they
             were kept: `python scripts/train_zoo.py --add-predictions NAME`).
     """
-    key = "test_predictions_tta" if tta else "test_predictions"
+    key = "test_predictions_tta" if check_bool(tta, "tta") else "test_predictions"
     entry = record(name)
     if key not in entry:
         raise KeyError(f"The record of {name!r} has no {key!r}: add them with "
@@ -298,12 +324,28 @@ def build_classifier(name, mean, variance):
 
     Args:
         name: an entry of `ENTRIES`.
-        mean, variance: the per-channel statistics of the training images.
+        mean, variance: the per-channel statistics of the training images,
+            one finite value per channel (the variance non-negative).
 
     Returns:
         An untrained `keras.Model` named after the entry.
+
+    Raises:
+        ValueError: `name` is not an entry, or `mean` or `variance` has a
+            wrong shape or a wrong value.
     """
     _check_name(name)
+    # Every entry's builder takes CIFAR-10's 32x32x3 images unless its partial says otherwise.
+    channels = ENTRIES[name].builder.keywords.get("input_shape", (32, 32, 3))[-1]
+    for argument, value in (("mean", mean), ("variance", variance)):
+        value = check_array(value, argument, ndim=1, shape=f"({channels},), one value per channel", finite=True)
+        if value.shape != (channels,):
+            raise ValueError(
+                f"`{argument}` must have shape ({channels},), one value per channel; "
+                f"received {argument} of shape {value.shape}."
+            )
+        if argument == "variance" and (value < 0).any():
+            raise ValueError(f"`variance` must be non-negative; received variance={value.tolist()}.")
     network = ENTRIES[name].build()
     inputs = keras.Input(network.input_shape[1:], name="image")
     standardize = keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name="standardize")
@@ -328,13 +370,14 @@ def load(name, tta=False):
         FileNotFoundError: the record or the weights file is missing.
         ValueError: the weights' hash is not the recorded one.
     """
+    tta = check_bool(tta, "tta")
     entry = record(name)
     path = files(name)["weights"]
     if not path.is_file():
         raise FileNotFoundError(
             f"The weights {path.name} of the recorded run {name!r} are missing from the course's "
             f"data/zoo/ folder. Restore them with git, or re-train with "
-            f"`python scripts/train_zoo.py {name}`."
+            f"`python scripts/train_zoo.py {name}` in a clone of the course."
         )
     actual = sha256_of(path)
     if actual != entry["sha256"]:

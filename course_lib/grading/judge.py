@@ -39,8 +39,7 @@ import time
 import zipfile
 from pathlib import Path
 
-import nbformat
-
+from course_lib._optional import import_optional
 from course_lib.grading.sandbox import (
     PRELOADED,
     SubmissionDied,
@@ -55,6 +54,8 @@ __all__ = ["Judge", "GradingResult", "CaseResult", "Remote", "BudgetExceeded", "
 MAX_NOTEBOOK_BYTES = 50 << 20
 # Seconds a submission's process may take to load its libraries (within the submission's own limit).
 STARTUP_LIMIT = 120.0
+
+nbformat = import_optional("nbformat", "the grader (course_lib.grading.judge)")
 
 
 @dataclasses.dataclass
@@ -358,7 +359,7 @@ class Judge:
 
     def __init__(self, tests_dir, time_limit=60.0, submission_time_limit=None, isolation=True, memory_limit=8 << 30,
                  disk_limit=512 << 20, max_processes=256, max_cells=300, max_restarts=4, hide=()):
-        from otter.test_files import ExceptionTestFile
+        ExceptionTestFile = import_optional("otter.test_files", "the grader").ExceptionTestFile
 
         if not time_limit > 0:
             raise ValueError(f"`time_limit` must be a positive number of seconds; received time_limit={time_limit!r}.")
@@ -443,7 +444,7 @@ def _case_name(case):
 
 
 def _not_run(case, reason):
-    from otter.test_files.abstract_test import TestCaseResult
+    TestCaseResult = import_optional("otter.test_files.abstract_test", "the grader").TestCaseResult
 
     return TestCaseResult(test_case=case, message=f"{_NOT_RUN}{reason}", passed=False)
 

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from course_lib._checks import check_image_batch, check_image_input, check_number, check_positive_int
+from course_lib._checks import check_array, check_image_batch, check_image_input, check_number, check_positive_int
 
 
 def patch_whitening_filters(images, kernel_size=2, epsilon=5e-4):
@@ -38,6 +38,8 @@ def patch_whitening_filters(images, kernel_size=2, epsilon=5e-4):
     ((2, 2, 3, 12), True)
     """
     images = check_image_batch(images, "images")
+    # Real, finite numbers and at least one image: otherwise the covariance's eigenvalues do not converge.
+    images = check_array(images, "images", finite=True)
     kernel_size = check_positive_int(kernel_size, "kernel_size")
     epsilon = check_number(epsilon, "epsilon", low=0, low_open=True)
     if kernel_size > min(images.shape[1:3]):

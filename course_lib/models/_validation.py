@@ -10,7 +10,7 @@ cardinality, ...) with `course_lib._checks` too.
 
 import keras
 
-from course_lib._checks import check_bool, check_positive_int, is_int
+from course_lib._checks import check_bool, check_classifier, check_positive_int, is_int
 
 POOLING_MODES = (None, "avg", "max")
 
@@ -70,7 +70,8 @@ def validate_builder_args(
         `input_shape` as a tuple of three Python ints.
 
     Raises:
-        ValueError: an argument has a wrong value (the message names it).
+        ValueError: an argument has a wrong value (the message names it), or
+            `classes=1` with a softmax (a constant output of 1.0).
         TypeError: `include_top` is not a bool, or `classifier_activation` is
             neither None, a string nor a callable.
 
@@ -82,6 +83,8 @@ def validate_builder_args(
     shape = validate_input_shape(input_shape, min_size)
     check_positive_int(classes, "classes")
     check_bool(include_top, "include_top")
+    if include_top:
+        check_classifier(classes, classifier_activation)
     if pooling is not None and not (isinstance(pooling, str) and pooling in POOLING_MODES):
         raise ValueError(
             "`pooling` must be one of None, 'avg', 'max'; "

@@ -2,7 +2,7 @@
 
 import keras
 
-from course_lib._checks import check_number, check_positive_ints, check_rate
+from course_lib._checks import check_bool, check_number, check_positive_ints, check_rate
 from course_lib.initializers import Dirac
 from course_lib.layers.whitening import PatchWhitening
 from course_lib.models._heads import pool_features
@@ -84,6 +84,9 @@ def airbench94(
     widths = check_positive_ints(widths, "widths", length=3)
     batchnorm_momentum = check_rate(batchnorm_momentum, "batchnorm_momentum")
     output_scale = check_number(output_scale, "output_scale", low=0, low_open=True)
+    dirac = check_bool(dirac, "dirac")
+    residual = check_bool(residual, "residual")
+    whitening = check_bool(whitening, "whitening")
     base = keras.initializers.VarianceScaling(1 / 3, mode="fan_in", distribution="uniform")
 
     def conv_bn_gelu(x, filters, layer_name, pool):

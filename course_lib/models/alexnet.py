@@ -2,7 +2,7 @@
 
 import keras
 
-from course_lib._checks import check_number
+from course_lib._checks import check_bool, check_number, check_rate
 from course_lib.layers import GroupedConv2D, LocalResponseNormalization
 from course_lib.models._heads import dense_head
 from course_lib.models._validation import validate_builder_args
@@ -71,6 +71,8 @@ def alexnet(
     )
     if groups not in (1, 2):
         raise ValueError(f"`groups` must be 1 or 2; received groups={groups!r}.")
+    dropout = check_rate(dropout, "dropout")
+    local_response_norm = check_bool(local_response_norm, "local_response_norm")
     width = check_number(width, "width", low=0, low_open=True)
 
     def n(filters):
@@ -156,6 +158,8 @@ def alexnet_cifar(
     )
     if groups not in (1, 2):
         raise ValueError(f"`groups` must be 1 or 2; received groups={groups!r}.")
+    dropout = check_rate(dropout, "dropout")
+    local_response_norm = check_bool(local_response_norm, "local_response_norm")
     width = check_number(width, "width", low=0, low_open=True)
 
     def n(filters):

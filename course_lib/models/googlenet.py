@@ -3,7 +3,7 @@
 import keras
 
 from course_lib.layers import InceptionModule, LocalResponseNormalization
-from course_lib._checks import check_number
+from course_lib._checks import check_bool, check_number, check_rate
 from course_lib.layers.chain import conv_unit
 from course_lib.models._heads import global_pool_head
 from course_lib.models._validation import validate_builder_args
@@ -127,6 +127,10 @@ def googlenet(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=32
     )
+    aux_heads = check_bool(aux_heads, "aux_heads")
+    local_response_norm = check_bool(local_response_norm, "local_response_norm")
+    width = check_number(width, "width", low=0, low_open=True)
+    dropout = check_rate(dropout, "dropout")
     if aux_heads and not include_top:
         raise ValueError("`aux_heads=True` needs `include_top=True`: the heads are classifiers.")
 
@@ -198,6 +202,9 @@ def googlenet_cifar(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )
+    aux_heads = check_bool(aux_heads, "aux_heads")
+    batch_norm = check_bool(batch_norm, "batch_norm")
+    dropout = check_rate(dropout, "dropout")
     if aux_heads and not include_top:
         raise ValueError("`aux_heads=True` needs `include_top=True`: the heads are classifiers.")
     width = check_number(width, "width", low=0, low_open=True)

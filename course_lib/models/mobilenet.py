@@ -2,7 +2,7 @@
 
 import keras
 
-from course_lib._checks import check_number
+from course_lib._checks import check_number, check_rate
 from course_lib.layers import DepthwiseSeparableConv
 from course_lib.models._heads import pool_features
 from course_lib.models._validation import validate_builder_args
@@ -63,6 +63,7 @@ def mobilenet(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=32
     )
     alpha = check_number(alpha, "alpha", low=0, low_open=True)
+    dropout = check_rate(dropout, "dropout")
     if stem_strides not in (1, 2):
         raise ValueError(f"`stem_strides` must be 1 or 2; received stem_strides={stem_strides!r}.")
     inputs = keras.Input(shape)

@@ -2,6 +2,7 @@
 
 import keras
 
+from course_lib._checks import check_bool, check_number, check_rate
 from course_lib.layers import MLPConv
 from course_lib.models._heads import pool_features
 from course_lib.models._validation import validate_builder_args
@@ -57,6 +58,9 @@ def nin(
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )
+    width = check_number(width, "width", low=0, low_open=True)
+    dropout = check_rate(dropout, "dropout")
+    batch_norm = check_bool(batch_norm, "batch_norm")
 
     def n(filters):
         return max(1, int(filters * width))

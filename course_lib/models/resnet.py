@@ -87,6 +87,8 @@ def resnet(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=32
     )
     width = check_number(width, "width", low=0, low_open=True)
+    if stride_on not in ("1x1", "3x3"):
+        raise ValueError(f"`stride_on` must be '1x1' or '3x3'; received stride_on={stride_on!r}.")
     blocks, bottleneck = RESNET_DEPTHS[depth]
     if use_bias is None:
         use_bias = bottleneck

@@ -2,7 +2,7 @@
 
 import keras
 
-from course_lib._checks import check_number
+from course_lib._checks import check_bool, check_number, check_positive_int, check_rate
 from course_lib.layers.chain import conv_unit
 from course_lib.models._heads import dense_head
 from course_lib.models._validation import validate_builder_args
@@ -60,6 +60,9 @@ def vgg16(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=32
     )
     width = check_number(width, "width", low=0, low_open=True)
+    dense_units = check_positive_int(dense_units, "dense_units")
+    dropout = check_rate(dropout, "dropout")
+    batch_norm = check_bool(batch_norm, "batch_norm")
     inputs = keras.Input(shape)
     x = inputs
     for block, (filters, convs) in enumerate(VGG16_BLOCKS, start=1):

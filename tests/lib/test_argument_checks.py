@@ -191,3 +191,31 @@ def test_experiment_run_names_its_seeds():
     splits = experiment.Splits(*[(np.zeros((2, 8, 8, 1), "float32"), np.array([0, 1]))] * 3)
     with pytest.raises(ValueError, match=r"`seeds` must be a non-negative int; received seeds=None"):
         experiment.run(lambda: None, splits, experiment.Recipe(), seeds=(0, None))
+
+
+def test_array_checks_name_the_argument_and_what_was_expected():
+    assert C.check_array([[1, 2]], "kernel", ndim=2).shape == (1, 2)
+    assert C.check_array(np.zeros((0, 3)), "x", allow_empty=True).shape == (0, 3)
+    for bad, error, message in [
+        (np.array([True, False]), TypeError, r"`x` must hold real numbers; received x of dtype bool"),
+        (np.array([1 + 2j]), TypeError, r"`x` must hold real numbers; received x of dtype complex128"),
+        ([[1, 2], [3]], ValueError, r"`x` must be an array of shape \(N, M\); received a ragged sequence"),
+        (np.zeros((2, 2, 2)), ValueError, r"`x` must have shape \(N, M\); received x of shape \(2, 2, 2\)"),
+        (np.zeros((0, 2)), ValueError, r"`x` must not be empty; received x of shape \(0, 2\)"),
+        (np.array([[1.0, np.nan], [np.inf, 0.0]]), ValueError, r"received 1 NaN and 1 infinite values among its 4"),
+    ]:
+        with pytest.raises(error, match=message):
+            C.check_array(bad, "x", ndim=(1, 2), shape="(N, M)", finite=True)
+
+
+def test_distributions_and_classifier_checks():
+    C.check_distributions(np.array([[0.25, 0.75], [1.0, 0.0]], "float16"))
+    with pytest.raises(ValueError, match=r"row 1 holds -0\.1"):
+        C.check_distributions(np.array([[0.5, 0.5], [1.1, -0.1]]))
+    with pytest.raises(ValueError, match=r"`labels` must hold finite numbers"):
+        C.check_distributions(np.array([[np.nan, 1.0]]))
+    assert C.check_classifier(np.int64(1), "sigmoid") == 1
+    with pytest.raises(ValueError, match=r"`classes` must be a positive int"):
+        C.check_classifier(0, "sigmoid")
+    with pytest.raises(ValueError, match=r"`units=1` with classifier_activation='softmax'"):
+        C.check_classifier(1, "softmax", name="units")
