@@ -100,6 +100,20 @@ def code_cells(nb):
 # Executing
 
 
+def copy_alt_text(nb):
+    """Gives each cell that shows a diagram its alt text, for the website.
+
+    `course_lib.diagrams.show` puts a diagram's alt text in its output's
+    metadata (`{"image/png": {"alt": ...}}`); MyST-NB reads it from the
+    cell's (`{"mystnb": {"image": {"alt": ...}}}`).
+    """
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            alt = output.get("metadata", {}).get("image/png", {}).get("alt")
+            if alt:
+                cell.metadata["mystnb"] = {"image": {"alt": alt}}
+
+
 def _execute(source, target):
     """Executes one source into `target` (runs in its own process, see build)."""
     import nbformat
@@ -132,6 +146,7 @@ def _execute(source, target):
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    copy_alt_text(nb)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python", "version": platform.python_version()}
     tmp = target.with_suffix(".ipynb.tmp")

@@ -245,3 +245,23 @@ def test_concept_map_fails_when_a_section_disappears(tmp_path, monkeypatch):
     assert len(problems) == 4
     assert "no question 'q99'" in problems[0] and "no assignment A9" in problems[1]
     assert "not like 'A1 q2'" in problems[2] and "both a notebook and a section" in problems[3]
+
+
+def test_a_diagrams_alt_text_reaches_its_cells_metadata():
+    nb = nbformat.v4.new_notebook()
+    shown = nbformat.v4.new_code_cell("diagrams.show(fig)")
+    shown.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"},
+                                            metadata={"image/png": {"alt": "Three 3x3 convolutions"}})]
+    plain = nbformat.v4.new_code_cell("plt.show()")
+    plain.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"})]
+    nb.cells = [shown, plain, nbformat.v4.new_markdown_cell("text")]
+    tool.copy_alt_text(nb)
+    assert shown.metadata["mystnb"] == {"image": {"alt": "Three 3x3 convolutions"}}
+    assert "mystnb" not in plain.metadata
+
+
+def test_every_executed_diagram_carries_its_alt_text():
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and "diagrams.show(" in cell.source:
+                assert cell.metadata.get("mystnb", {}).get("image", {}).get("alt"), (path.name, cell.source[:80])
