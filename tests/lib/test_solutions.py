@@ -1,8 +1,10 @@
-"""The written solutions (notebooks/solutions/) agree with what course_lib computes.
+"""The written solutions (notebooks/solutions/) run, and agree with what course_lib computes.
 
 Each answer of `pen_and_paper.md` is derived by hand there; here the same
 numbers come out of the course's own functions, so a change to an exercise or
-to the library that breaks a solution fails.
+to the library that breaks a solution fails. Every Python block of the worked
+solutions (part1.md, part2.md, part3.md) runs, with the asserts that check the
+numbers its prose states.
 """
 
 import math
@@ -109,10 +111,27 @@ def test_every_solution_names_its_notebook_and_exercise():
 
 
 # The worked solutions with code (part1.md, part2.md, part3.md): every Python block runs, in order,
-# one namespace per exercise, and its asserts check the numbers its prose states. Blocks
-# marked "Not run by the tests" (they train or draw) must at least compile.
-NOT_RUN = "# Not run by the tests"
+# one namespace per exercise, and its asserts check the numbers its prose states. Each block is
+# self-contained (its own imports and data, at the small budget its first line states).
+#
+# A block whose first line starts with one of TENSORFLOW_ONLY trains, predicts with a recorded
+# model or uses tf.GradientTape: it runs on the TensorFlow backend only. The training code it calls
+# is tested on all three backends by the other files of tests/lib; running every solution's
+# training three times would add minutes to `make test` for no new check. On TensorFlow, blocks
+# that only predict, and blocks that train a deep network for a few batches (`experiment.run`, a
+# transfer model), run with tf.function executed eagerly: at these budgets tracing the training
+# and prediction steps costs more than the steps themselves, and eager execution computes the same
+# thing. Small networks trained for several epochs are faster traced, so they run as written.
+#
+# A block whose first line starts with JAX_KERNEL continues notebook 24, whose kernel runs Keras on
+# JAX with 4 virtual CPU devices (set before JAX is imported): it runs in a child process with that
+# environment, once (on the TensorFlow pass, which has no other use for it).
 WORKED = ("part1.md", "part2.md", "part3.md")
+TENSORFLOW_ONLY = ("# Trains", "# Predicts", "# Encodes", "# Runs on TensorFlow")
+EAGER = ("# Predicts", "# Encodes")
+JAX_KERNEL = "# Runs in notebook 24's kernel"
+DATASETS = {"mnist": r"load_mnist\(", "fashion_mnist": r"load_fashion_mnist\(|\"fashion_mnist\"",
+            "cifar10": r"load_cifar10\(|load_splits\(|\"cifar10\"|pretrained\.|zoo\."}
 
 
 def _exercises(path):
@@ -124,22 +143,75 @@ def _exercises(path):
 EXERCISES = [exercise for name in WORKED for exercise in _exercises(SOLUTIONS.with_name(name))]
 
 
-@pytest.mark.parametrize(("title", "blocks"), [e for e in EXERCISES if any(not b.startswith(NOT_RUN) for b in e[1])],
-                         ids=lambda value: value if isinstance(value, str) else "")
-def test_worked_solution_runs_and_its_numbers_hold(title, blocks):
+def _faster_eager(block):
+    few_batches = ("experiment.run(", "build_transfer_model(")
+    return block.startswith(EAGER) or (block.startswith(TENSORFLOW_ONLY) and any(c in block for c in few_batches))
+
+
+def _missing_datasets(blocks):
+    from course_lib import data
+
+    text = "\n".join(blocks)
+    return [name for name, pattern in DATASETS.items() if re.search(pattern, text) and data.find_mirror(name) is None]
+
+
+@pytest.mark.parametrize(("title", "blocks"), EXERCISES, ids=lambda value: value if isinstance(value, str) else "")
+def test_worked_solution_runs_and_its_numbers_hold(title, blocks, tmp_path, monkeypatch):
+    backend = keras.backend.backend()
     # Part III's blocks count the parameters and multiply-adds of full-size architectures:
     # the counts do not depend on the backend (test_models checks the builders on all
     # three), and building those networks takes minutes on JAX, so they run on one.
-    if title.startswith("part3.md") and keras.backend.backend() != "tensorflow":
-        pytest.skip("architecture counts: checked on the TensorFlow backend")
+    if title.startswith("part3.md") and backend != "tensorflow":
+        pytest.skip("architecture counts and training: checked on the TensorFlow backend")
+    if backend != "tensorflow" and any(block.startswith(TENSORFLOW_ONLY + (JAX_KERNEL,)) for block in blocks):
+        pytest.skip("trains or uses a recorded model: run on the TensorFlow backend only, to keep make test short")
+    missing = _missing_datasets(blocks)
+    if missing:
+        pytest.skip(f"no offline copy of {', '.join(missing)}: set COURSE_DATA_DIR to the course's data mirror")
+    monkeypatch.chdir(tmp_path)  # a block that writes files writes them here
+    if any(block.startswith(JAX_KERNEL) for block in blocks):
+        _run_in_notebook_24_kernel(title, blocks, tmp_path)
+        return
+    import matplotlib.pyplot as plt
+
     namespace = {}
-    for block in blocks:
-        if not block.startswith(NOT_RUN):
-            exec(compile(block, title, "exec"), namespace)
+    try:
+        for block in blocks:
+            eager = backend == "tensorflow" and _faster_eager(block)
+            if eager:
+                import tensorflow as tf
+
+                tf.config.run_functions_eagerly(True)
+            try:
+                exec(compile(block, title, "exec"), namespace)
+            finally:
+                if eager:
+                    tf.config.run_functions_eagerly(False)
+    finally:
+        plt.close("all")
+
+
+def _run_in_notebook_24_kernel(title, blocks, folder):
+    import os
+    import subprocess
+    import sys
+
+    script = folder / "solution.py"
+    script.write_text("\n\n".join(blocks))
+    environment = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=4",
+                       MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, str(script)], cwd=folder, env=environment, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, f"{title} failed in a JAX kernel with 4 devices:\n{done.stderr[-3000:]}"
 
 
 def test_every_solution_block_compiles():
     blocks = [block for _, found in EXERCISES for block in found]
-    assert len(blocks) >= 50
+    assert len(blocks) >= 100
     for block in blocks:
         compile(block, "solutions", "exec")
+
+
+def test_every_exercise_has_a_block_that_runs():
+    assert [title for title, blocks in EXERCISES if not blocks] == []
+    assert not [title for title, blocks in EXERCISES if any("Not run by the tests" in b for b in blocks)]
