@@ -16,9 +16,10 @@ uses the same methodology:
 - `train` trains one model with a recipe and returns its per-epoch history.
 - `run` trains a model-building function over several seeds and returns a
   `Runs`: per-epoch histories and test scores, one row per seed.
-- `summarize` tabulates mean and spread over seeds; `compare` pairs two
-  variants seed by seed and says whether a difference held on every seed and
-  exceeds its spread, the course's rule for what a notebook may assert.
+- `summarize`, `compare` and `paired_comparison` (from
+  `course_lib.comparison`) tabulate runs over seeds and compare two variants
+  seed by seed: the mean paired difference with its 95 % interval, a "clear
+  effect" when the interval excludes 0, decided on validation accuracy.
 - `learning_rate_range_test` draws the training loss against a growing
   learning rate: a diagnostic for choosing the rate.
 """
@@ -30,9 +31,9 @@ import time
 import keras
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from course_lib import data
+from course_lib.comparison import Comparison, compare, paired_comparison, summarize
 from course_lib.batchnorm import (
     KERAS_MOMENTUM,
     momentum_for_steps,
@@ -40,6 +41,7 @@ from course_lib.batchnorm import (
     set_batchnorm_momentum,
 )
 from course_lib._checks import (
+    check_array,
     check_image_batch,
     check_model,
     check_number,
@@ -319,10 +321,14 @@ def _shift_with_reflection(images, pad, dy, dx):
 
 
 def channel_statistics(x):
-    """Per-channel mean and variance of images `x` `(N, rows, cols, channels)`, as two lists."""
-    x = np.asarray(x)
-    if x.ndim != 4:
-        raise ValueError(f"`x` must be images of shape (N, rows, cols, channels); received shape {x.shape}.")
+    """Per-channel mean and variance of images `x` `(N, rows, cols, channels)`, as two lists.
+
+    Raises:
+        TypeError: `x` does not hold real numbers.
+        ValueError: `x` is not 4-D, is empty, or holds NaN or infinity (a
+            standardisation with NaN statistics outputs NaN for every image).
+    """
+    x = check_array(x, "x", ndim=4, shape="(N, rows, cols, channels)", finite=True)
     pixels = x.reshape(-1, x.shape[-1]).astype("float64")
     return {"mean": pixels.mean(0).tolist(), "variance": pixels.var(0).tolist()}
 
@@ -359,13 +365,27 @@ def with_standardization(network, x_train, name=None, standardize=True):
     Returns:
         A `keras.Model` taking images as stored and returning `network`'s
         output; for a pair, a pair of such models sharing the standardisation.
+
+    Raises:
+        ValueError: `x_train` is not a non-empty batch of images with the
+            network's channels, or holds NaN or infinity.
     """
     pair = isinstance(network, (tuple, list))
     networks = tuple(network) if pair else (network,)
     if not all(isinstance(n, keras.Model) for n in networks) or len(networks) not in (1, 2):
         raise TypeError(f"`network` must be a keras.Model or a pair of them; received {network!r}.")
     inputs = keras.Input(networks[0].input_shape[1:], name="image")
-    scale = standardization(x_train) if standardize else keras.layers.Rescaling(1 / 255, name="rescale")
+    if standardize:
+        x_train = check_array(x_train, "x_train", ndim=4, shape="(N, rows, cols, channels)", finite=True)
+        scale = standardization(x_train)
+        channels = inputs.shape[-1]
+        if channels is not None and np.shape(x_train)[-1] != channels:
+            raise ValueError(
+                f"`x_train` must have the network's {channels} channels; received x_train of shape "
+                f"{np.shape(x_train)} for inputs of shape {tuple(inputs.shape)}."
+            )
+    else:
+        scale = keras.layers.Rescaling(1 / 255, name="rescale")
     standardized = scale(inputs)
     models = tuple(keras.Model(inputs, n(standardized), name=name or n.name) for n in networks)
     return models if pair else models[0]
@@ -890,123 +910,6 @@ def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, ve
     history_table = pd.concat(histories, ignore_index=True)
     history_table = history_table[["seed", "epoch"] + [c for c in history_table if c not in ("seed", "epoch")]]
     return Runs(name, history_table, pd.DataFrame(rows).set_index("seed"), models)
-
-
-def summarize(runs, metrics=("test_accuracy",)):
-    """Mean and standard deviation over seeds of each variant, one row per variant.
-
-    Args:
-        runs: a list of `Runs` (or a dict name -> `Runs`).
-        metrics: columns of `Runs.scores` to summarise.
-
-    Returns:
-        A DataFrame indexed by variant with columns "`metric` mean",
-        "`metric` std" and "seeds".
-    """
-    items = runs.items() if isinstance(runs, dict) else [(r.name, r) for r in runs]
-    rows = {}
-    for name, result in items:
-        row = {}
-        for metric in metrics:
-            row[f"{metric} mean"] = result.scores[metric].mean()
-            row[f"{metric} std"] = result.scores[metric].std(ddof=1) if len(result.scores) > 1 else np.nan
-        row["seeds"] = len(result.scores)
-        rows[name] = row
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "variant"
-    return table
-
-
-@dataclasses.dataclass(frozen=True)
-class Comparison:
-    """A paired comparison of two variants over the same seeds (what `compare` returns).
-
-    Attributes:
-        metric: the compared score.
-        baseline, treatment: the variants' names.
-        differences: treatment minus baseline, per seed.
-        mean: mean difference.
-        std: standard deviation of the differences (ddof 1).
-        p_value: two-sided paired t-test (NaN for fewer than 2 seeds).
-        holds: the course's rule for asserting an effect: the difference has
-            the same sign on every seed and its mean exceeds its standard
-            deviation in size.
-    """
-
-    metric: str
-    baseline: str
-    treatment: str
-    differences: pd.Series
-    mean: float
-    std: float
-    p_value: float
-    holds: bool
-
-    def __str__(self):
-        per_seed = ", ".join(f"{d:+.3f}" for d in self.differences)
-        verdict = "holds on every seed and exceeds its spread" if self.holds else "not significant at this budget"
-        return (
-            f"{self.treatment} - {self.baseline} ({self.metric}): {self.mean:+.3f} ± {self.std:.3f} "
-            f"over {len(self.differences)} seeds [{per_seed}], paired t-test p = {self.p_value:.3g}: {verdict}"
-        )
-
-
-def compare(baseline, treatment, metric="test_accuracy"):
-    """Compares two variants seed by seed.
-
-    Args:
-        baseline: `Runs` of the control.
-        treatment: `Runs` of the variant, trained with the same seeds.
-        metric: a column of `Runs.scores`.
-
-    Returns:
-        A `Comparison`; `str()` of it is one line to print.
-
-    Raises:
-        ValueError: the two were not trained with the same seeds, or the
-            metric is missing.
-    """
-    for argument, result in (("baseline", baseline), ("treatment", treatment)):
-        if not isinstance(result, Runs):
-            raise TypeError(f"`{argument}` must be a Runs (see run); received {type(result).__name__}.")
-        if metric not in result.scores:
-            raise ValueError(f"`metric` must be a column of the scores {list(result.scores)}; received metric={metric!r}.")
-    if sorted(baseline.scores.index) != sorted(treatment.scores.index):
-        raise ValueError(
-            "`baseline` and `treatment` must be trained with the same seeds; received "
-            f"{list(baseline.scores.index)} and {list(treatment.scores.index)}."
-        )
-    differences = treatment.scores[metric] - baseline.scores[metric].loc[treatment.scores.index]
-    return paired_comparison(differences, metric, baseline.name, treatment.name)
-
-
-def paired_comparison(differences, metric="test_accuracy", baseline="baseline", treatment="treatment"):
-    """A `Comparison` from per-seed differences (treatment minus baseline).
-
-    Args:
-        differences: a sequence or Series of per-seed differences.
-        metric, baseline, treatment: names for the printout.
-
-    Returns:
-        A `Comparison`.
-
-    Example:
-
-    >>> str(paired_comparison([0.03, 0.05, 0.04])).endswith("exceeds its spread")
-    True
-    """
-    differences = pd.Series(differences, dtype="float64")
-    if differences.empty or differences.isna().any():
-        raise ValueError(f"`differences` must be finite numbers, one per seed; received {list(differences)}.")
-    mean = float(differences.mean())
-    std = float(differences.std(ddof=1)) if len(differences) > 1 else float("nan")
-    if len(differences) > 1 and std > 0:
-        p_value = float(stats.ttest_1samp(differences, 0.0).pvalue)
-    else:
-        p_value = float("nan") if len(differences) < 2 else (0.0 if mean != 0 else 1.0)
-    same_sign = bool((np.sign(differences) == np.sign(mean)).all()) and mean != 0
-    holds = len(differences) > 1 and same_sign and abs(mean) > std
-    return Comparison(metric, baseline, treatment, differences, mean, std, p_value, holds)
 
 
 __all__ = [

@@ -276,6 +276,8 @@ else:
 # ## Exercises
 #
 # Difficulty: ★ a few minutes, ★★ some code or a short derivation, ★★★ a small project or a longer derivation.
+# The solutions are in [solutions/part1.md](solutions/part1.md); try each
+# exercise first.
 #
 # 1. ★ **Pixel statistics.** Compute the mean and standard deviation of the pixel
 #    values of each dataset's training set, per channel for CIFAR-10. *Hint:*

@@ -368,8 +368,8 @@ assert families and all(zoo.record(name)["test_accuracy"] >= 0.80 for name in fa
 #    accurate? *Hint:* use the table of section 1, `wide_resnet(depth, 1)` and
 #    `experiment.compare`.
 # 2. ★★ **Cardinality on a CPU.** Time `resnext_cifar((1, 1, 1), C, 16 // C)` for
-#    $C = 1, 2, 4, 8, 16$ with `course_lib.analysis.measure_throughput`. The
-#    multiply-adds barely change; does the time? Then replace
+#    $C = 1, 2, 4, 8, 16$ with `course_lib.analysis.measure_throughput`. How do
+#    the multiply-adds change with $C$, and does the time follow them? Then replace
 #    `GroupedConv2D` by `keras.layers.Conv2D(groups=C)` and time it again.
 #    *Hint:* plot images/s against $C$.
 # 3. ★ **Growth rate.** Count the parameters of `densenet121()`'s layout with

@@ -498,9 +498,10 @@ print(f"the A100 computes {speed['TFLOP/s'].iloc[0] / speed['TFLOP/s'].iloc[1]:,
 #    `flip="alternating"`, over many seeds. *Hint:* the probability is 1/2 for
 #    random flips.
 # 4. ★★★ **Your own step.** Add a step to the ablation (for example label
-#    smoothing 0 instead of 0.2, or `output_scale=1`) and run
-#    `python scripts/speedrun_ablation.py --epochs 4 --seeds 0 1` on a copy of
-#    `speedrun.ABLATION`. Does the effect hold on both seeds? *Hint:* an
+#    smoothing 0 instead of 0.2, or `output_scale=1`) and run it with
+#    `scripts/speedrun_ablation.py`'s `main(["--epochs", "4", "--seeds", "0", "1"])`
+#    in a Python session where `speedrun.ABLATION` holds your steps. Is the
+#    effect the same on both seeds? *Hint:* an
 #    `AblationStep`'s `recipe` and `network` dicts are the differences from
 #    airbench94.
 # 5. ★★ **GPU time.** On a machine with a GPU, run

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from course_lib import data, experiment
@@ -299,10 +300,12 @@ def test_run_summarize_and_compare_over_seeds():
     assert a.curve("val_accuracy").shape == (2, 2)
     table = experiment.summarize([a, b])
     assert list(table.index) == ["a", "b"]
-    assert table.loc["a", "test_accuracy mean"] == pytest.approx(a.scores["test_accuracy"].mean())
-    comparison = experiment.compare(a, b)
-    np.testing.assert_allclose(comparison.differences, b.scores["test_accuracy"] - a.scores["test_accuracy"])
-    assert "b - a (test_accuracy)" in str(comparison)
+    assert table.loc["a", "val_accuracy mean"] == pytest.approx(a.scores["val_accuracy"].mean())
+    comparison = experiment.compare(a, b)  # decided on validation accuracy by default
+    np.testing.assert_allclose(comparison.differences, b.scores["val_accuracy"] - a.scores["val_accuracy"])
+    assert "b - a (validation accuracy)" in str(comparison)
+    final = experiment.compare(a, b, "test_accuracy")
+    np.testing.assert_allclose(final.differences, b.scores["test_accuracy"] - a.scores["test_accuracy"])
     c = experiment.run(_tiny_network, splits, recipe, seeds=(2,), name="c")
     with pytest.raises(ValueError, match="same seeds"):
         experiment.compare(a, c)
@@ -340,28 +343,34 @@ def test_later_seeds_reuse_the_compiled_model_and_compute_what_fresh_models_do(d
 
 
 @pytest.mark.parametrize(
-    "differences, holds",
+    "differences, clear",
     [
-        ([0.03, 0.05, 0.04], True),  # same sign, mean 0.04 > std 0.01
+        ([0.03, 0.05, 0.04], True),  # mean 0.04, half-width 4.30 * 0.01 / sqrt(3) = 0.025
         ([-0.03, -0.05, -0.04], True),
-        ([0.01, 0.09, 0.002], False),  # same sign, but the spread exceeds the mean
-        ([0.05, 0.06, -0.01], False),  # one seed disagrees
-        ([0.04], False),  # one seed proves nothing
+        ([0.01, 0.09, 0.002], False),  # same sign on every seed, but the interval reaches below 0
+        ([0.05, 0.06, 0.07, 0.02, 0.04], True),
+        ([0.05, 0.06, -0.01], False),
+        ([0.04], False),  # one seed gives no interval
         ([0.0, 0.0, 0.0], False),
     ],
 )
-def test_the_rule_for_asserting_an_effect(differences, holds):
+def test_an_effect_is_clear_when_its_95_percent_interval_excludes_zero(differences, clear):
     comparison = experiment.paired_comparison(differences)
-    assert comparison.holds is holds
-    assert comparison.mean == pytest.approx(np.mean(differences))
+    assert comparison.clear is clear
+    assert comparison.verdict == ("clear effect" if clear else "no clear effect at this budget")
+    assert comparison.verdict in str(comparison)
+    assert comparison.mean == pytest.approx(np.mean(differences)) and comparison.n == len(differences)
 
 
-def test_paired_comparison_p_value_is_the_paired_t_test():
+def test_the_interval_is_scipys_t_interval_of_the_paired_differences():
     from scipy import stats
 
-    differences = [0.02, 0.03, 0.01, 0.04]
-    expected = stats.ttest_rel(np.array([0.5, 0.6, 0.7, 0.8]) + differences, [0.5, 0.6, 0.7, 0.8]).pvalue
-    assert experiment.paired_comparison(differences).p_value == pytest.approx(expected)
+    baseline = np.array([0.50, 0.61, 0.70, 0.80, 0.55])
+    treatment = baseline + [0.02, 0.035, 0.01, 0.04, 0.015]
+    expected = stats.ttest_rel(treatment, baseline).confidence_interval(0.95)
+    comparison = experiment.paired_comparison(treatment - baseline)
+    assert (comparison.low, comparison.high) == pytest.approx((expected.low, expected.high))
+    assert "95 % interval" in str(comparison)
     with pytest.raises(ValueError, match="finite numbers"):
         experiment.paired_comparison([0.1, np.nan])
 
@@ -397,3 +406,26 @@ def test_learning_rate_range_test_grows_the_rate_and_stops_when_the_loss_explode
     assert set(table.columns) == {"learning_rate", "loss", "smoothed_loss"}
     with pytest.raises(ValueError, match="min_lr"):
         experiment.learning_rate_range_test(_tiny_network(), x, splits.train[1], min_lr=1.0, max_lr=0.1)
+
+
+def test_the_retired_rule_warns_and_says_what_replaces_it():
+    comparison = experiment.paired_comparison([0.01, 0.05, 0.02])  # mean 0.027, spread 0.021
+    with pytest.warns(DeprecationWarning, match="use `Comparison.clear`"):
+        assert comparison.holds  # same sign, mean above the spread: the old rule called it an effect
+    assert not comparison.clear
+
+
+def test_plot_paired_draws_every_seed_on_an_axis_zoomed_to_the_data():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.comparison import plot_paired
+
+    values = pd.DataFrame({"plain": [0.80, 0.82, 0.81], "residual": [0.86, 0.87, 0.85]}, index=[0, 1, 2])
+    ax = plot_paired(values)
+    assert len(ax.lines) == 3
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.82, 0.87])
+    low, high = ax.get_ylim()
+    assert 0.78 < low < 0.80 and 0.87 < high < 0.89
+    with pytest.raises(ValueError, match="at least two variant columns"):
+        plot_paired(values[["plain"]])
