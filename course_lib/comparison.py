@@ -28,7 +28,6 @@ residual - plain (validation accuracy): +0.060, 95 % interval +0.035 to +0.085, 
 """
 
 import dataclasses
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -109,19 +108,6 @@ class Comparison:
     def clear(self):
         """Whether the 95 % interval of the mean difference excludes 0."""
         return self.verdict == CLEAR
-
-    @property
-    def holds(self):
-        """Retired: the course's former rule (same sign on every seed, mean above the spread).
-
-        With 3 seeds that rule corresponds to a two-sided p of about 0.2, so
-        it called effects real that the 95 % interval does not support. Use
-        `clear`. It stays until every notebook has moved to `clear`.
-        """
-        warnings.warn("`Comparison.holds` is retired: use `Comparison.clear` (the 95 % interval excludes 0).",
-                      DeprecationWarning, stacklevel=2)
-        same_sign = bool((np.sign(self.differences) == np.sign(self.mean)).all()) and self.mean != 0
-        return self.n > 1 and same_sign and abs(self.mean) > self.std
 
     def __str__(self):
         per_seed = ", ".join(f"{d:+.3f}" for d in self.differences)

@@ -180,7 +180,9 @@ print("share near 0 or 1 decreases with alpha:", near_ends.index.tolist())
 # Augmentation works only with transformations that keep the label, and knowing
 # which ones do takes knowledge of the domain: a flip keeps a horse a horse, but
 # a rotation turns a 6 into a 9 (notebook 09), and a mirrored chest X-ray puts
-# the heart on the wrong side. Mixup never asks that question. A weighted average
+# the heart on the wrong side. Mixup never asks that question.
+#
+# A weighted average
 # of two inputs, and of their labels, is defined for any data stored as arrays of
 # numbers: photographs, spectrograms of sound, rows of a table. The lecture notes
 # give this as mixup's main advantage: it is **domain-agnostic**. What it costs:
@@ -324,11 +326,12 @@ print("one-hot after mixing: keras > 0, course_lib = 0; keras mixes class indice
 #
 # A small CNN (two convolution-pooling stages and a dense layer) trains on
 # `PER_CLASS` CIFAR-10 images per class with one-hot labels and
-# `categorical_crossentropy`, once on the real images and once with mixup. At
-# every epoch, `MixUpBatches` (a `keras.utils.PyDataset`) shuffles the training
-# set, cuts it into batches and mixes each batch as `mixup_batch` does, with new
-# weights and partners at every epoch: one call of `fit` trains all the epochs
-# on fresh virtual samples. The test images are never mixed. Both runs of a seed use the same
+# `categorical_crossentropy`, once on the real images and once with mixup.
+#
+# `MixUpBatches` is a Keras data source that makes fresh batches each epoch. It
+# shuffles the training set, cuts it into batches and mixes each batch as
+# `mixup_batch` does, with new weights and partners at every epoch. So one call
+# of `fit` trains all the epochs on fresh virtual samples. The test images are never mixed. Both runs of a seed use the same
 # images and initial weights; each seed draws its own subset.
 #
 # Besides the accuracy we measure how much the network's confidence can be
@@ -337,7 +340,9 @@ print("one-hot after mixing: keras > 0, course_lib = 0; keras mixes class indice
 # about 0.8, about 80% are right. The **expected calibration error** (ECE)
 # groups the test images into 10 bins of confidence (0-0.1, ..., 0.9-1) and
 # averages the gap between accuracy and mean confidence in each bin, weighted by
-# the share of images in the bin. We also report the mean confidence (a network
+# the share of images in the bin.
+#
+# We also report the mean confidence (a network
 # is **over-confident** when it exceeds the accuracy) and the test cross-entropy (negative log-likelihood, NLL), which punishes confident
 # mistakes.
 
@@ -405,7 +410,7 @@ runs.set_index(["seed", "mixup"]).round(3)
 results = runs.groupby("mixup").agg(["mean", "std"]).drop(columns="seed").loc[["without", "with"]]
 by_seed = runs.pivot(index="seed", columns="mixup")
 change = {metric: by_seed[(metric, "with")] - by_seed[(metric, "without")]
-          for metric in ("accuracy", "ECE", "NLL", "validation ECE")}
+          for metric in ("accuracy", "ECE", "NLL", "validation accuracy", "validation ECE")}
 results.round(3)
 
 # %% [markdown]
@@ -448,36 +453,34 @@ plt.show()
 # bin is over-confident, the ECE equals the mean confidence minus the
 # accuracy; that is nearly the case here.)
 #
-# How reliable is it at this scale? Each seed is a paired experiment (the same
-# images and initial weights with and without mixup), and the checks below ask
-# of every effect that it holds on every seed and that its mean exceed its
-# spread. The change of accuracy did not pass that test when this notebook was
-# executed (the last line below prints it): at this scale, mixup reliably makes
-# the network's confidence more honest, and we do not claim it makes it more
-# accurate. That absence is said, not asserted: three seeds that fail to show an
-# effect on one processor may, with its rounding, pass the test on another.
+# How reliable is it at this scale? Each seed is a paired experiment: the same
+# images and initial weights, with and without mixup. The course's rule from
+# notebook 01 decides on the validation images: an effect is clear when the
+# 95 % interval of the mean change excludes zero. The cell below prints that
+# verdict for the calibration error and for the accuracy. At this scale we
+# claim only what the verdicts support.
 #
-# **Check.** Without mixup, the accuracy is below 50% and the mean confidence
-# exceeds it by more than 0.1 in every seed, and more answers have a
-# confidence above 0.9 than with mixup. With mixup, the expected calibration
-# error, the gap between mean confidence and accuracy and the test NLL are
-# lower in every seed, and the mean ECE reduction is larger than its standard
-# deviation over the seeds; the ECE on the validation images (carved out of the
-# training set) falls in the same way.
+# **Check.** Without mixup, the accuracy is below 50 % and the mean confidence
+# exceeds it by more than 0.1 on every seed. More answers have a confidence
+# above 0.9 than with mixup. With mixup, the calibration error on the
+# validation images falls: a clear effect. On the test images it falls on
+# every seed, and so do the gap between confidence and accuracy and the NLL.
 
 # %%
 over_confidence = by_seed["mean confidence"] - by_seed["accuracy"]
 very_confident = {name: np.mean(np.concatenate(p).max(axis=1) > 0.9) for name, p in test_probabilities.items()}
 assert (by_seed[("accuracy", "without")] < 0.5).all() and (over_confidence["without"] > 0.1).all(), by_seed
 assert very_confident["without"] > very_confident["with"], very_confident
+calibration_effect = experiment.paired_comparison(change["validation ECE"], metric="validation ECE",
+                                                  baseline="without mixup", treatment="with mixup")
+assert calibration_effect.clear and calibration_effect.mean < 0, calibration_effect
 assert (change["ECE"] < 0).all(), by_seed["ECE"]
-assert -change["ECE"].mean() > change["ECE"].std(), change["ECE"]
 assert (over_confidence["with"] < over_confidence["without"]).all(), over_confidence
 assert (change["NLL"] < 0).all(), by_seed["NLL"]
-assert experiment.paired_comparison(change["validation ECE"]).holds and change["validation ECE"].mean() < 0
-print(f"ECE {results.loc['without', ('ECE', 'mean')]:.3f} -> {results.loc['with', ('ECE', 'mean')]:.3f}, "
-      f"change {change['ECE'].mean():+.3f} (std {change['ECE'].std():.3f}) over {len(SEEDS)} seeds")
-accuracy_effect = experiment.paired_comparison(change["accuracy"], metric="test accuracy",
+print(calibration_effect)
+print(f"test ECE {results.loc['without', ('ECE', 'mean')]:.3f} -> {results.loc['with', ('ECE', 'mean')]:.3f}, "
+      f"lower on all {len(SEEDS)} seeds")
+accuracy_effect = experiment.paired_comparison(change["validation accuracy"], metric="val_accuracy",
                                                baseline="without mixup", treatment="with mixup")
 print(accuracy_effect)
 
@@ -494,10 +497,10 @@ print(accuracy_effect)
 # - `course_lib`'s `MixUp` pairs each sample with one of another class;
 #   `keras.layers.MixUp` pairs by one random permutation of the batch, so some
 #   samples keep a hard label, and it does not check its labels.
-# - On 100 CIFAR-10 images per class, mixup lowered the expected calibration
-#   error, the over-confidence (mean confidence minus accuracy) and the test
-#   NLL in every seed. Its effect on
-#   the accuracy at this scale is not reliable, and we do not claim one.
+# - On 100 CIFAR-10 images per class, mixup lowered the calibration error on
+#   the validation images, a clear effect over three seeds. On the test images
+#   it lowered the calibration error, the over-confidence and the NLL on every
+#   seed. We claim no effect on the accuracy at this scale.
 #
 # ## Exercises
 #
@@ -512,8 +515,8 @@ print(accuracy_effect)
 #    different_classes=False)` and compare the ECE with the default. *Hint:*
 #    only the `batches` line changes.
 # 3. ★★ **Keras's layer.** Train with `keras.layers.MixUp` instead of `course_lib`'s:
-#    write a small `keras.utils.PyDataset` like `MixUpBatches` whose batches that
-#    layer mixes. Does the partner rule change the results? *Hint:* it takes and
+#    write a small Keras data source, of the same kind as `MixUpBatches`, whose
+#    batches that layer mixes. Does the partner rule change the results? *Hint:* it takes and
 #    returns a dict `{"images": ..., "labels": ...}`.
 # 4. ★ **Label smoothing.** Another way to soften labels is
 #    `keras.losses.CategoricalCrossentropy(label_smoothing=0.1)`. Train the

@@ -408,11 +408,10 @@ def test_learning_rate_range_test_grows_the_rate_and_stops_when_the_loss_explode
         experiment.learning_rate_range_test(_tiny_network(), x, splits.train[1], min_lr=1.0, max_lr=0.1)
 
 
-def test_the_retired_rule_warns_and_says_what_replaces_it():
-    comparison = experiment.paired_comparison([0.01, 0.05, 0.02])  # mean 0.027, spread 0.021
-    with pytest.warns(DeprecationWarning, match="use `Comparison.clear`"):
-        assert comparison.holds  # same sign, mean above the spread: the old rule called it an effect
-    assert not comparison.clear
+def test_the_retired_rule_is_gone_and_clear_needs_the_interval():
+    comparison = experiment.paired_comparison([0.01, 0.05, 0.02])  # same sign, mean above the spread
+    assert not hasattr(comparison, "holds")
+    assert not comparison.clear and comparison.low < 0 < comparison.high
 
 
 def test_plot_paired_draws_every_seed_on_an_axis_zoomed_to_the_data():
