@@ -54,4 +54,7 @@ nothing heavy):
   `grading.report` (honour-code flags, feedback for students).
 """
 
+# The package re-exports nothing: its modules are its API (`from course_lib.data import load_mnist`).
+__all__ = []
+
 __version__ = "0.1.0"

@@ -10,6 +10,8 @@ import pandas as pd
 from course_lib._checks import check_bool, check_model, check_positive_int, check_seed
 from course_lib._keras_compat import leaf_layers
 
+__all__ = ["layer_macs", "count_macs", "layer_table", "parameter_table", "measure_throughput"]
+
 
 def _input_shape(layer):
     config = layer.get_build_config()

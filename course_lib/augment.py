@@ -29,6 +29,15 @@ from course_lib._checks import (
 from course_lib._keras_compat import call_takes_training
 from course_lib.layers.chain import build_chain, chain_output_shape
 
+__all__ = [
+    "AugmentationPipeline",
+    "geometric_augmentation",
+    "photometric_augmentation",
+    "RangeGaussianNoise",
+    "balance_with_augmentation",
+    "class_specific_augmentation",
+]
+
 # Names that moved to course_lib.mixup; the old names work until the next release.
 _MOVED_TO_MIXUP = ("LAMBDA_EPSILON", "MixUp", "mixup_batch")
 

@@ -11,6 +11,8 @@ import numpy as np
 
 from course_lib._checks import check_model
 
+__all__ = ["value_and_gradient", "weight_gradients"]
+
 
 def _check_float(x, name):
     """Returns `x` (as an array unless it is a tensor), or raises a TypeError unless its dtype is a float."""

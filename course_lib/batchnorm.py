@@ -26,6 +26,14 @@ import numpy as np
 from course_lib._keras_compat import flatten_layers
 from course_lib._checks import check_array, check_number, check_positive_int
 
+__all__ = [
+    "KERAS_MOMENTUM",
+    "batchnorm_layers",
+    "momentum_for_steps",
+    "set_batchnorm_momentum",
+    "recompute_batchnorm_statistics",
+]
+
 # The default momentum of keras.layers.BatchNormalization.
 KERAS_MOMENTUM = 0.99
 

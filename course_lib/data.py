@@ -40,6 +40,26 @@ import numpy as np
 
 from course_lib._checks import check_number, check_positive_int, check_seed, class_indices
 
+__all__ = [
+    "DATA_DIR_ENV",
+    "CACHE_DIR_ENV",
+    "DATASETS",
+    "SHA256",
+    "DatasetFileError",
+    "class_names",
+    "data_cache_dir",
+    "find_mirror",
+    "data_source",
+    "sha256_of",
+    "verify_file",
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_cifar10",
+    "load_digits",
+    "load_dataset",
+    "subset",
+]
+
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 CACHE_DIR_ENV = "COURSE_CACHE_DIR"
 

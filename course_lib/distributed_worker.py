@@ -30,6 +30,20 @@ import numpy as np
 
 from course_lib._checks import check_positive_int
 
+__all__ = [
+    "LEARNING_RATE",
+    "MOMENTUM",
+    "reference_model",
+    "reference_data",
+    "process_rows",
+    "train_reference",
+    "weights_of",
+    "relative_difference",
+    "load_weights",
+    "sharded_alexnet_outputs",
+    "main",
+]
+
 LEARNING_RATE = 0.05
 MOMENTUM = 0.9
 

@@ -925,6 +925,7 @@ __all__ = [
     "compile_with",
     "evaluate",
     "channel_statistics",
+    "learning_rate_range_test",
     "load_splits",
     "paired_comparison",
     "run",

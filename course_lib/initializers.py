@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+__all__ = ["Dirac"]
+
 
 @keras.saving.register_keras_serializable(package="course_lib")
 class Dirac(keras.initializers.Initializer):

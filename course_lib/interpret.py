@@ -39,6 +39,8 @@ from course_lib._checks import (
     is_int,
 )
 
+__all__ = ["class_activation_map", "grad_cam", "saliency_map", "occlusion_map", "upsample_to"]
+
 
 def _check_images(images):
     images = check_image_batch(images, "images")

@@ -4,6 +4,8 @@ import keras
 
 from course_lib._checks import check_number, check_positive_int
 
+__all__ = ["Lookahead"]
+
 
 class Lookahead(keras.callbacks.Callback):
     """Keeps slow weights and, every `every` steps, moves them toward the fast ones and copies them back.

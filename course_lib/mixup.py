@@ -25,6 +25,8 @@ from course_lib._checks import (
     check_soft_labels,
 )
 
+__all__ = ["LAMBDA_EPSILON", "MixUp", "mixup_batch", "MixUpBatches"]
+
 # MixUp's lambda is clipped to [LAMBDA_EPSILON, 1 - LAMBDA_EPSILON]: Beta draws
 # with a small alpha round to exactly 0 or 1 in float32, and a "virtual sample"
 # with lambda = 1 is the real sample with a hard label. 1 - 1e-6 is still

@@ -17,6 +17,8 @@ import time
 
 from course_lib._checks import check_number
 
+__all__ = ["ProcessResult", "free_port", "run_processes"]
+
 
 @dataclasses.dataclass(frozen=True)
 class ProcessResult:

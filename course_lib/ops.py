@@ -35,6 +35,28 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from course_lib._checks import check_bool, check_int_pair, check_number, check_positive_int
 
+__all__ = [
+    "PADDINGS",
+    "output_size",
+    "padding_amounts",
+    "correlate2d",
+    "convolve2d",
+    "conv2d_forward",
+    "conv2d_backward",
+    "pool2d",
+    "max_pool2d_forward",
+    "max_pool2d_backward",
+    "conv2d_params",
+    "conv2d_macs",
+    "batchnorm_forward",
+    "batchnorm_inference",
+    "update_moving_statistics",
+    "batchnorm_backward",
+    "flatten_volume",
+    "unflatten_volume",
+    "conv_to_dense",
+]
+
 PADDINGS = ("valid", "same", "full")
 
 

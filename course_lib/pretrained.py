@@ -26,6 +26,20 @@ from course_lib.data import sha256_of
 from course_lib.layers import ResidualBlock
 from course_lib.models._validation import validate_builder_args
 
+__all__ = [
+    "SOURCE_CLASSES",
+    "TARGET_CLASSES",
+    "WEIGHTS_FILE",
+    "METADATA_FILE",
+    "STAGE_FILTERS",
+    "MIN_INPUT_SIZE",
+    "weights_dir",
+    "backbone_model",
+    "metadata",
+    "load_backbone",
+    "split_source_target",
+]
+
 SOURCE_CLASSES = ("airplane", "automobile", "bird", "cat", "deer")
 TARGET_CLASSES = ("dog", "frog", "horse", "ship", "truck")
 WEIGHTS_FILE = "backbone_cifar5.weights.h5"

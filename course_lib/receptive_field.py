@@ -35,6 +35,17 @@ import numpy as np
 from course_lib._checks import check_array, check_model, check_number, check_seed, is_int
 from course_lib._keras_compat import nodes_by_depth
 
+__all__ = [
+    "POINTWISE_LAYERS",
+    "MERGE_LAYERS",
+    "GLOBAL_LAYERS",
+    "WINDOW_LAYERS",
+    "COLUMNS",
+    "receptive_field",
+    "EmpiricalField",
+    "empirical_receptive_field",
+]
+
 # Layers that act on each position on its own (or on the channels of one
 # position): the field, jump and start of their output are those of their input.
 POINTWISE_LAYERS = (

@@ -12,6 +12,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from course_lib._checks import check_array, check_finite, check_positive_int
 
+__all__ = ["METRICS", "LatentIndex", "precision_at_k"]
+
 METRICS = ("euclidean", "cosine")
 
 

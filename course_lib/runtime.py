@@ -18,6 +18,19 @@ import keras  # noqa: E402
 
 from course_lib._checks import check_bool, check_seed  # noqa: E402
 
+__all__ = [
+    "PLOT_DEFAULTS",
+    "RuntimeInfo",
+    "in_colab",
+    "processor_name",
+    "backend_device",
+    "enable_determinism",
+    "default_jit_compile",
+    "quiet_retracing_warnings",
+    "set_plot_defaults",
+    "setup_notebook",
+]
+
 PLOT_DEFAULTS = {
     # Small, readable figures: notebooks are committed with their images.
     "figure.figsize": (6.0, 4.0),

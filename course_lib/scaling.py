@@ -18,6 +18,8 @@ import pandas as pd
 
 from course_lib._checks import check_number, check_positive_int
 
+__all__ = ["LINKS", "ring_allreduce_seconds", "data_parallel_speedup", "scaling_table"]
+
 # Nominal bandwidth of one link, in bytes per second in one direction.
 LINKS = {
     # PCIe 4.0 x16: 16 GT/s per lane x 16 lanes x 128/130 encoding = 31.5 GB/s.

@@ -23,6 +23,16 @@ import pandas as pd
 from course_lib._checks import check_positive_int, is_int
 from course_lib._optional import install_hint
 
+__all__ = [
+    "COLLECTIVES",
+    "data_parallel",
+    "device_mesh",
+    "alexnet_layout_map",
+    "sharding_table",
+    "plot_sharding",
+    "collectives",
+]
+
 COLLECTIVES = ("all-reduce", "all-gather", "reduce-scatter", "all-to-all", "collective-permute")
 _BYTES = {"f64": 8, "f32": 4, "f16": 2, "bf16": 2, "s64": 8, "s32": 4, "u32": 4, "s16": 2, "s8": 1,
           "u8": 1, "pred": 1}

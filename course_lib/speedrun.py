@@ -51,6 +51,20 @@ from course_lib.layers.whitening import PatchWhitening
 from course_lib.lookahead import Lookahead
 from course_lib.models.airbench import airbench94
 
+__all__ = [
+    "AIRBENCH94",
+    "keras_hyperparameters",
+    "LinearWarmupDecay",
+    "SpeedrunRecipe",
+    "AblationStep",
+    "ABLATION",
+    "build_network",
+    "build_model",
+    "fit_whitening",
+    "tta_views",
+    "load_ablation",
+]
+
 # airbench94's hyperparameters, in its own "decoupled" units (per 1,024 examples).
 AIRBENCH94 = {
     "train_epochs": 9.9,

@@ -28,6 +28,8 @@ from course_lib._checks import (
     is_int,
 )
 
+__all__ = ["POOLINGS", "build_transfer_model", "InferenceMode", "set_trainable", "fine_tuning_learning_rate"]
+
 POOLINGS = ("avg", "max")
 
 

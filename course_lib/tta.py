@@ -10,6 +10,8 @@ import keras
 
 from course_lib._checks import check_number, check_positive_int, check_seed, is_int
 
+__all__ = ["AGGREGATES", "identity", "horizontal_flip", "shift", "DEFAULT_VIEWS", "TTAModel", "predict_tta"]
+
 AGGREGATES = ("mean",)
 
 

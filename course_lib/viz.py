@@ -15,6 +15,18 @@ import numpy as np
 
 from course_lib._checks import check_array, check_int_pair, check_number, check_positive_int, class_indices
 
+__all__ = [
+    "show_images",
+    "plot_history",
+    "plot_learning_curves",
+    "overlay_map",
+    "plot_filters",
+    "plot_feature_maps",
+    "show_receptive_field",
+    "plot_confusion_matrix",
+    "show_misclassified",
+]
+
 
 def _as_image_batch(images):
     """Validates a batch of images and returns it as `(N, H, W)` or `(N, H, W, 3)`."""

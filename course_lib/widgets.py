@@ -35,6 +35,24 @@ from course_lib._checks import check_choice, check_int_pair, check_positive_int,
 from course_lib._optional import import_optional
 from course_lib.ops import PADDINGS, output_size, padding_amounts
 
+__all__ = [
+    "CLASSIC_KERNELS",
+    "CUSTOM",
+    "LAYER_KINDS",
+    "LAYER_PADDINGS",
+    "kernel_from_text",
+    "kernel_to_text",
+    "default_image",
+    "ConvolutionStep",
+    "convolution_step",
+    "plot_convolution_step",
+    "ConvolutionExplorer",
+    "FieldRow",
+    "receptive_field_stack",
+    "plot_receptive_field_stack",
+    "ReceptiveFieldExplorer",
+]
+
 _SOBEL_Y = np.array([[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]) / 4
 _IDENTITY = np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
 

@@ -40,6 +40,26 @@ from course_lib.data import sha256_of
 from course_lib.experiment import Recipe
 from course_lib.speedrun import SpeedrunRecipe, tta_views
 
+__all__ = [
+    "ZooEntry",
+    "ENTRIES",
+    "CAPSTONE",
+    "ARCHITECTURES",
+    "RESIDUAL",
+    "zoo_dir",
+    "files",
+    "recorded",
+    "record",
+    "records",
+    "encode_predictions",
+    "recorded_predictions",
+    "history",
+    "describe",
+    "plot_history",
+    "build_classifier",
+    "load",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class ZooEntry:

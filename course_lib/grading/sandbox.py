@@ -54,7 +54,7 @@ import numpy as np
 
 __all__ = [
     "SubmissionProcess", "Opaque", "Ref", "TimeLimitExceeded", "SubmissionDied", "WireError", "SandboxUnavailable",
-    "bwrap_command", "check_sandbox", "PRELOADED",
+    "bwrap_command", "check_sandbox", "PRELOADED", "SANDBOX_UID", "encode", "decode", "remote_exception",
 ]
 
 # Frames larger than this are refused: an answer is arrays of a few MB at most,

@@ -5,6 +5,8 @@ import keras
 from course_lib._checks import check_image_input, check_number, check_positive_int, check_rate
 from course_lib.layers.chain import apply_chain, build_chain
 
+__all__ = ["BN_EPSILON", "DenseBlock", "TransitionLayer"]
+
 # keras.applications' DenseNets use this BatchNormalization epsilon.
 BN_EPSILON = 1.001e-5
 

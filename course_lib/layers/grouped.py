@@ -2,6 +2,8 @@
 
 import keras
 
+__all__ = ["GroupedConv2D"]
+
 
 @keras.saving.register_keras_serializable(package="course_lib")
 class GroupedConv2D(keras.layers.Conv2D):

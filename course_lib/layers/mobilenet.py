@@ -5,6 +5,8 @@ import keras
 from course_lib._checks import check_image_input, check_positive_int
 from course_lib.layers.chain import apply_chain, build_chain, chain_output_shape
 
+__all__ = ["DepthwiseSeparableConv"]
+
 
 @keras.saving.register_keras_serializable(package="course_lib")
 class DepthwiseSeparableConv(keras.layers.Layer):

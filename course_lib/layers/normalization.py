@@ -5,6 +5,8 @@ import numpy as np
 
 from course_lib._checks import check_image_input, check_number, check_positive_int
 
+__all__ = ["LocalResponseNormalization"]
+
 
 @keras.saving.register_keras_serializable(package="course_lib")
 class LocalResponseNormalization(keras.layers.Layer):

@@ -7,6 +7,8 @@ from course_lib._checks import check_bool, check_image_input, check_positive_int
 from course_lib.layers.chain import apply_chain, build_chain, chain_output_shape
 from course_lib.layers.grouped import GroupedConv2D
 
+__all__ = ["BN_EPSILON", "ResidualBlock", "BottleneckBlock", "ResNeXtBlock"]
+
 # keras.applications' ResNets use this BatchNormalization epsilon.
 BN_EPSILON = 1.001e-5
 

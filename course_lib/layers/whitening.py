@@ -5,6 +5,8 @@ import numpy as np
 
 from course_lib._checks import check_array, check_image_batch, check_image_input, check_number, check_positive_int
 
+__all__ = ["patch_whitening_filters", "PatchWhitening"]
+
 
 def patch_whitening_filters(images, kernel_size=2, epsilon=5e-4):
     """The filters that whiten the `kernel_size x kernel_size` patches of `images`.

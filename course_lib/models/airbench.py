@@ -8,6 +8,8 @@ from course_lib.layers.whitening import PatchWhitening
 from course_lib.models._heads import pool_features
 from course_lib.models._validation import validate_builder_args
 
+__all__ = ["airbench94"]
+
 
 def airbench94(
     input_shape=(32, 32, 3),

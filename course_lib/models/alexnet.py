@@ -7,6 +7,8 @@ from course_lib.layers import GroupedConv2D, LocalResponseNormalization
 from course_lib.models._heads import dense_head
 from course_lib.models._validation import validate_builder_args
 
+__all__ = ["alexnet", "alexnet_cifar"]
+
 
 def alexnet(
     input_shape=(227, 227, 3),

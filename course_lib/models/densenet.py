@@ -9,6 +9,8 @@ from course_lib.models._heads import global_pool_head
 from course_lib.models._validation import validate_builder_args
 from course_lib.models.resnet import resnet_stem
 
+__all__ = ["densenet", "densenet121", "densenet_cifar"]
+
 
 def densenet(
     blocks=(6, 12, 24, 16),

@@ -8,6 +8,8 @@ from course_lib.layers.chain import conv_unit
 from course_lib.models._heads import global_pool_head
 from course_lib.models._validation import validate_builder_args
 
+__all__ = ["GOOGLENET_LAYOUT", "AUX_AFTER", "AUX_LOSS_WEIGHTS", "googlenet", "googlenet_cifar"]
+
 # (name, filters_1x1, 3x3_reduce, 3x3, 5x5_reduce, 5x5, pool_proj), Table 1 of the paper;
 # "pool" marks a 3x3/2 max pooling.
 GOOGLENET_LAYOUT = (

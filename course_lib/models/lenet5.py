@@ -4,6 +4,8 @@ import keras
 
 from course_lib.models._validation import validate_builder_args
 
+__all__ = ["PAPER_INPUT_SIZE", "MIN_INPUT_SIZE", "lenet5"]
+
 # The paper's retina is 32x32: MNIST's 28x28 digits centred in a 2-pixel
 # zero border. Smaller images get "same" padding in the first convolution,
 # which adds exactly that border for a 5x5 kernel.

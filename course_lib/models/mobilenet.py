@@ -7,6 +7,8 @@ from course_lib.layers import DepthwiseSeparableConv
 from course_lib.models._heads import pool_features
 from course_lib.models._validation import validate_builder_args
 
+__all__ = ["MOBILENET_BLOCKS", "mobilenet", "mobilenet_cifar"]
+
 # (pointwise filters, stride) of the 13 depthwise separable blocks.
 MOBILENET_BLOCKS = (
     (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),

@@ -7,6 +7,8 @@ from course_lib.layers import MLPConv
 from course_lib.models._heads import pool_features
 from course_lib.models._validation import validate_builder_args
 
+__all__ = ["nin"]
+
 
 def nin(
     input_shape=(32, 32, 3),

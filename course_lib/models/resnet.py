@@ -8,6 +8,17 @@ from course_lib.layers.resnet import BN_EPSILON
 from course_lib.models._heads import global_pool_head
 from course_lib.models._validation import validate_builder_args
 
+__all__ = [
+    "RESNET_DEPTHS",
+    "STAGE_FILTERS",
+    "resnet_stem",
+    "resnet",
+    "resnet_cifar",
+    "resnet9_cifar",
+    "resnet50",
+    "wide_resnet",
+]
+
 # Blocks per stage, and whether the stages use bottleneck blocks.
 RESNET_DEPTHS = {
     18: ((2, 2, 2, 2), False),

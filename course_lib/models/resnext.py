@@ -9,6 +9,8 @@ from course_lib.models._heads import global_pool_head
 from course_lib.models._validation import validate_builder_args
 from course_lib.models.resnet import resnet_stem
 
+__all__ = ["resnext", "resnext50_32x4d", "resnext_cifar"]
+
 
 def resnext(
     blocks=(3, 4, 6, 3),

@@ -7,6 +7,8 @@ from course_lib.layers.chain import conv_unit
 from course_lib.models._heads import dense_head
 from course_lib.models._validation import validate_builder_args
 
+__all__ = ["VGG16_BLOCKS", "vgg16", "vgg16_cifar"]
+
 # Filters and number of 3x3 convolutions of VGG16's five blocks.
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 

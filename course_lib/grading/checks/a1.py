@@ -16,6 +16,18 @@ import numpy as np
 
 from course_lib.grading import assert_equal, assert_same_array, call, numerical_gradient, unpack
 
+__all__ = [
+    "FORBIDDEN_IMPORTS",
+    "JUDGE_IMPORTS",
+    "check_output_size",
+    "check_against_scipy",
+    "check_conv2d_forward",
+    "check_conv2d_backward",
+    "check_max_pool2d_forward",
+    "check_max_pool2d_backward",
+    "check_conv_to_dense",
+]
+
 # The honour code: what A1's rules forbid in an answer (NumPy only). `make grade` lists, per
 # submission, the ones its code uses; the score is not changed, the instructor decides.
 FORBIDDEN_IMPORTS = (

@@ -17,6 +17,16 @@ import numpy as np
 
 from course_lib.grading import Answers, assert_equal, assert_same_array, call, in_submission, layer_answers, random_weights
 
+__all__ = [
+    "FORBIDDEN_IMPORTS",
+    "JUDGE_IMPORTS",
+    "check_parameter_counts",
+    "check_residual_block",
+    "check_depthwise_separable_conv",
+    "check_inception_module",
+    "check_receptive_field",
+]
+
 # The honour code: what A2's rules forbid in an answer (the course's own layers and fields).
 # `make grade` lists, per submission, the ones its code uses; the score is not changed.
 FORBIDDEN_IMPORTS = ("course_lib.layers", "course_lib.models", "course_lib.receptive_field", "course_lib.analysis",

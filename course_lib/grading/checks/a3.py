@@ -17,6 +17,26 @@ import numpy as np
 
 from course_lib.grading import assert_equal, assert_same_array, call, in_submission, saved_model, unpack
 
+__all__ = [
+    "FORBIDDEN_IMPORTS",
+    "JUDGE_IMPORTS",
+    "judge_warm_up",
+    "VIEWS",
+    "check_mixup_batch",
+    "tta_model",
+    "tta_answers",
+    "check_tta_predict",
+    "transfer_model_bytes",
+    "HEAD_LAYERS",
+    "MAX_LAYERS",
+    "MAX_HEAD_UNITS",
+    "checked_transfer_model",
+    "check_transfer_model_structure",
+    "check_transfer_model_training",
+    "check_nearest_neighbours",
+    "check_precision_at_k",
+]
+
 # The honour code: what A3's rules forbid in an answer (NumPy and Keras only, not the course's
 # answers). `make grade` lists, per submission, the ones its code uses; the score is not changed.
 FORBIDDEN_IMPORTS = ("course_lib.augment", "course_lib.mixup", "course_lib.tta", "course_lib.transfer",
