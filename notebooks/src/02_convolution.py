@@ -2,9 +2,9 @@
 # # 02 · Convolution
 #
 # A convolutional layer slides a small grid of weights, the **kernel** (or filter),
-# over an image and computes one weighted sum per position. This notebook builds that
-# operation from scratch in NumPy, checks it against SciPy and Keras, and looks at
-# what classic hand-made kernels do to a photograph.
+# over an image. At each position it computes one weighted sum. This notebook builds
+# that operation from scratch in NumPy and checks it against SciPy and Keras. Then it
+# looks at what classic hand-made kernels do to a photograph.
 #
 # **Learning objectives.** After this notebook you can
 #
@@ -40,7 +40,7 @@ import skimage.data
 import skimage.filters
 from sklearn.datasets import load_digits
 
-from course_lib import ops
+from course_lib import diagrams, ops
 from course_lib.gradcheck import normwise_relative_error
 from course_lib.widgets import CLASSIC_KERNELS, ConvolutionExplorer, convolution_step, plot_convolution_step
 
@@ -49,11 +49,11 @@ rng = np.random.default_rng(0)
 # %% [markdown]
 # ## 1. Correlation and convolution
 #
-# Take a grey image $I$ and a kernel $K$ of $(2r+1) \times (2r+1)$ weights, indexed
-# from its centre: $i, j$ run from $-r$ to $r$, as in the lecture notes (NumPy
-# stores the centre weight at `K[r, r]`). The **cross-correlation** of $I$ with $K$
-# puts the kernel on top of the image, multiplies the overlapping numbers and adds
-# them up, once per position:
+# Take a grey image $I$ and a kernel $K$ of $(2r+1) \times (2r+1)$ weights. As in
+# the lecture notes, the kernel is indexed from its centre: $i, j$ run from $-r$ to
+# $r$. (NumPy stores the centre weight at `K[r, r]`.) The **cross-correlation** of
+# $I$ with $K$ puts the kernel on top of the image, multiplies the overlapping
+# numbers and adds them up. It does so once per position:
 #
 # $$(I \star K)[p, q] = \sum_{i=-r}^{r} \sum_{j=-r}^{r} I[p+i,\, q+j]\; K[i, j].$$
 #
@@ -63,16 +63,20 @@ rng = np.random.default_rng(0)
 # $$(I * K)[p, q] = \sum_{i,j} I[p-i,\, q-j]\; K[i, j] = \big(I \star K_{\text{flipped}}\big)[p, q],
 # \qquad K_{\text{flipped}}[i, j] = K[-i, -j]$$
 #
-# (in NumPy, `K[::-1, ::-1]`). With centred indices both sums read the same
-# window around $(p, q)$, so the identity holds at the same output index. With
-# 0-based indices ($i, j$ from $0$ to $k-1$, as the array is stored), the
-# correlation's window *starts* at $[p, q]$ and the convolution's *ends* there:
-# the identity then holds with the output shifted by $k-1$,
-# $(I * K)[p, q] = (I \star K_{\text{flipped}})[p-k_h+1,\, q-k_w+1]$. Libraries
-# hide the shift by their choice of padding (`padding="same"` centres the kernel).
+# In NumPy, the flipped kernel is `K[::-1, ::-1]`. With centred indices, both sums
+# read the same window around $(p, q)$, so the identity holds at the same output
+# index.
 #
-# The easiest way to see the difference is an **impulse**, an image that is zero except for one pixel:
-# convolution copies the kernel around the pixel, correlation copies it flipped.
+# With 0-based indices ($i, j$ from $0$ to $k-1$, as the array is stored), the
+# windows no longer line up. The correlation's window *starts* at $[p, q]$ and the
+# convolution's *ends* there. The identity then holds with the output shifted by
+# $k-1$: $(I * K)[p, q] = (I \star K_{\text{flipped}})[p-k_h+1,\, q-k_w+1]$.
+# Libraries hide the shift by their choice of padding: `padding="same"` centres the
+# kernel.
+#
+# The easiest way to see the difference is an **impulse**, an image that is zero
+# except for one pixel. Convolution copies the kernel around the pixel; correlation
+# copies it flipped.
 
 # %%
 impulse = np.zeros((7, 7))
@@ -98,8 +102,8 @@ plt.show()
 
 # %% [markdown]
 # **Check.** Around the impulse, the convolution holds $K$ and the correlation holds
-# $K$ flipped; convolving is correlating with the flipped kernel; and for a symmetric
-# kernel (here a box) the two are the same.
+# $K$ flipped. Convolving is correlating with the flipped kernel. For a symmetric
+# kernel (here a box), the two are the same.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -119,11 +123,11 @@ print(convolved[2:5, 2:5].astype(int).tolist(), "<- convolution around the impul
 # - it is **commutative**, $I * K = K * I$: which of the two arrays is the
 #   "kernel" does not matter;
 # - it is **associative**, $(I * K_1) * K_2 = I * (K_1 * K_2)$: filtering twice is
-#   filtering once with the convolved kernels, so a chain of linear filters
+#   filtering once with the convolved kernels. A chain of linear filters
 #   collapses into one;
 # - the **convolution theorem**: the Fourier transform of $I * K$ is the product
-#   of the transforms of $I$ and $K$, so a large convolution can be computed with
-#   the fast Fourier transform, and a filter is described by what it does to each
+#   of the transforms of $I$ and $K$. So a large convolution can be computed with
+#   the fast Fourier transform. And a filter is described by what it does to each
 #   frequency.
 #
 # Correlation keeps none of them exactly. We check all three on random arrays:
@@ -150,15 +154,17 @@ assert not np.allclose(*checks["correlation commutative"]) and not np.allclose(*
 
 # %% [markdown]
 # **Why CNN layers need no flip.** A `Conv2D` layer computes a correlation, although
-# it is called a convolution. Its kernel is not chosen by us but *learnt*: if the best
-# kernel for a task is $K$ in the convolution sense, training a correlation layer
-# simply finds $K_{\text{flipped}}$. Both layers can represent exactly the same
-# functions, so deep-learning libraries skip the flip. The flip only matters when a
-# kernel comes from somewhere else, for example from an image-processing textbook,
-# as in section 5. Let us confirm that Keras correlates. Two computations of the same
-# output are compared with the **normwise relative error** of `course_lib.gradcheck`,
-# `normwise_relative_error(a, b)` $= \max|a-b| \,/\, \max(|a|+|b|)$: the largest
-# difference relative to the largest value (0 for equal outputs, 1 at most).
+# it is called a convolution. Its kernel is not chosen by us but *learnt*. If the
+# best kernel for a task is $K$ in the convolution sense, training a correlation
+# layer simply finds $K_{\text{flipped}}$. Both layers can represent exactly the
+# same functions, so deep-learning libraries skip the flip. The flip only matters
+# when a kernel comes from somewhere else, for example from an image-processing
+# textbook, as in section 5.
+#
+# Let us confirm that Keras correlates. We compare two computations of the same
+# output with the **normwise relative error** of `course_lib.gradcheck`:
+# `normwise_relative_error(a, b)` $= \max|a-b| \,/\, \max(|a|+|b|)$. It is the
+# largest difference relative to the largest value: 0 for equal outputs, 1 at most.
 
 # %%
 conv_layer = keras.layers.Conv2D(1, (3, 3), padding="valid", use_bias=False)
@@ -172,8 +178,9 @@ print(f"Keras Conv2D vs correlation: relative error {error_correlation:.1e}")
 print(f"Keras Conv2D vs convolution: relative error {error_convolution:.1e}")
 
 # %% [markdown]
-# **Check.** Keras agrees with the correlation up to float32 rounding (Keras computes
-# in float32, whose precision is about $10^{-7}$), and not with the convolution.
+# **Check.** Keras agrees with the correlation, and not with the convolution. It
+# agrees up to float32 rounding: Keras computes in float32, whose precision is about
+# $10^{-7}$.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -185,24 +192,30 @@ print("Keras's Conv2D computes a cross-correlation")
 # ## 2. From scratch, checked against SciPy and Keras
 #
 # `course_lib.ops` implements both operations in NumPy, without any loop over pixels:
-# `sliding_window_view` gives a view of every $k_h \times k_w$ window of the image,
-# and one matrix product multiplies all windows with the kernel at once. This is
-# the **im2col** ("image to columns") way that many libraries compute a
-# convolution: lay every window out as a row (or column) of a matrix, and the
+#
+# - `sliding_window_view` gives a view of every $k_h \times k_w$ window of the image;
+# - one matrix product multiplies all windows with the kernel at once.
+#
+# This is the **im2col** ("image to columns") way that many libraries compute a
+# convolution. Lay every window out as a row (or column) of a matrix, and the
 # convolution becomes one matrix product with the flattened kernel. Notebook 05
 # shows the other side of the same product: the layer as one large, sparse
-# (Toeplitz) matrix that multiplies the flattened image. Read the
-# code with `ops.correlate2d??` (one channel) and `ops.conv2d_forward??` (the layer).
+# (Toeplitz) matrix that multiplies the flattened image. It draws both products on
+# a small example. Read the code with `ops.correlate2d??` (one channel) and
+# `ops.conv2d_forward??` (the layer).
 #
-# `scipy.signal.correlate2d` and `convolve2d` are the independent reference for one
-# channel; `keras.layers.Conv2D` for a whole layer: a batch of images with $C$ channels,
-# and $F$ filters of shape $k_h \times k_w \times C$, one bias each. We compare them on
-# random inputs, for several kernel sizes, with the normwise relative error. Two
-# correct computations differ by rounding errors that scale with their largest
-# values, which is what it measures. (CS231n's relative error, which notebook 07 uses
-# to check gradients, divides entry by entry, $\max\big(|a-b| / (|a|+|b|)\big)$: on
-# outputs close to 0, a filter on a flat region say, it would report the rounding
-# itself as a large error.)
+# Two independent references check them:
+#
+# - `scipy.signal.correlate2d` and `convolve2d`, for one channel;
+# - `keras.layers.Conv2D`, for a whole layer: a batch of images with $C$ channels,
+#   and $F$ filters of shape $k_h \times k_w \times C$, one bias each.
+#
+# We compare them on random inputs, for several kernel sizes, with the normwise
+# relative error. Two correct computations differ by rounding errors that scale
+# with their largest values, and that is what it measures. CS231n's relative error,
+# which notebook 07 uses to check gradients, divides entry by entry:
+# $\max\big(|a-b| / (|a|+|b|)\big)$. On outputs close to 0, say a filter on a flat
+# region, it would report the rounding itself as a large error.
 
 # %%
 rows = []
@@ -241,9 +254,10 @@ keras_errors = pd.DataFrame(layer_rows)
 print(keras_errors.to_string(index=False, float_format="{:.1e}".format))
 
 # %% [markdown]
-# **Check.** Against SciPy (both in float64) the relative errors are at the level of
-# float64 rounding, below $10^{-12}$; against Keras (float32) below $10^{-6}$, with the
-# same output shapes, including even kernels and unequal strides.
+# **Check.** Against SciPy (both in float64), the relative errors are at the level
+# of float64 rounding, below $10^{-12}$. Against Keras (float32), they are below
+# $10^{-6}$, with the same output shapes. That includes even kernels and unequal
+# strides.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -256,15 +270,15 @@ print(f"{len(scipy_errors)} SciPy comparisons below 1e-12, "
 # %% [markdown]
 # ## 3. Padding: valid, same, full
 #
-# At the border the kernel sticks out of the image. Three conventions decide what to
-# do, for an image of $n$ rows and a kernel of $k$ rows (columns alike):
+# At the border, the kernel sticks out of the image. Three conventions decide what
+# to do. For an image of $n$ rows and a kernel of $k$ rows (columns alike):
 #
 # - **valid**: the kernel stays inside the image; the output has $n - k + 1$ rows.
 #   Every layer shrinks the image by $k - 1$.
 # - **same**: the image is padded with zeros, $(k-1)/2$ rows on each side for an odd
-#   $k$, so that the kernel is centred on every pixel: the output has $n$ rows.
-# - **full**: $k - 1$ rows of zeros on each side, so that every partial overlap counts:
-#   the output has $n + k - 1$ rows. (The gradient of a valid convolution with respect
+#   $k$. The kernel is then centred on every pixel, and the output has $n$ rows.
+# - **full**: $k - 1$ rows of zeros on each side, so that every partial overlap counts.
+#   The output has $n + k - 1$ rows. (The gradient of a valid convolution with respect
 #   to its input is a full convolution: we will meet it in notebook 07.)
 #
 # The picture shows the three outputs of a 3x3 box blur on a 6x6 image, drawn to scale.
@@ -291,7 +305,7 @@ plt.show()
 
 # %% [markdown]
 # With strides $s$ (next section), Keras's formulas are
-# $\lfloor (n-k)/s \rfloor + 1$ for valid and $\lceil n/s \rceil$ for same;
+# $\lfloor (n-k)/s \rfloor + 1$ for valid and $\lceil n/s \rceil$ for same.
 # `ops.output_size` also gives $\lfloor (n+k-2)/s \rfloor + 1$ for full. We check the
 # formulas on a table of sizes against the outputs actually produced by
 # `course_lib.ops`, SciPy and Keras.
@@ -316,8 +330,8 @@ for n, k, s in [(28, 5, 1), (32, 3, 1), (7, 7, 1), (10, 3, 2), (11, 3, 2), (32, 
 sizes = pd.DataFrame(size_rows).astype({"Keras": "Int64"})
 
 # %% [markdown]
-# **Check.** Every formula matches every implementation (SciPy's stride-1 output
-# subsampled with `[::s]` has the same number of rows as the strided output).
+# **Check.** Every formula matches every implementation. (SciPy's stride-1 output,
+# subsampled with `[::s]`, has the same number of rows as the strided output.)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -331,20 +345,27 @@ print(sizes.to_string(index=False))
 # %% [markdown]
 # ## 4. Strides are subsampling
 #
-# A stride $s > 1$ moves the kernel $s$ pixels at a time. For valid and full padding
+# A stride $s > 1$ moves the kernel $s$ pixels at a time. For valid and full padding,
 # this is exactly the stride-1 output with only every $s$-th row and column kept:
 # rows $1, 1+s, 1+2s, \dots$ counting from 1 (`[::s]` in Python). Computing the
-# stride-1 output and throwing most of it away would be wasteful, so layers compute
-# only the kept positions; the result is the same.
+# stride-1 output and throwing most of it away would be wasteful. So layers compute
+# only the kept positions, and the result is the same.
 #
 # **The "same" exception.** Keras pads "same" convolutions for $\lceil n/s \rceil$
 # outputs with as few zeros as needed: $p = \max((\lceil n/s\rceil - 1)s + k - n, 0)$
-# zero rows, $\lfloor p/2 \rfloor$ on top and the rest at the bottom. For an odd
-# kernel ($k > 1$) this is the stride-1 padding, and so a subsampling, only when
-# $n - 1$ is a multiple of $s$. Otherwise there is less padding on top, and the
-# windows sit $d = \min(\lceil r/2 \rceil, (k-1)/2)$ rows lower (columns: further
-# right), with $r = (n - 1) \bmod s$: the strided output is the stride-1 output
-# subsampled from row $d$, `[d::s]`, instead of `[::s]`.
+# zero rows. It puts $\lfloor p/2 \rfloor$ on top and the rest at the bottom. For an
+# odd kernel ($k > 1$), this is the stride-1 padding only when $n - 1$ is a multiple
+# of $s$, and then the strided output is a subsampling. Otherwise there is less
+# padding on top. The windows then sit $d = \min(\lceil r/2 \rceil, (k-1)/2)$ rows
+# lower (columns: further right), with $r = (n - 1) \bmod s$. The strided output is
+# the stride-1 output subsampled from row $d$, `[d::s]`, instead of `[::s]`.
+#
+# The diagram draws the case $n = 8$, $k = 3$, $s = 2$: look at the zeros, one row
+# and column after the image and none before it, so the first window starts on the
+# image's first pixel.
+
+# %%
+diagrams.show(diagrams.sliding_window(input_size=8, kernel_size=3, stride=2, padding="same"))
 
 # %%
 stride_rows = []
@@ -362,10 +383,10 @@ for n in (7, 8, 9, 10):
 strides_table = pd.DataFrame(stride_rows)
 
 # %% [markdown]
-# Where are the windows? Correlating the row of pixel indices $0, 1, \dots, n-1$
-# with the kernel $[0, 1, 0]$ returns, at every output, the index of its window's
-# centre pixel. For $n = 8$ the strided "same" windows are centred one pixel further
-# right than the subsampled stride-1 windows.
+# Where are the windows? Correlate the row of pixel indices $0, 1, \dots, n-1$
+# with the kernel $[0, 1, 0]$. At every output, this returns the index of its
+# window's centre pixel. For $n = 8$, the strided "same" windows are centred one
+# pixel further right than the subsampled stride-1 windows.
 
 # %%
 centre_picker = np.array([[0.0, 1.0, 0.0]])
@@ -388,11 +409,13 @@ fig.suptitle("Window centres of a 3-tap kernel with stride 2")
 plt.show()
 
 # %% [markdown]
-# **Check.** With a 3x3 kernel and stride 2, valid and full strides always subsample;
-# same strides subsample exactly when $n - 1$ is even, and otherwise equal the
-# stride-1 output subsampled from row and column $d = 1$. Keras's Conv2D computes the
-# same strided "same" output as `course_lib.ops` (for $n = 8$, where it is not a
-# plain subsampling).
+# **Check.** With a 3x3 kernel and stride 2:
+#
+# - valid and full strides always subsample;
+# - same strides subsample exactly when $n - 1$ is even. Otherwise they equal the
+#   stride-1 output subsampled from row and column $d = 1$;
+# - Keras's Conv2D computes the same strided "same" output as `course_lib.ops`, for
+#   $n = 8$, where it is not a plain subsampling.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -417,18 +440,18 @@ print(strides_table.to_string(index=False))
 # Before CNNs, image processing designed kernels by hand. Each one below computes, at
 # every pixel, a weighted sum of its neighbourhood:
 #
-# - **Sobel** kernels estimate the vertical and horizontal derivatives (a difference
-#   across the pixel, smoothed along the other direction); the length of the gradient
-#   $\sqrt{G_x^2 + G_y^2}$ is large on edges.
-# - A **box blur** averages a $5\times5$ neighbourhood; a **Gaussian blur** weights the
+# - **Sobel** kernels estimate the vertical and horizontal derivatives: a difference
+#   across the pixel, smoothed along the other direction. The length of the gradient,
+#   $\sqrt{G_x^2 + G_y^2}$, is large on edges.
+# - A **box blur** averages a $5\times5$ neighbourhood. A **Gaussian blur** weights the
 #   neighbours by $e^{-(i^2+j^2)/2\sigma^2}$, so near pixels count more.
 # - **Sharpening** adds to the image its difference with a blurred copy:
 #   $2I - \text{blur}(I)$, written as one kernel.
 #
 # Textbooks and libraries such as scikit-image state these kernels as *convolution*
-# kernels, so we use `convolve2d` (for the symmetric blurs it makes no difference).
+# kernels, so we use `convolve2d`. (For the symmetric blurs it makes no difference.)
 # The image is scikit-image's 512x512 "camera" photograph, scaled to $[0, 1]$. The
-# filters run on the whole photograph; the figure shows a 200x200 crop (the head
+# filters run on the whole photograph. The figure shows a 200x200 crop (the head
 # and the camera), so that each pixel of the output stays visible.
 
 # %%
@@ -484,13 +507,18 @@ plt.show()
 # the other. Blurs remove fine detail (the grass, the tripod's edges); sharpening
 # exaggerates it.
 #
-# **Check.** Our filters agree with independent implementations: scikit-image's
-# `sobel_h` (which uses the same normalised kernel, as a convolution, and reflects the
-# image at the border: we compare away from it), SciPy's `uniform_filter` (the box
-# blur) and scikit-image's `gaussian` with zero padding. Correlating with the Sobel
-# kernel instead flips the sign of the derivative. A blur keeps the mean brightness
-# away from the border, and sharpening leaves a flat image unchanged (its weights sum
-# to 1).
+# **Check.** Our filters agree with independent implementations:
+#
+# - scikit-image's `sobel_h`, which uses the same normalised kernel, as a
+#   convolution. It reflects the image at the border, so we compare away from it;
+# - SciPy's `uniform_filter` (the box blur);
+# - scikit-image's `gaussian` with zero padding.
+#
+# The filters also behave as expected:
+#
+# - correlating with the Sobel kernel instead flips the sign of the derivative;
+# - a blur keeps the mean brightness away from the border;
+# - sharpening leaves a flat image unchanged (its weights sum to 1).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -520,19 +548,27 @@ print("correlating with Sobel flips the sign; blur keeps the mean; sharpen keeps
 #
 # Everything above computes all outputs at once. The explorer below
 # (`course_lib.widgets.ConvolutionExplorer`) computes them one by one, as the
-# sum at the top of this notebook reads: it draws the window on the padded input,
-# writes out the products and their sum, and fills the output map up to the
-# current position. Choose a kernel (the 3x3 filters of section 5, applied as a
-# correlation like `Conv2D` does, so the Sobel kernels give the derivative with
-# the opposite sign; or type your own values, rows separated by `;`), the stride,
-# the padding and the **dilation** $d$, which spreads the kernel's taps $d$ pixels
-# apart: a $k \times k$ kernel then covers $k_{\text{eff}} = d(k - 1) + 1$ pixels,
-# and $k_{\text{eff}}$ replaces $k$ in the output-size formulas of section 3.
+# sum at the top of this notebook reads. At each position it:
+#
+# - draws the window on the padded input;
+# - writes out the products and their sum;
+# - fills the output map up to the current position.
+#
+# You choose:
+#
+# - the kernel: one of the 3x3 filters of section 5, or your own values (rows
+#   separated by `;`). It is applied as a correlation, like `Conv2D` does, so the
+#   Sobel kernels give the derivative with the opposite sign;
+# - the stride and the padding;
+# - the **dilation** $d$, which spreads the kernel's taps $d$ pixels apart. A
+#   $k \times k$ kernel then covers $k_{\text{eff}} = d(k - 1) + 1$ pixels, and
+#   $k_{\text{eff}}$ replaces $k$ in the output-size formulas of section 3.
+#
 # Move the position slider, or press play.
 #
-# The image is an 8x8 digit from scikit-learn, with grey levels 0 to 16, small
+# The image is an 8x8 digit from scikit-learn, with grey levels 0 to 16. It is small
 # enough for every value to be written on it. **The widget needs a live Jupyter
-# kernel** (run the notebook locally or in Colab); on GitHub or on a static web
+# kernel** (run the notebook locally or in Colab). On GitHub or on a static web
 # page it does not appear, and the figure after it shows one step instead.
 
 # %%
@@ -549,16 +585,21 @@ print(step.expression)
 print("output rows:", step.size_formulas[0])
 
 # %% [markdown]
-# Output 15 is `out[2, 3]` (6 outputs per row): the window covers rows 2 to 4 and
-# columns 3 to 5 of the digit, the 0's hole and its right stroke. Correlated, the
-# Sobel x kernel takes the left column minus the right one, so the sum is negative
+# Output 15 is `out[2, 3]` (6 outputs per row). Its window covers rows 2 to 4 and
+# columns 3 to 5 of the digit: the 0's hole and its right stroke. Correlated, the
+# Sobel x kernel takes the left column minus the right one. So the sum is negative
 # where the grey level rises from left to right: $(2 - 11 - 2 \cdot 8 - 9) / 4 = -8.5$.
 #
-# **Check.** The explorer computes what `ops.correlate2d` computes: once the last
-# position is reached, its output map equals the whole correlation, for every
-# padding, with strides, and with a dilation (a correlation with the kernel's
-# taps spread out, zeros between them). Its kernels are section 5's, and the
-# output sizes follow the formulas with $k_{\text{eff}}$.
+# **Check.** The explorer computes what `ops.correlate2d` computes. Once the last
+# position is reached, its output map equals the whole correlation:
+#
+# - for every padding;
+# - with strides;
+# - with a dilation (a correlation with the kernel's taps spread out, zeros between
+#   them).
+#
+# Its kernels are section 5's, and the output sizes follow the formulas with
+# $k_{\text{eff}}$.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -585,19 +626,19 @@ print("the explorer's last step == ops.correlate2d, with strides, paddings and d
 # ## Summary
 #
 # - Cross-correlation slides the kernel as it is; convolution flips it first. CNN
-#   layers (`keras.layers.Conv2D`) compute correlations: the kernel is learnt, so the
+#   layers (`keras.layers.Conv2D`) compute correlations. The kernel is learnt, so the
 #   flip would change nothing.
 # - `course_lib.ops.correlate2d`, `convolve2d` and `conv2d_forward` compute them
-#   without pixel loops, and equal `scipy.signal` (to $10^{-12}$) and Keras (to float32
-#   precision).
+#   without pixel loops. They equal `scipy.signal` (to $10^{-12}$) and Keras (to
+#   float32 precision).
 # - Output sizes: valid $n-k+1$, same $n$, full $n+k-1$; with stride $s$,
 #   $\lfloor (n-k)/s\rfloor + 1$ and $\lceil n/s\rceil$ (Keras).
 # - Strides subsample the stride-1 output, except Keras's "same" padding when $n-1$
 #   is not a multiple of $s$.
 # - Hand-made kernels detect edges (Sobel), blur (box, Gaussian) or sharpen.
-# - A dilation $d$ spreads a kernel's taps $d$ pixels apart: it covers
-#   $d(k-1)+1$ pixels, with the same $k^2$ weights. `ConvolutionExplorer` shows a
-#   convolution one output at a time.
+# - A dilation $d$ spreads a kernel's taps $d$ pixels apart. It covers
+#   $d(k-1)+1$ pixels, with the same $k^2$ weights.
+# - `ConvolutionExplorer` shows a convolution one output at a time.
 #
 # ## Exercises
 #

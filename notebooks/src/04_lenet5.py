@@ -2,9 +2,14 @@
 # # 04 · LeNet-5
 #
 # LeNet-5 (LeCun, Bottou, Bengio and Haffner, 1998) read the digits on bank cheques
-# in the 1990s. It already has everything a modern CNN has: convolutions that share
-# their weights, subsampling, a stack of layers that grows in depth as it shrinks
-# in space, and a classifier on top, all trained end to end by backpropagation.
+# in the 1990s. It already has everything a modern CNN has:
+#
+# - convolutions that share their weights;
+# - subsampling;
+# - a stack of layers that grows in depth as it shrinks in space;
+# - a classifier on top.
+#
+# All of it is trained end to end by backpropagation.
 #
 # **Learning objectives.** After this notebook you can
 #
@@ -27,8 +32,8 @@ info = setup_notebook(seed=42)
 # %% [markdown]
 # ## Parameters
 #
-# CPU settings, used by the tests: about half a minute of training on an idle
-# 2-core CPU. On a GPU, try the larger settings in the comments.
+# These settings train for about half a minute on an idle 2-core CPU. On a GPU,
+# try the larger settings in the comments.
 
 # %%
 EPOCHS = 10  # (GPU: 30)
@@ -51,15 +56,19 @@ LEARNING_RATE = 2e-3  # Adam's initial step size, decayed to 0 along a cosine
 # - **F6**: 84 units, then the 10 outputs.
 #
 # The paper's input is a 32x32 image: the 28x28 digit in a border of 2 zero
-# pixels. `lenet5` takes MNIST's 28x28 images directly and pads them inside C1
-# ("same" padding adds exactly that 2-pixel border for a 5x5 filter). It uses ReLU
-# and max pooling rather than the paper's scaled tanh and trainable average
-# subsampling, which train faster (see its docstring).
+# pixels. `lenet5` takes MNIST's 28x28 images directly and pads them inside C1.
+# For a 5x5 filter, "same" padding adds exactly that 2-pixel border. The model
+# uses ReLU and max pooling, which train faster than the paper's scaled tanh and
+# trainable average subsampling (see its docstring).
 #
-# `course_lib.analysis.layer_table` lists the layers: their type, the window and
-# stride of the convolutions and poolings, the output shape, the parameters, the
-# multiply-adds for one image (`macs`) and the receptive field, the patch of the
-# input one output unit depends on (notebook 06 computes it).
+# `course_lib.analysis.layer_table` lists, for each layer:
+#
+# - its type;
+# - the window and stride of the convolutions and poolings;
+# - the output shape and the parameters;
+# - the multiply-adds for one image (`macs`);
+# - the receptive field: the patch of the input one output unit depends on
+#   (notebook 06 computes it).
 
 # %%
 import time
@@ -83,10 +92,13 @@ table = layer_table(model)
 table
 
 # %% [markdown]
-# **Check.** Each count follows from the layer's shape: a convolution with N_F
-# filters of H x W over K input channels has N_F(H W K + 1) parameters (one bias
-# per filter), a dense layer with n inputs and m units has (n + 1) m. The total is
-# 61,706, the classic figure for LeNet-5 with dense C5 and F6.
+# **Check.** Each count follows from the layer's shape:
+#
+# - a convolution with N_F filters of H x W over K input channels has
+#   N_F(H W K + 1) parameters (one bias per filter);
+# - a dense layer with n inputs and m units has (n + 1) m.
+#
+# The total is 61,706, the classic figure for LeNet-5 with dense C5 and F6.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -105,23 +117,24 @@ print({name: count for name, count in expected.items()}, "total", model.count_pa
 
 # %% [markdown]
 # > **Lecture vs. course: LeNet-5 as published.** The lecture presents LeNet-5
-# > as LeCun et al. (1998) built it; the course trains the modern variant above.
+# > as LeCun et al. (1998) built it. The course trains the modern variant above.
 # > Three differences change the parameter count:
 # >
 # > - **C3 is sparse.** In the paper, a C3 map reads only some maps of S2 (its
 # >   Table I): six maps read 3, nine read 4 and one reads all 6. The paper's
 # >   reason: fewer connections, and maps forced to extract different features.
+# >
 # > - **S2 and S4 are trainable.** Each subsampling map sums its 2x2 window,
 # >   multiplies by one trainable coefficient, adds a trainable bias and applies
 # >   the sigmoid: 2 parameters per map. Max pooling has none.
-# > - **The output is a layer of Euclidean RBF units**, one per class, each
-# >   scoring the squared distance of F6's 84 values to a fixed 84-value
-# >   prototype (a stylised 7x12 bitmap of its digit) that was chosen by hand and
-# >   not trained. The course ends with a softmax `Dense` layer instead.
 # >
-# > The next cell counts the published network from Table I and finds the
-# > paper's "60,000 trainable free parameters"; the variant has
-# > 1,706 more.
+# > - **The output is a layer of Euclidean RBF units**, one per class. Each
+# >   scores the squared distance of F6's 84 values to a fixed 84-value
+# >   prototype: a stylised 7x12 bitmap of its digit, chosen by hand and not
+# >   trained. The course ends with a softmax `Dense` layer instead.
+# >
+# > The next cell counts the published network from Table I. It finds the
+# > paper's "60,000 trainable free parameters"; the variant has 1,706 more.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -160,9 +173,12 @@ assert counts.loc["total", "course's variant"] == model.count_params() == 61706
 #
 # A convolution shares one small filter over all positions of its input, so it has
 # few parameters however large the image. A dense layer has one weight per pair of
-# input and output values. In LeNet-5 the fully connected part (C5, F6 and the
-# output layer) therefore holds almost all the weights, while the convolutions,
-# which apply their filters at every position, do most of the multiplications.
+# input and output values. In LeNet-5, therefore:
+#
+# - the fully connected part (C5, F6 and the output layer) holds almost all the
+#   weights;
+# - the convolutions, which apply their filters at every position, do most of the
+#   multiplications.
 
 # %%
 dense_part = ["c5_dense", "f6_dense", "predictions"]
@@ -198,11 +214,16 @@ print(f"convolutions: {compute_share:.1%} of the multiply-adds")
 # %% [markdown]
 # ## 3. The data: all of MNIST
 #
-# MNIST has 60,000 training digits and 10,000 test digits. We hold out 5,000 of
-# the training digits as a **validation set** (stratified with scikit-learn's
-# `train_test_split`: each digit keeps its share), train on the other 55,000, and watch
-# the validation accuracy during training. The test set is used once, at the
-# end: any choice made by looking at it (the number of epochs, the learning
+# MNIST has 60,000 training digits and 10,000 test digits. We use them in three
+# parts:
+#
+# - a **validation set** of 5,000 training digits, held out and stratified with
+#   scikit-learn's `train_test_split` (each digit keeps its share);
+# - the other 55,000 training digits, to train on while we watch the validation
+#   accuracy;
+# - the test set, used once, at the end.
+#
+# Any choice made by looking at the test set (the number of epochs, the learning
 # rate) would make the test accuracy an optimistic estimate. We scale the pixels
 # to [0, 1] and add the channel axis that `Conv2D` expects.
 
@@ -226,8 +247,8 @@ print(x_train.shape, x_val.shape, x_test.shape)
 # %% [markdown]
 # ## 4. Training
 #
-# We minimise the cross-entropy with Adam, starting from a step size of
-# `LEARNING_RATE` that decays to zero along a cosine over the run: large steps
+# We minimise the cross-entropy with Adam. Its step size starts at
+# `LEARNING_RATE` and decays to zero along a cosine over the run: large steps
 # first, small ones to settle at the end. (The paper used a second-order variant
 # of stochastic gradient descent, the stochastic diagonal Levenberg-Marquardt
 # method.)
@@ -275,8 +296,8 @@ print(f"validation accuracy {history.history['val_accuracy'][-1]:.2%} | "
 # ## 5. What it gets wrong
 #
 # A confusion matrix counts, for every true class (row), how often each class was
-# predicted (column); the diagonal holds the correct answers. With about 1% errors,
-# the off-diagonal counts are small: we print the most frequent confusion too.
+# predicted (column). The diagonal holds the correct answers. With about 1% errors,
+# the off-diagonal counts are small, so we print the most frequent confusion too.
 
 # %%
 plot_confusion_matrix(y_test, y_pred, class_names=data.class_names("mnist"), title="LeNet-5 on the MNIST test set")
@@ -353,3 +374,8 @@ print(f"{n_errors} errors out of {len(y_test)}")
 #    in the table of section 1, and is the saving the same fraction as for the
 #    parameters? *Hint:* a C3 map that reads $m$ maps applies a filter of
 #    5x5x$m$ weights at all 10x10 positions.
+#
+# ## Under the hood
+#
+# The CPU settings of the parameters cell are the ones the course's automated
+# run of this notebook uses.

@@ -2,11 +2,11 @@
 # # 05 · The convolutional layer as a dense layer
 #
 # A convolutional layer is a special dense layer. Flatten its input and its output
-# into vectors, and the layer computes $y = Wx + b$ like any fully connected layer,
-# with a weight matrix $W$ of a very particular kind: almost all of it is zero, and
+# into vectors, and the layer computes $y = Wx + b$ like any fully connected layer.
+# Its weight matrix $W$ is of a very particular kind. Almost all of it is zero, and
 # its non-zero entries are the same few kernel weights, repeated. This notebook
-# builds that matrix for real layers, looks at it, and checks that a Keras `Dense`
-# layer holding it computes exactly what `Conv2D` computes.
+# builds that matrix for real layers and looks at it. Then it checks that a Keras
+# `Dense` layer holding it computes exactly what `Conv2D` computes.
 #
 # **Learning objectives.** After this notebook you can
 #
@@ -35,19 +35,22 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from course_lib import data
+from course_lib import data, diagrams
 from course_lib.ops import conv2d_forward, conv_to_dense, flatten_volume, unflatten_volume
 
 # %% [markdown]
 # ## 1. From a volume to a vector
 #
 # A dense layer takes a vector. To feed it a volume of $H \times W \times C$
-# values, we read it in a fixed order. The course's convention: each channel
-# column by column (the left-most column first, each column from top to bottom),
-# then the channels one after the other. The value at row $i$, column $j$,
-# channel $c$ lands at position $c \cdot HW + j \cdot H + i$ (counting from 0).
-# On a small 3x2x2 volume whose values are their own row, column and channel
-# digits:
+# values, we read it in a fixed order. The course's convention:
+#
+# - each channel is read column by column: the left-most column first, each column
+#   from top to bottom;
+# - the channels follow one after the other.
+#
+# The value at row $i$, column $j$, channel $c$ lands at position
+# $c \cdot HW + j \cdot H + i$ (counting from 0). Here is a small 3x2x2 volume whose
+# values are their own row, column and channel digits:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -75,13 +78,14 @@ print("x[i, j, c] -> v[c*H*W + j*H + i] for all", small.size, "values")
 # > **Lecture vs. course: the order of flattening.** The course flattens the way
 # > the lecture notes do: each channel column by column, then the channels one
 # > after the other. Keras's `Flatten` layer (like NumPy's `reshape`) reads the
-# > volume in its memory order instead: row by row, and within each pixel its
-# > channels, so $x[i, j, c]$ lands at $(iW + j)\,C + c$. Neither is wrong. They
-# > list the same values in two orders, so one vector is a fixed **permutation**
-# > of the other, and a dense layer built for one order serves the other once its
-# > columns (inputs) and rows (outputs) are permuted the same way (section 5
-# > checks it). Within one channel, the two orders differ by swapping the roles
-# > of rows and columns: column-major against row-major.
+# > volume in its memory order instead. It goes row by row, and within each pixel
+# > through its channels, so $x[i, j, c]$ lands at $(iW + j)\,C + c$.
+# >
+# > Neither is wrong. They list the same values in two orders, so one vector is a
+# > fixed **permutation** of the other. A dense layer built for one order serves
+# > the other once its columns (inputs) and rows (outputs) are permuted the same
+# > way; section 5 checks it. Within one channel, the two orders differ by swapping
+# > the roles of rows and columns: column-major against row-major.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -97,8 +101,8 @@ assert sorted(order.tolist()) == list(range(small.size)) and not np.array_equal(
 # ## 2. A convolutional layer on MNIST digits
 #
 # Our layer has $F = 3$ filters of $5 \times 5$ on $28 \times 28 \times 1$ digits,
-# "valid" padding and stride 1, so its output is $24 \times 24 \times 3$. Keras
-# initialises the kernel at random; we also give it random biases, so that the
+# with "valid" padding and stride 1. Its output is $24 \times 24 \times 3$. Keras
+# initialises the kernel at random. We also give it random biases, so that the
 # bias part of the check is not trivially zero.
 
 # %%
@@ -132,12 +136,21 @@ print(f"W: {out_size} x {in_size}")
 # %% [markdown]
 # ## 3. The sparsity pattern
 #
-# Each output value reads one $5 \times 5$ window of the digit, 25 of the 784
-# inputs: a row of $W$ holds 25 non-zeros. With the column-by-column flattening, a
-# window's 5 columns are 5 runs of 5 consecutive inputs, 28 positions apart. The
-# first plot shows all of $W$ (a dot per non-zero entry); the second zooms in on
-# its top-left corner: the first output rows of filter 0 slide their window one
-# pixel down at a time, so their runs shift one position to the right.
+# Start small. With one $3 \times 3$ kernel on a $5 \times 5$ input, all of $W$ fits
+# on the page. The diagram draws it below the im2col product of notebook 02, with
+# pixels, taps and outputs numbered in the course's order. Look at the rows of $W$:
+# each holds the same nine weights, shifted to its window, and zeros elsewhere.
+
+# %%
+diagrams.show(diagrams.im2col(input_size=5, kernel_size=3))
+
+# %% [markdown]
+# Back to the digits. Each output value reads one $5 \times 5$ window of the digit,
+# 25 of the 784 inputs: a row of $W$ holds 25 non-zeros. With the column-by-column
+# flattening, a window's 5 columns are 5 runs of 5 consecutive inputs, 28 positions
+# apart. The first plot shows all of $W$, a dot per non-zero entry. The second zooms
+# in on its top-left corner. The first output rows of filter 0 slide their window
+# one pixel down at a time, so their runs shift one position to the right.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
@@ -155,8 +168,8 @@ fig.colorbar(image, ax=axes[1], label="weight")
 plt.show()
 
 # %% [markdown]
-# **Check.** Every row of $W$ holds 25 non-zeros, and those of the first output
-# (row 0, column 0 of filter 0) are 5 runs of 5 consecutive inputs, 28 apart.
+# **Check.** Every row of $W$ holds 25 non-zeros. Those of the first output (row 0,
+# column 0 of filter 0) are 5 runs of 5 consecutive inputs, 28 apart.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -168,12 +181,12 @@ print("columns read by output 0:", first_row_columns.reshape(5, 5).tolist())
 # %% [markdown]
 # ## 4. Shared weights
 #
-# Take the rows of $W$ for three neighbouring outputs of filter 0, at positions
-# (row 10, column 10), (11, 10) and (10, 11), and put each back on the 28x28 grid
-# of the input with `unflatten_volume` (the plots show rows and columns 6-19 of
-# that grid; the rest is zero). Each is the same $5 \times 5$ kernel, at a
-# position shifted by one pixel: one set of weights, shared by all $24 \cdot 24 =
-# 576$ positions.
+# Take the rows of $W$ for three neighbouring outputs of filter 0: at positions
+# (row 10, column 10), (11, 10) and (10, 11). Put each back on the 28x28 grid of
+# the input with `unflatten_volume`. (The plots show rows and columns 6-19 of that
+# grid; the rest is zero.) Each is the same $5 \times 5$ kernel, at a position
+# shifted by one pixel. One set of weights is shared by all
+# $24 \cdot 24 = 576$ positions.
 
 
 # %%
@@ -199,9 +212,9 @@ fig.colorbar(image, ax=axes, label="weight", shrink=0.9)
 plt.show()
 
 # %% [markdown]
-# **Check.** For *every* output (all 24x24 positions of all 3 filters), its row of
+# **Check.** Take *every* output: all 24x24 positions of all 3 filters. Its row of
 # $W$, put back on the input grid, holds the filter's kernel in the window at that
-# position and zeros everywhere else; its bias is the filter's bias.
+# position and zeros everywhere else. Its bias is the filter's bias.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -220,17 +233,22 @@ print(f"all {out_size} rows: the kernel of their filter in their window, zeros e
 # ### Several input channels: a row of blocks
 #
 # With $C$ input channels, the flattened input holds channel 0's values, then
-# channel 1's, and so on, so the columns of $W$ fall into $C$ blocks, one per
+# channel 1's, and so on. So the columns of $W$ fall into $C$ blocks, one per
 # input channel. The rows of filter $f$ read block $c$ with the slice
 # $w(\cdot, \cdot, c, f)$ of the filter's kernel:
-# $W_f = [\,W_f^{(0)} \mid W_f^{(1)} \mid \dots \mid W_f^{(C-1)}\,]$, the row of
-# blocks the lecture notes draw. Each block is the single-channel matrix of its
-# slice. That matrix has a name: cut it into $H' \times H$ tiles, one per output
-# column $q$ and input column $j$; tile $(q, j)$ depends only on $j - q$ (and is
-# zero unless $0 \le j - q < k_w$), and inside a tile, entry $(p, i)$ depends only
-# on $i - p$. A matrix that is constant along its diagonals is a **Toeplitz**
-# matrix; this one is *doubly block Toeplitz*. Here is one 3x3 filter on a 5x5
-# input with three channels:
+# $W_f = [\,W_f^{(0)} \mid W_f^{(1)} \mid \dots \mid W_f^{(C-1)}\,]$. This is the
+# row of blocks the lecture notes draw. Each block is the single-channel matrix of
+# its slice, like the $W$ of the diagram in section 3.
+#
+# That matrix has a name. Cut it into $H' \times H$ tiles, one per output column $q$
+# and input column $j$:
+#
+# - tile $(q, j)$ depends only on $j - q$, and is zero unless $0 \le j - q < k_w$;
+# - inside a tile, entry $(p, i)$ depends only on $i - p$.
+#
+# A matrix that is constant along its diagonals is a **Toeplitz** matrix; this one
+# is *doubly block Toeplitz*. Here is one 3x3 filter on a 5x5 input with three
+# channels:
 
 # %%
 small_kernel = np.random.default_rng(5).normal(size=(3, 3, 3, 1))
@@ -251,9 +269,9 @@ plt.show()
 
 # %% [markdown]
 # **Check.** Block $c$ of $W$ is the matrix of the single-channel layer with
-# the kernel slice $w(\cdot, \cdot, c)$, and every block is doubly block
-# Toeplitz: its tiles, and the entries inside them, depend only on the
-# differences of their indices.
+# the kernel slice $w(\cdot, \cdot, c)$. Every block is doubly block Toeplitz:
+# its tiles, and the entries inside them, depend only on the differences of their
+# indices.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -276,10 +294,10 @@ print(f"W: {W_small.shape[0]} x {W_small.shape[1]}, {C} blocks of {H * H} column
 # ## 5. A dense layer that computes the convolution
 #
 # A `keras.layers.Dense` layer computes `x @ kernel + bias` with a kernel of shape
-# (inputs, outputs), so it holds $W^\top$. We load it with $W^\top$ and $b$, feed
-# it the 256 flattened test digits, and compare with `Conv2D` on the same digits
-# (its output flattened the same way). `conv2d_forward`, the course's from-scratch
-# convolution, gives a third, float64 opinion.
+# (inputs, outputs), so it holds $W^\top$. We load it with $W^\top$ and $b$ and feed
+# it the 256 flattened test digits. Then we compare with `Conv2D` on the same
+# digits, its output flattened the same way. `conv2d_forward`, the course's
+# from-scratch convolution, gives a third, float64 opinion.
 
 # %%
 dense = keras.layers.Dense(out_size, name="conv_as_dense")
@@ -302,10 +320,10 @@ errors = pd.Series(
 errors.map("{:.1e}".format).to_frame()
 
 # %% [markdown]
-# **Check.** In float32 the dense layer and the convolution agree to rounding
-# (relative error below $10^{-5}$, a float32 unit round-off is $6 \cdot 10^{-8}$);
-# in float64 the matrix product and the from-scratch convolution agree to
-# $10^{-12}$.
+# **Check.** In float32, the dense layer and the convolution agree to rounding:
+# relative error below $10^{-5}$, where a float32 unit round-off is
+# $6 \cdot 10^{-8}$. In float64, the matrix product and the from-scratch
+# convolution agree to $10^{-12}$.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -316,9 +334,9 @@ assert np.finfo(np.float32).eps / 2 < 6e-8  # float32's unit round-off
 print("Dense(W.T, b) reproduces Conv2D on 256 test digits (relative error < 1e-5)")
 
 # %% [markdown]
-# The same layer in Keras's order of flattening: permute the columns of $W$ by
-# the input's permutation and its rows (and $b$) by the output's, and a `Dense`
-# layer placed after `keras.layers.Flatten` computes `Flatten()(conv(x))`.
+# The same works in Keras's order of flattening. Permute the columns of $W$ by the
+# input's permutation, and its rows (and $b$) by the output's. A `Dense` layer
+# placed after `keras.layers.Flatten` then computes `Flatten()(conv(x))`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -343,9 +361,9 @@ print("Dense(W_keras.T, b_keras) after Flatten reproduces Flatten(Conv2D) (relat
 #   \text{size}(W) = (H'W'F) \cdot (HWC), \qquad
 #   \frac{\text{nnz}}{\text{size}} = \frac{k_h k_w}{HW}.$$
 #
-# And all those non-zeros take only $k_h k_w C F$ distinct values, the kernel's
-# weights: the conv layer has $k_h k_w C F + F$ parameters, a dense layer of the
-# same shape $(H'W'F)(HWC) + H'W'F$.
+# All those non-zeros take only $k_h k_w C F$ distinct values: the kernel's
+# weights. The conv layer has $k_h k_w C F + F$ parameters. A dense layer of the
+# same shape has $(H'W'F)(HWC) + H'W'F$.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -365,8 +383,8 @@ counts = pd.Series(
 counts.to_frame("count")
 
 # %% [markdown]
-# **Check.** The counts follow the formulas: 3.2% of $W$ is non-zero
-# ($25/784$), the conv layer has 78 parameters where a dense layer of the same
+# **Check.** The counts follow the formulas. Only 3.2% of $W$ is non-zero
+# ($25/784$). The conv layer has 78 parameters, where a dense layer of the same
 # shape has over a million.
 
 # %%
@@ -386,9 +404,9 @@ print(f"density {density:.4f} = 25/784; parameters: Conv2D {conv.count_params()}
 #
 # The first layer of a small CIFAR-10 network: 16 filters of $3 \times 3$ on
 # $32 \times 32 \times 3$ colour images. Its $W$ has $30 \cdot 30 \cdot 16 =
-# 14{,}400$ rows and $3{,}072$ columns. As a dense float64 array that is 354 MB;
-# `conv_to_dense(..., sparse=True)` returns a `scipy.sparse` CSR matrix that keeps
-# only the non-zeros, their column indices and one row pointer per row.
+# 14{,}400$ rows and $3{,}072$ columns. As a dense float64 array, that is 354 MB.
+# `conv_to_dense(..., sparse=True)` returns a `scipy.sparse` CSR matrix instead. It
+# keeps only the non-zeros, their column indices and one row pointer per row.
 
 # %%
 (cifar_train, _), (cifar_test, _) = data.load_cifar10()
@@ -429,10 +447,15 @@ memory = pd.DataFrame(
 memory
 
 # %% [markdown]
-# **Check.** The sparse matrix computes the layer (relative error below $10^{-5}$
-# against Keras's float32), holds exactly $H'W' k_h k_w C F$ non-zeros, 0.88% of
-# the dense matrix ($9/1024$), and needs over 50 times less memory than the
-# dense array (a value and a column index per non-zero), while the convolution itself stores only its 448 parameters.
+# **Check.** The sparse matrix:
+#
+# - computes the layer (relative error below $10^{-5}$ against Keras's float32);
+# - holds exactly $H'W' k_h k_w C F$ non-zeros, 0.88% of the dense matrix
+#   ($9/1024$);
+# - needs over 50 times less memory than the dense array: it stores a value and a
+#   column index per non-zero.
+#
+# The convolution itself stores only its 448 parameters.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -449,7 +472,7 @@ assert cifar_conv.count_params() == 448
 print(f"nnz {W_sparse.nnz:,} = {W_sparse.nnz / (rows_ * cols_):.2%} of {rows_ * cols_:,}; dense/sparse memory {memory_ratio:.0f}x")
 
 # %% [markdown]
-# At the scale of ImageNet the dense view is out of reach: VGG16's first layer
+# At the scale of ImageNet, the dense view is out of reach. VGG16's first layer
 # (64 filters of $3 \times 3$ on $224 \times 224 \times 3$, "same" padding) would
 # need a float32 matrix of $(224 \cdot 224 \cdot 64) \times (224 \cdot 224 \cdot 3)$
 # entries.
@@ -466,17 +489,17 @@ print(f"as a convolution: {3 * 3 * 3 * 64 + 64:,} parameters")
 # ## Summary
 #
 # - Flattened (each channel column by column, channels stacked), a convolutional
-#   layer is a dense layer $y = Wx + b$: a `Dense` layer holding $W^\top$ and $b$
+#   layer is a dense layer $y = Wx + b$. A `Dense` layer holding $W^\top$ and $b$
 #   reproduces `Conv2D` on real images up to float32 rounding.
-# - $W$ is **sparse**: a row reads one $k_h \times k_w \times C$ window, so only a
+# - $W$ is **sparse**: a row reads one $k_h \times k_w \times C$ window. Only a
 #   fraction $k_h k_w / (HW)$ of $W$ is non-zero (3.2% for 5x5 kernels on MNIST,
 #   0.88% for 3x3 on CIFAR-10).
 # - $W$ is **shared**: its non-zeros are the $k_h k_w C F$ kernel weights, each
-#   repeated at every output position; the rows of neighbouring outputs are the
+#   repeated at every output position. The rows of neighbouring outputs are the
 #   same kernel shifted by one pixel.
-# - This is why CNNs store kernels, not matrices: the dense view grows with the
-#   square of the image size (terabytes for VGG16's first layer), the kernel not
-#   at all.
+# - This is why CNNs store kernels, not matrices. The dense view grows with the
+#   square of the image size (terabytes for VGG16's first layer); the kernel does
+#   not grow at all.
 #
 # ## Exercises
 #
@@ -507,11 +530,12 @@ print(f"as a convolution: {3 * 3 * 3 * 64 + 64:,} parameters")
 #    filter, "valid" padding and stride 1 runs on a 3x3 image with two channels.
 #    Call the kernel's weights $a_{ij}$ on channel 0 and $b_{ij}$ on channel 1,
 #    for $i, j \in \{0, 1\}$. Write its matrix $W$ in full, with the course's
-#    flattening for the input and for the output. What is its shape, how many of
+#    flattening for the input and for the output. What is its shape? How many of
 #    its entries are non-zero, and does that fraction equal $k_h k_w / (HW)$?
+#
 #    Check with `conv_to_dense(kernel, np.zeros(1), (3, 3, 2))` for
-#    `kernel = np.arange(1.0, 9.0).reshape(2, 2, 2, 1)`, whose `kernel[i, j, 0, 0]`
+#    `kernel = np.arange(1.0, 9.0).reshape(2, 2, 2, 1)`. Its `kernel[i, j, 0, 0]`
 #    plays $a_{ij}$ and `kernel[i, j, 1, 0]` plays $b_{ij}$. *Hint:* the output at
-#    row $p$, column $q$ is row $2q + p$ of $W$; the input value at row $i$,
-#    column $j$, channel $c$ is column $9c + 3j + i$; the output reads input rows
+#    row $p$, column $q$ is row $2q + p$ of $W$. The input value at row $i$,
+#    column $j$, channel $c$ is column $9c + 3j + i$. The output reads input rows
 #    $p$ and $p + 1$ and columns $q$ and $q + 1$, of both channels.

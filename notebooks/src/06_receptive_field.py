@@ -1,11 +1,11 @@
 # %% [markdown]
 # # 06 · Receptive field
 #
-# A unit of a convolutional layer does not look at the whole image: it looks at a
+# A unit of a convolutional layer does not look at the whole image. It looks at a
 # patch of it, its **receptive field**. The deeper the layer, the larger the patch.
-# This notebook computes that patch with two simple rules, checks the rules against
-# published values and against automatic differentiation, and uses them to explain
-# why modern networks stack small 3x3 kernels instead of using large ones.
+# This notebook computes that patch with two simple rules. It checks the rules
+# against published values and against automatic differentiation. Then it uses them
+# to explain why modern networks stack small 3x3 kernels instead of using large ones.
 #
 # **Learning objectives.** After this notebook you can
 #
@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from course_lib import data
+from course_lib import data, diagrams
 from course_lib.models import lenet5
 from course_lib.receptive_field import empirical_receptive_field, receptive_field
 from course_lib.viz import show_receptive_field
@@ -48,7 +48,7 @@ L = keras.layers
 # ## 1. Two rules
 #
 # Take one unit of a layer and ask which input pixels its value depends on. Along
-# the rows (the columns work the same way) three numbers describe the answer:
+# the rows (the columns work the same way), three numbers describe the answer:
 #
 # - the **field** $r$: how many input pixels the unit sees;
 # - the **jump** $j$: how many input pixels apart the fields of two neighbouring
@@ -68,13 +68,22 @@ L = keras.layers
 #    times as many pixels.
 #
 # A dilated kernel of size $k$ and dilation $d$ spreads over $d(k - 1) + 1$ pixels,
-# which replaces $H$ in rule 1. Padding does not change the field; it only moves
-# the start ($start_{out} = start_{in} + ((H - 1)/2 - pad_{before})\, j_{in}$), so
+# which replaces $H$ in rule 1. Padding does not change the field. It only moves
+# the start, $start_{out} = start_{in} + ((H - 1)/2 - pad_{before})\, j_{in}$, so
 # that units near the border see some zeros.
 #
-# The rules fit in a few lines of Python. LeNet-5's feature extractor is a 5x5
-# convolution, a 2x2 pooling of stride 2, another 5x5 convolution and another
-# pooling:
+# LeNet-5's feature extractor is a 5x5 convolution, a 2x2 pooling of stride 2,
+# another 5x5 convolution and another pooling. The diagram applies the two rules to
+# these four layers along one row of 28 pixels, with "valid" padding (which changes
+# no field). Follow the vermillion units down from the central unit of the last
+# pooling to the 16 input pixels it depends on.
+
+# %%
+lenet_stack_valid = [(5, 1), {"kind": "pool", "kernel": 2}, (5, 1), {"kind": "pool", "kernel": 2}]
+diagrams.show(diagrams.receptive_field_growth(layers=lenet_stack_valid, input_size=28))
+
+# %% [markdown]
+# The rules fit in a few lines of Python. Here they are, on the same four layers:
 
 # %%
 def field_by_the_rules(layers):
@@ -120,11 +129,11 @@ lenet_table = receptive_field(lenet)
 lenet_table
 
 # %% [markdown]
-# The start column says where unit 0 looks: the first convolution pads 2 zeros, so
-# its unit 0 is centred on pixel 0; each 2x2 pooling moves the centre by half a
-# window. Unit $u$ of a layer is centred at $start + u \cdot jump$. Past `flatten`
-# the units no longer sit on a grid and every dense unit sees the whole 28x28
-# image, which the table reports as the field.
+# The start column says where unit 0 looks. The first convolution pads 2 zeros, so
+# its unit 0 is centred on pixel 0. Each 2x2 pooling moves the centre by half a
+# window. Unit $u$ of a layer is centred at $start + u \cdot jump$. Past `flatten`,
+# the units no longer sit on a grid. Every dense unit sees the whole 28x28 image,
+# which the table reports as the field.
 #
 # **Check.** The table agrees with the rules applied by hand.
 
@@ -174,11 +183,15 @@ vgg_spatial = vgg_table[vgg_table["type"].isin(["Conv2D", "MaxPooling2D"])]
 vgg_spatial[["output_shape", "kernel", "stride", "field_rows", "jump_rows", "start_rows"]]
 
 # %% [markdown]
-# **Check.** The published values (Araujo, Norris and Sim, *Computing receptive
-# fields of convolutional neural networks*, Distill 2019): a unit of `block5_conv3`
-# sees 196x196 pixels, a unit of `block5_pool` 212x212, nearly the whole 224x224
-# image; their jumps are 16 and 32 pixels. Within a block each 3x3 convolution adds
-# $2j$ (the jump doubles from block to block), and each pooling adds $j$.
+# **Check.** The table gives the published values (Araujo, Norris and Sim,
+# *Computing receptive fields of convolutional neural networks*, Distill 2019):
+#
+# - a unit of `block5_conv3` sees 196x196 pixels, and its jump is 16 pixels;
+# - a unit of `block5_pool` sees 212x212, nearly the whole 224x224 image, and its
+#   jump is 32 pixels.
+#
+# Within a block, each 3x3 convolution adds $2j$, and each pooling adds $j$. The
+# jump doubles from block to block.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -214,17 +227,20 @@ plt.show()
 # ## 3. Measuring the field with a gradient
 #
 # If a pixel lies outside a unit's receptive field, changing it does not change the
-# unit: the gradient of the unit with respect to that pixel is exactly zero.
+# unit. The gradient of the unit with respect to that pixel is exactly zero.
 # `empirical_receptive_field(model, layer_name)` takes that gradient with the
-# backend's automatic differentiation, for the central unit of the layer (summed
-# over its channels) at a random input image, and returns the box of pixels where
-# it is not zero.
+# backend's automatic differentiation. It takes it for the central unit of the
+# layer (summed over its channels), at a random input image. It returns the box of
+# pixels where the gradient is not zero.
 #
-# The measurement can find *less* than the theory: a ReLU that is off passes no
-# gradient, a max-pooling window passes it to its largest entry only, and weights
-# can cancel. To see the whole theoretical field we use a network where none of this
-# happens: LeNet-5's geometry with **positive weights, no activation and average
-# pooling**.
+# The measurement can find *less* than the theory:
+#
+# - a ReLU that is off passes no gradient;
+# - a max-pooling window passes it to its largest entry only;
+# - weights can cancel.
+#
+# To see the whole theoretical field, we use a network where none of this happens:
+# LeNet-5's geometry with **positive weights, no activation and average pooling**.
 
 # %%
 positive = keras.initializers.RandomUniform(0.5, 1.5, seed=0)
@@ -253,7 +269,7 @@ comparison
 
 # %% [markdown]
 # **Check.** Layer by layer, the measured box has the theoretical size (rows and
-# columns), and it is centred where the start and the jump say: at
+# columns). It is centred where the start and the jump say: at
 # $start + u \cdot jump$ for the unit $u$.
 
 # %%
@@ -268,18 +284,20 @@ print("theory == measurement for", list(lenet_layers))
 
 # %% [markdown]
 # > **Lecture vs. course: the receptive field through pooling.** The lecture
-# > notes state rule 1 for convolutions (a filter adds $H - 1$ rows) but give
-# > pooling another rule: it *multiplies* the rows and columns of the field by
-# > the stride. For LeNet-5 that gives 5, 10, 14, 28, so a unit of `s4_pool`
-# > would see the whole digit. The gradient sides with the course's rules (5, 6,
-# > 14, 16), as the next cell shows. The reason: a 2x2 pooling unit reads two
-# > neighbouring units of the layer below, whose fields are shifted by the jump
-# > $j_{in}$ and overlap; together they cover $r_{in} + j_{in}$ pixels, not
-# > $2 r_{in}$. What the stride does multiply is the jump (rule 2). The two rules
-# > agree only when $r_{in} = j_{in}$, when the fields below do not overlap: for
-# > a pooling applied straight to the image, for example. (The notes also add
-# > $H - 1$ for a convolution after a pooling, where rule 1 adds $(H - 1)\,j_{in}$;
-# > in LeNet-5 the two errors happen to meet again at 14.)
+# > notes state rule 1 for convolutions: a filter adds $H - 1$ rows. But they give
+# > pooling another rule: it *multiplies* the rows and columns of the field by the
+# > stride. For LeNet-5 that gives 5, 10, 14, 28, so a unit of `s4_pool` would see
+# > the whole digit. The gradient sides with the course's rules (5, 6, 14, 16), as
+# > the next cell shows.
+# >
+# > The reason: a 2x2 pooling unit reads two neighbouring units of the layer below.
+# > Their fields are shifted by the jump $j_{in}$ and overlap. Together they cover
+# > $r_{in} + j_{in}$ pixels, not $2 r_{in}$. What the stride does multiply is the
+# > jump (rule 2). The two rules agree only when $r_{in} = j_{in}$, when the fields
+# > below do not overlap: for a pooling applied straight to the image, for example.
+# >
+# > The notes also add $H - 1$ for a convolution after a pooling, where rule 1 adds
+# > $(H - 1)\,j_{in}$. In LeNet-5, the two errors happen to meet again at 14.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -324,14 +342,14 @@ fig.colorbar(image, ax=axes[1], label="absolute gradient")
 plt.show()
 
 # %% [markdown]
-# The gradient is not flat: pixels in the middle of the field reach the unit
+# The gradient is not flat. Pixels in the middle of the field reach the unit
 # through many more paths than pixels at its border, so they weigh more.
 #
 # ### The real networks: the *effective* receptive field
 #
 # Now the course's LeNet-5 as it is built for training (ReLU, max pooling, random
-# initial weights) and VGG16 (the same, 224x224 input). The box of non-zero
-# gradients can only be as large as the theory or smaller; how the gradient
+# initial weights), and VGG16 (the same, 224x224 input). The box of non-zero
+# gradients can only be as large as the theory or smaller. How the gradient
 # spreads inside it is what Luo et al. (2016) call the *effective receptive field*.
 # We measure LeNet-5 at a real digit and VGG16 at random noise.
 
@@ -368,10 +386,10 @@ plt.show()
 print(f"the central {vgg_area:.0%} of the box holds {vgg_share:.0%} of VGG16's gradient")
 
 # %% [markdown]
-# **Check.** The measured boxes are not larger than the theory (here enough paths
-# stay open that they are exactly as large), and in VGG16 the
-# gradient concentrates in the middle: the central quarter of the box holds more
-# than a quarter of it (the exact share depends on the weights and the input).
+# **Check.** The measured boxes are not larger than the theory. Here enough paths
+# stay open that they are exactly as large. In VGG16, the gradient concentrates in
+# the middle: the central quarter of the box holds more than a quarter of it. (The
+# exact share depends on the weights and the input.)
 
 # %%
 for result, name, layer in ((lenet_measured, "LeNet-5", "s4_pool"), (vgg_measured, "VGG16", "block5_pool")):
@@ -383,8 +401,8 @@ print(f"LeNet-5 box {lenet_measured.size}, VGG16 box {vgg_measured.size}; VGG16 
 
 # %% [markdown]
 # With a single channel, the box itself shrinks. A 3x3 convolution followed by a
-# 2x2 max pooling sees 3 + 1 = 4 pixels in theory, but the pooling passes the
-# gradient to the largest of its four inputs only, so the measured box is one 3x3
+# 2x2 max pooling sees 3 + 1 = 4 pixels in theory. But the pooling passes the
+# gradient to the largest of its four inputs only. So the measured box is one 3x3
 # patch, wherever that maximum lies.
 
 # %%
@@ -403,10 +421,12 @@ print(f"conv 3x3 + max pooling 2x2: theory {theory_box}, measured {max_box}")
 #
 # VGG16 uses only 3x3 kernels. Why not fewer layers with larger kernels? By rule 1,
 # three stacked 3x3 convolutions (stride 1) see $1 + 2 + 2 + 2 = 7$ pixels, as much
-# as one 7x7 convolution. With $C$ channels in and out, their weights cost
-# $3 \cdot (3 \cdot 3 \cdot C \cdot C) = 27C^2$ against $7 \cdot 7 \cdot C \cdot C
-# = 49C^2$ (plus $3C$ and $C$ biases), 45% fewer, and a stack of three layers
-# applies three non-linearities instead of one.
+# as one 7x7 convolution. The stack has two advantages:
+#
+# - fewer weights: with $C$ channels in and out, they cost
+#   $3 \cdot (3 \cdot 3 \cdot C \cdot C) = 27C^2$ against
+#   $7 \cdot 7 \cdot C \cdot C = 49C^2$ (plus $3C$ and $C$ biases), 45% fewer;
+# - more non-linearities: a stack of three layers applies three instead of one.
 
 # %%
 def three_3x3(channels, size=32, activation="relu", kernel_initializer="glorot_uniform"):
@@ -427,9 +447,9 @@ fields = {m.name: receptive_field(m).iloc[-1] for m in (stack, single)}
 pd.DataFrame(fields).T[["output_shape", "field_rows", "field_cols", "jump_rows"]]
 
 # %% [markdown]
-# **Check.** The same 7x7 field from the tables, and the same 7x7 box measured from
-# the gradient (with positive weights and the ReLUs replaced by the identity, so
-# that nothing hides a pixel). Both produce 26x26 outputs from 32x32 inputs.
+# **Check.** The tables give the same 7x7 field. The gradient measures the same 7x7
+# box, with positive weights and the ReLUs replaced by the identity, so that
+# nothing hides a pixel. Both produce 26x26 outputs from 32x32 inputs.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -464,9 +484,9 @@ params["ratio"] = (params["three 3x3"] / params["one 7x7"]).round(3)
 params
 
 # %% [markdown]
-# **Check.** Keras's counts equal the formulas, biases included; without the
-# biases the ratio is exactly $27/49$; and the stack has three ReLUs where the
-# single layer has one.
+# **Check.** Keras's counts equal the formulas, biases included. Without the
+# biases, the ratio is exactly $27/49$. The stack has three ReLUs where the single
+# layer has one.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -494,19 +514,25 @@ print(f"weights: 27/49 = {27 / 49:.3f} ({1 - 27 / 49:.0%} fewer); non-linearitie
 # %% [markdown]
 # ## 5. Build your own stack: the receptive-field explorer
 #
-# The two rules need no model: `course_lib.widgets.receptive_field_stack` applies
-# them to a list of layers, and the explorer below
-# (`ReceptiveFieldExplorer`) recomputes them at every change of its controls. It
-# starts from LeNet-5's feature extractor on the digit of section 2. Change the
-# number of layers, each layer's kind (convolution or pooling), kernel, stride and
-# padding, and watch the table (output size, field, jump and start of every
-# layer) and the field of the chosen unit of the last layer (red), among the field
-# centres of all its units (orange dots, one jump apart). Try a stride of 2 in the
-# first layer: every jump after it doubles, and so does everything each later
-# kernel adds to the field.
+# The two rules need no model. `course_lib.widgets.receptive_field_stack` applies
+# them to a list of layers. The explorer below (`ReceptiveFieldExplorer`)
+# recomputes them at every change of its controls. It starts from LeNet-5's feature
+# extractor on the digit of section 2. You can change:
+#
+# - the number of layers;
+# - each layer's kind (convolution or pooling), kernel, stride and padding.
+#
+# Then watch:
+#
+# - the table: output size, field, jump and start of every layer;
+# - the field of the chosen unit of the last layer (red), among the field centres
+#   of all its units (orange dots, one jump apart).
+#
+# Try a stride of 2 in the first layer. Every jump after it doubles, and so does
+# everything each later kernel adds to the field.
 #
 # **The widget needs a live Jupyter kernel** (run the notebook locally or in
-# Colab); on GitHub or on a static web page it does not appear, and the figure
+# Colab). On GitHub or on a static web page it does not appear, and the figure
 # after it shows its starting point instead.
 
 # %%
@@ -528,9 +554,9 @@ columns = ["kind", "kernel", "stride", "padding", "output_size", "field", "jump"
 pd.DataFrame(stack_rows).set_index("layer")[columns].astype({"kernel": "Int64", "stride": "Int64"})
 
 # %% [markdown]
-# **Check.** Without a model, the rules give LeNet-5's table of section 2 (field,
-# jump and start of each layer), and the explorer follows its controls: a stride
-# of 2 in the first layer doubles every jump after it and makes the last field
+# **Check.** Without a model, the rules give LeNet-5's table of section 2: field,
+# jump and start of each layer. The explorer follows its controls. A stride of 2 in
+# the first layer doubles every jump after it. It makes the last field
 # $1 + 4 + 1 \cdot 2 + 4 \cdot 4 + 1 \cdot 4 = 27$ pixels instead of 16.
 
 # %%
@@ -550,19 +576,19 @@ print("receptive_field_stack == receptive_field(lenet5) on", list(lenet_layers))
 # ## Summary
 #
 # - The receptive field of a unit is the patch of input pixels it depends on. Two
-#   rules give it for any stack of layers: a kernel of $H \times W$ adds
-#   $(H - 1)$ rows and $(W - 1)$ columns times the current jump, and a stride
+#   rules give it for any stack of layers. A kernel of $H \times W$ adds
+#   $(H - 1)$ rows and $(W - 1)$ columns times the current jump. A stride
 #   multiplies the jump.
 # - `receptive_field(model)` applies them to a whole Keras model: LeNet-5's last
 #   pooling sees 16x16 pixels, VGG16's `block5_pool` 212x212, as published.
-# - The gradient of a unit with respect to the input is zero outside its field:
-#   with positive weights and linear layers the measured box equals the theory;
-#   in a real network with ReLUs and max pooling it can be smaller, and the
+# - The gradient of a unit with respect to the input is zero outside its field.
+#   With positive weights and linear layers, the measured box equals the theory.
+#   In a real network with ReLUs and max pooling, it can be smaller, and the
 #   gradient concentrates in the middle (the *effective* receptive field).
-# - Three 3x3 convolutions see as much as one 7x7 with $27C^2$ instead of $49C^2$
-#   weights and three non-linearities instead of one, which is why VGG and its
+# - Three 3x3 convolutions see as much as one 7x7, with $27C^2$ instead of $49C^2$
+#   weights and three non-linearities instead of one. That is why VGG and its
 #   successors stack small kernels.
-# - `receptive_field_stack` applies the rules to a list of layers without a model;
+# - `receptive_field_stack` applies the rules to a list of layers without a model.
 #   `ReceptiveFieldExplorer` lets you change the layers and watch every field and
 #   jump after them change.
 #
@@ -595,11 +621,13 @@ print("receptive_field_stack == receptive_field(lenet5) on", list(lenet_layers))
 # 6. ★★ **AlexNet's field by the rules (pen and paper).** Along each axis,
 #    AlexNet's feature extractor is an 11x11 convolution with stride 4, a 3x3
 #    max pooling with stride 2, a 5x5 convolution, a 3x3 max pooling with stride
-#    2, three 3x3 convolutions and a last 3x3 max pooling with stride 2 (all
-#    convolutions after the first have stride 1). Write the field and the jump
+#    2, three 3x3 convolutions and a last 3x3 max pooling with stride 2. All
+#    convolutions after the first have stride 1. Write the field and the jump
 #    after each layer, as in section 1. How many pixels does a unit of the last
-#    pooling layer see, and how many pixels apart are the fields of neighbouring
-#    units? Check with `field_by_the_rules`, then with `receptive_field` on a
+#    pooling layer see? How many pixels apart are the fields of neighbouring
+#    units?
+#
+#    Check with `field_by_the_rules`, then with `receptive_field` on a
 #    `keras.Sequential` of these layers for 227x227x3 images. *Hint:* start from
-#    $r = 1$, $j = 1$; rule 1 uses the jump *before* the layer, and a pooling
+#    $r = 1$, $j = 1$. Rule 1 uses the jump *before* the layer, and a pooling
 #    window adds to the field like a kernel of its size.

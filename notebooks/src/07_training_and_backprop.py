@@ -3,10 +3,12 @@
 #
 # A CNN learns its kernels by gradient descent: run the images forward, measure the
 # loss, compute the gradient of the loss with respect to every weight, and step
-# against it. This notebook opens the box: it computes the gradients of a
-# convolution and of max pooling from scratch, checks them against automatic
-# differentiation and against finite differences, and rebuilds `model.fit` as a short
-# training loop that gives the same numbers.
+# against it. This notebook opens the box:
+#
+# - it computes the gradients of a convolution and of max pooling from scratch;
+# - it checks them against automatic differentiation and against finite
+#   differences;
+# - it rebuilds `model.fit` as a short training loop that gives the same numbers.
 #
 # **Learning objectives.** After this notebook you can
 #
@@ -31,7 +33,7 @@ info = setup_notebook(seed=42)
 
 # %% [markdown]
 # **Parameters.** The CPU settings below keep the notebook within about two minutes
-# on a 2-core laptop; the comments give larger settings for a GPU.
+# on a 2-core laptop. The comments give larger settings for a GPU.
 
 # %%
 TRAIN_PER_CLASS = 100  # MNIST training images per class (GPU: 1000)
@@ -62,18 +64,18 @@ rng = np.random.default_rng(0)
 #
 # $$\theta \leftarrow \theta - \eta \, \nabla_\theta L(\theta)$$
 #
-# with a learning rate $\eta$; *stochastic* gradient descent (SGD) uses a new batch of
+# with a learning rate $\eta$. *Stochastic* gradient descent (SGD) uses a new batch of
 # examples at every step. The network is a composition of layers,
 # $L = \ell(f_n(\dots f_2(f_1(x))))$, so the chain rule gives the gradient layer by
 # layer, from the loss back to the input: this is **backpropagation**. Each layer only
-# needs a *backward* function: given $\partial L / \partial \text{output}$ (the
-# upstream gradient, `dout`), return $\partial L / \partial \text{input}$ and
+# needs a *backward* function. Given $\partial L / \partial \text{output}$ (the
+# upstream gradient, `dout`), it returns $\partial L / \partial \text{input}$ and
 # $\partial L / \partial \text{weights}$.
 #
 # **Automatic differentiation** (TensorFlow's `GradientTape`, `jax.grad`, PyTorch's
 # `autograd`) records the forward operations and runs their backward functions in
-# reverse order: exactly backpropagation, for any program. We now write two backward
-# functions by hand and check them against it.
+# reverse order. That is exactly backpropagation, for any program. We now write two
+# backward functions by hand and check them against it.
 #
 # ## 2. The gradient of a convolution
 #
@@ -89,17 +91,22 @@ rng = np.random.default_rng(0)
 #   `dout` with the kernel.
 #
 # `ops.conv2d_backward` implements these three sums without pixel loops. We check it
-# twice: against TensorFlow's autodiff through a Keras `Conv2D` (in float64, so that
-# rounding does not hide a mistake), and against a **numerical gradient**, the
-# central difference $\big(L(\theta + h e_k) - L(\theta - h e_k)\big) / 2h$ for every
-# weight $k$, which needs no calculus at all (only two forward passes per weight;
-# `course_lib.gradcheck.numerical_gradient` loops over the weights, read it with
-# `numerical_gradient??`). The loss is $L = \sum y \odot \text{dout}$ for a random
-# `dout`, whose gradient with respect to $y$ is `dout`.
+# twice:
+#
+# - against TensorFlow's autodiff through a Keras `Conv2D`, in float64, so that
+#   rounding does not hide a mistake;
+# - against a **numerical gradient**, the central difference
+#   $\big(L(\theta + h e_k) - L(\theta - h e_k)\big) / 2h$ for every weight $k$.
+#   It needs no calculus at all, only two forward passes per weight.
+#   `course_lib.gradcheck.numerical_gradient` loops over the weights (read it with
+#   `numerical_gradient??`).
+#
+# The loss is $L = \sum y \odot \text{dout}$ for a random `dout`, whose gradient
+# with respect to $y$ is `dout`.
 #
 # Two gradients are compared with **CS231n's relative error**,
-# `relative_error(a, b)` $= \max_k \dfrac{|a_k - b_k|}{\max(|a_k| + |b_k|,\ \varepsilon)}$
-# ($\varepsilon = 10^{-12}$, so that two zeros agree): every entry is measured against
+# `relative_error(a, b)` $= \max_k \dfrac{|a_k - b_k|}{\max(|a_k| + |b_k|,\ \varepsilon)}$,
+# with $\varepsilon = 10^{-12}$ so that two zeros agree. Every entry is measured against
 # its own size, and the worst entry counts, so a wrong entry shows however small it is.
 
 # %%
@@ -139,12 +146,14 @@ conv_errors = pd.DataFrame(
 print(conv_errors.to_string(float_format="{:.1e}".format))
 
 # %% [markdown]
-# **Check.** In float64, the hand-written gradients equal autodiff up to rounding
-# (relative error below $10^{-12}$) and the numerical gradient up to the
-# finite-difference error (below $10^{-7}$, where CS231n's rule of thumb says to be
-# happy; above $10^{-4}$ there is usually a bug). And for one channel and one filter at
-# stride 1, `dx` is the full convolution of `dout` with the kernel (SciPy's
-# `convolve2d`).
+# **Check.** In float64, the hand-written gradients equal:
+#
+# - autodiff up to rounding (relative error below $10^{-12}$);
+# - the numerical gradient up to the finite-difference error (below $10^{-7}$).
+#
+# CS231n's rule of thumb says to be happy below $10^{-7}$; above $10^{-4}$ there is
+# usually a bug. And for one channel and one filter at stride 1, `dx` is the full
+# convolution of `dout` with the kernel (SciPy's `convolve2d`).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -171,9 +180,8 @@ print("dx of a stride-1 valid convolution == full convolution of dout with the k
 #
 # **Ties.** If several entries share the maximum, the function is not differentiable
 # there. TensorFlow, JAX and PyTorch all give the whole gradient to the *first*
-# maximal entry of the window in row-major order (top row first, left to right);
-# `ops.max_pool2d_backward` does the same. Here we check it on TensorFlow; the
-# course's unit tests (`tests/lib/test_ops.py`) check it on all three backends.
+# maximal entry of the window in row-major order (top row first, left to right).
+# `ops.max_pool2d_backward` does the same. Here we check it on TensorFlow.
 
 # %%
 x_pool = rng.permutation(36).reshape(1, 6, 6, 1).astype(np.float64)  # no ties
@@ -199,10 +207,12 @@ fig.suptitle("Max-pooling backward: each window's gradient goes to its largest e
 plt.show()
 
 # %% [markdown]
-# Now the checks: against autodiff of `keras.layers.MaxPooling2D` (float64) and the
-# numerical gradient, for non-overlapping and overlapping windows, on inputs without
-# ties (a random permutation, so every window has one maximum); and the tie rule on
-# a window of four equal values.
+# Now the checks:
+#
+# - against autodiff of `keras.layers.MaxPooling2D` (float64) and the numerical
+#   gradient, for non-overlapping and overlapping windows;
+# - on inputs without ties: a random permutation, so every window has one maximum;
+# - the tie rule, on a window of four equal values.
 
 # %%
 pool_rows = []
@@ -226,12 +236,15 @@ _, tie_auto = value_and_gradient(lambda t: keras.ops.sum(keras.layers.MaxPooling
 print("tie, from scratch:", tie_mine[0, :, :, 0].tolist(), "| TensorFlow:", tie_auto[0, :, :, 0].tolist())
 
 # %% [markdown]
-# **Check.** The gradients agree with autodiff to rounding (below $10^{-12}$) and with
-# the numerical gradient to below $10^{-7}$ (max pooling is linear near a tie-free
-# input, so only the rounding of the finite differences remains). Without overlap each
-# window sends its gradient to exactly one pixel (as many non-zeros as windows); with
-# overlapping windows some pixels win several windows, so there are fewer non-zeros
-# than windows. On the tie, both give everything to the top-left entry.
+# **Check.** The gradients agree with autodiff to rounding (below $10^{-12}$). They
+# agree with the numerical gradient to below $10^{-7}$: max pooling is linear near a
+# tie-free input, so only the rounding of the finite differences remains.
+#
+# - Without overlap, each window sends its gradient to exactly one pixel: as many
+#   non-zeros as windows.
+# - With overlapping windows, some pixels win several windows, so there are fewer
+#   non-zeros than windows.
+# - On the tie, both give everything to the top-left entry.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -314,10 +327,10 @@ print(backprop_errors.to_string(float_format="{:.1e}".format))
 # **Check.** The hand-chained gradients of all four weight tensors match
 # `GradientTape` to float32 precision, and so does the loss. Keras computes in
 # float32, whose rounding errors scale with the largest entries of a tensor, not with
-# each entry: entry by entry, CS231n's relative error of a tiny gradient entry would
+# each entry. Entry by entry, CS231n's relative error of a tiny gradient entry would
 # be large from rounding alone. We compare with the **normwise relative error**,
-# `normwise_relative_error(a, b)` $= \max_k |a_k - b_k| \,/\, \max_k (|a_k| + |b_k|)$,
-# the largest difference relative to the largest entry: below $10^{-5}$ here.
+# `normwise_relative_error(a, b)` $= \max_k |a_k - b_k| \,/\, \max_k (|a_k| + |b_k|)$:
+# the largest difference relative to the largest entry. It is below $10^{-5}$ here.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -329,11 +342,11 @@ print("hand-written backprop == GradientTape for", sorted(grads))
 # %% [markdown]
 # ## 5. A custom training loop against `model.fit`
 #
-# `model.fit` hides a loop: for each epoch, for each batch, compute the loss under a
-# `GradientTape`, take the gradient with respect to the trainable weights, and let the
+# `model.fit` hides a loop. For each epoch and each batch, it computes the loss under a
+# `GradientTape`, takes the gradient with respect to the trainable weights, and lets the
 # optimizer apply the update. Writing that loop yourself is how you customise training
 # (several losses, gradient clipping, GANs...). To show that nothing else happens, we
-# train two copies of the same CNN on the same MNIST subset:
+# train two copies of the same CNN on the same MNIST subset, with:
 #
 # - the same initial weights (the second model receives the first one's weights);
 # - the same batches in the same order (`shuffle=False`, and a loop over consecutive
@@ -341,7 +354,7 @@ print("hand-written backprop == GradientTape for", sorted(grads))
 # - the same optimizer: plain SGD with the learning rate of the parameters cell.
 #
 # We turn off XLA compilation in `compile` (`jit_compile=False`) so that both run the
-# same TensorFlow kernels; `fit` still wraps its step in a `tf.function` graph.
+# same TensorFlow kernels. `fit` still wraps its step in a `tf.function` graph.
 
 # %%
 def make_cnn():
@@ -400,7 +413,7 @@ for epoch in range(EPOCHS):
 loop_losses = np.array(loop_losses).reshape(EPOCHS, steps_per_epoch)
 
 # %% [markdown]
-# `fit` reports, after each batch, the *running mean* of the epoch's batch losses; the
+# After each batch, `fit` reports the *running mean* of the epoch's batch losses. The
 # mean over all batches of an epoch is `history.history["loss"]`. We recover each
 # batch's loss from the running means ($\ell_b = b\,m_b - (b-1)\,m_{b-1}$) and compare
 # everything.
@@ -435,13 +448,15 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# **Check.** The two runs agree: the per-batch losses, the epoch means and the final
-# weights match to within $10^{-4}$ (normwise relative error), while training did
-# change every weight tensor by far more than that. Why not bit for bit? `fit` runs
-# its step as a compiled TensorFlow graph and our loop runs eagerly, so a few float32 operations
-# may round differently (around $10^{-7}$ each), and such differences grow slowly over
-# the steps; $10^{-4}$ leaves room for that, yet a single differing batch, learning
-# rate or initial weight would break it by orders of magnitude. The loss went down.
+# **Check.** The two runs agree. The per-batch losses, the epoch means and the final
+# weights match to within $10^{-4}$ (normwise relative error). Training changed every
+# weight tensor by far more than that, and the loss went down.
+#
+# Why not bit for bit? `fit` runs its step as a compiled TensorFlow graph and our loop
+# runs eagerly. A few float32 operations may round differently (around $10^{-7}$ each),
+# and such differences grow slowly over the steps. $10^{-4}$ leaves room for that. Yet
+# a single differing batch, learning rate or initial weight would break it by orders
+# of magnitude.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -458,9 +473,9 @@ print(f"{EPOCHS} epochs x {steps_per_epoch} steps: fit == custom loop (relative 
 # - Training is gradient descent, $\theta \leftarrow \theta - \eta\nabla_\theta L$;
 #   backpropagation applies the chain rule layer by layer, and automatic
 #   differentiation does it for any program.
-# - The conv layer's gradients are sums over the outputs each weight touches: the
-#   kernel gradient correlates the input with `dout`, the input gradient is a full
-#   convolution of `dout` with the kernel (at stride 1), the bias gradient sums `dout`.
+# - The conv layer's gradients are sums over the outputs each weight touches. The
+#   kernel gradient correlates the input with `dout`; the input gradient is a full
+#   convolution of `dout` with the kernel (at stride 1); the bias gradient sums `dout`.
 # - Max pooling sends each window's gradient to its arg-max (ties: the first maximal
 #   entry, in every backend), and overlapping windows add up.
 # - A numerical gradient and CS231n's relative error (entry by entry, the worst entry)
@@ -503,6 +518,14 @@ print(f"{EPOCHS} epochs x {steps_per_epoch} steps: fit == custom loop (relative 
 #    pooling with stride 2, then for 3x3 windows with stride 1 (the output is
 #    2x2 again, so the same `dout` applies). How many entries of `dx` are
 #    non-zero in each case? Check with `ops.max_pool2d_backward`, with `x` and
-#    `dout` as arrays of shape (1, rows, columns, 1). *Hint:* send each entry of `dout`
-#    to the arg-max of its window; in a tie, the first maximal entry in row-major
-#    order wins; where windows overlap, a pixel adds up what it receives.
+#    `dout` as arrays of shape (1, rows, columns, 1).
+#
+#    *Hint:* send each entry of `dout` to the arg-max of its window. In a tie, the
+#    first maximal entry in row-major order wins. Where windows overlap, a pixel
+#    adds up what it receives.
+#
+# ## Under the hood
+#
+# The tie rule of max pooling is checked here on TensorFlow only. The course's
+# unit tests of `course_lib.ops` (`tests/lib/test_ops.py`) check it on all three
+# backends: TensorFlow, JAX and PyTorch.

@@ -50,6 +50,9 @@ info = setup_notebook(seed=42)
 # between). The price: three layers to train instead of one, and more
 # activations to keep in memory for backpropagation. We build both with C = 64 on
 # a 32x32x64 volume and measure.
+#
+# The diagram draws both along one axis. Follow the top unit down: each side
+# reaches 7 input pixels, the stack through three ReLUs, the 7x7 through one.
 
 # %%
 import keras
@@ -57,12 +60,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from course_lib import zoo
+from course_lib import diagrams, zoo
 from course_lib.analysis import count_macs, layer_table, parameter_table
-from course_lib.models.vgg import vgg16
+from course_lib.models.vgg import VGG16_BLOCKS, vgg16
 from course_lib.receptive_field import receptive_field
 
 CHANNELS = 64
+diagrams.show(diagrams.stack_vs_large(channels=CHANNELS, kernel_size=3, layers=3))
+
+# %%
 
 
 def conv_stack(kernel_size, depth, channels=CHANNELS, size=32, name=None):
@@ -114,9 +120,45 @@ print(f"weights: 27C^2 = {27 * C**2:,} vs 49C^2 = {49 * C**2:,} (C = {C}); ratio
 # VGG16 has 16 weight layers: 13 convolutions in five blocks (64, 128, 256, 512,
 # 512 filters; 2, 2, 3, 3, 3 convolutions) and three dense layers (4096, 4096,
 # 1000). At 224x224 the five poolings leave a 7x7x512 volume, which is flattened
-# into the first dense layer. `course_lib.models.vgg.vgg16` builds it with
-# Keras's layer names, so we can compare it with `keras.applications.VGG16` layer
-# by layer (no weights are downloaded: `weights=None`).
+# into the first dense layer.
+#
+# A block is a few lines of Keras: its 3x3 convolutions, each with a ReLU, then
+# the pooling. Five of them, with VGG16's filters and counts, make the
+# convolutional part of the network.
+
+# %%
+def vgg_block(x, convs, filters):
+    """`convs` 3x3 convolutions ("same" padding, ReLU), then 2x2 max pooling of stride 2."""
+    for _ in range(convs):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    return keras.layers.MaxPooling2D(2, strides=2)(x)
+
+
+inputs = keras.Input((32, 32, 3))
+x = inputs
+for filters, convs in VGG16_BLOCKS:  # ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
+    x = vgg_block(x, convs, filters)
+our_features = keras.Model(inputs, x)
+library_features = vgg16(input_shape=(32, 32, 3), include_top=False)  # course_lib's version
+our_features.set_weights(library_features.get_weights())  # the same weights, in the same order
+images = np.random.default_rng(0).random((2, 32, 32, 3), dtype="float32")  # two random images
+block_difference = np.abs(
+    keras.ops.convert_to_numpy(our_features(images)) - keras.ops.convert_to_numpy(library_features(images))
+).max()
+print(f"output {our_features.output_shape}, {our_features.count_params():,} parameters")
+
+# %% tags=["hide-input"]
+# The asserts are the check; the printed difference may vary between machines.
+assert our_features.output_shape == library_features.output_shape == (None, 1, 1, 512)
+assert our_features.count_params() == library_features.count_params()
+assert block_difference < 1e-4, block_difference
+print("Check: our VGG block equals course_lib's: five of them give the convolutional part of vgg16() "
+      f"(max difference {block_difference:.1g})")
+
+# %% [markdown]
+# `course_lib.models.vgg.vgg16` builds the whole network with Keras's layer
+# names, so we can compare it with `keras.applications.VGG16` layer by layer
+# (no weights are downloaded: `weights=None`).
 
 # %%
 ours = vgg16()

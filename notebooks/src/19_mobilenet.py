@@ -52,7 +52,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from course_lib import experiment, zoo
+from course_lib import diagrams, experiment, zoo
 from course_lib.analysis import count_macs, layer_macs, measure_throughput
 from course_lib.layers import DepthwiseSeparableConv
 from course_lib.models.mobilenet import MOBILENET_BLOCKS, mobilenet, mobilenet_cifar
@@ -76,16 +76,63 @@ from course_lib.viz import plot_learning_curves
 #   filters of depth $K$: it mixes the $K$ filtered maps into $N_F$ outputs at
 #   every position (`keras.layers.Conv2D(N_F, 1)`).
 #
-# Keras has the pair as one layer, `keras.layers.SeparableConv2D`; MobileNet puts
-# BatchNormalization and ReLU6 after each of the two steps, which is
-# `course_lib.layers.DepthwiseSeparableConv`. Without the normalisation and
-# activation in the middle, ours computes the same function as Keras's layer
-# with the same weights:
+# The diagram draws both steps for the example below: an input of 16x16 with
+# $K = 8$ channels and $N_F = 12$ filters. Compare its weights, at the bottom,
+# with those of a standard 3x3 convolution.
+
+# %%
+diagrams.show(diagrams.separable_conv(in_channels=8, filters=12, kernel_size=3, input_size=16))
+
+# %% [markdown]
+# MobileNet puts BatchNormalization and ReLU6 after each of the two steps. As a
+# student would write it, the block is a function that adds six layers to a
+# Keras graph.
+
+# %%
+def separable_block(x, filters):
+    """MobileNet's block: depthwise 3x3, BN, ReLU6, then pointwise 1x1, BN, ReLU6."""
+    x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)  # one 3x3 filter per channel
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.ReLU(6.0)(x)
+    x = keras.layers.Conv2D(filters, 1, use_bias=False)(x)  # mixes the channels at each position
+    x = keras.layers.BatchNormalization()(x)
+    return keras.layers.ReLU(6.0)(x)
+
+# %% [markdown]
+# We give course_lib's block random weights and normalisation statistics, copy
+# them into ours, and apply both to the same random input.
 
 # %%
 rng = np.random.default_rng(0)
 x = rng.normal(size=(2, 16, 16, 8)).astype("float32")
 
+inputs = keras.Input((16, 16, 8))
+our_block = keras.Model(inputs, separable_block(inputs, 12))
+library_block = DepthwiseSeparableConv(12)  # course_lib's version
+library_block.build(x.shape)
+for weight in library_block.weights:  # random values; a variance must be positive
+    value = rng.normal(size=weight.shape)
+    weight.assign(np.abs(value) + 0.5 if "variance" in weight.name else value)
+our_block.set_weights(library_block.get_weights())  # the same weights, in the same order
+y_our_block = keras.ops.convert_to_numpy(our_block(x))
+block_difference = np.abs(y_our_block - keras.ops.convert_to_numpy(library_block(x))).max()
+print(f"output {y_our_block.shape}, {our_block.count_params()} parameters")
+
+# %% tags=["hide-input"]
+# The asserts are the check; the printed difference may vary between machines.
+assert our_block.count_params() == library_block.count_params() == 8 * 9 + 8 * 12 + 4 * (8 + 12)
+assert y_our_block.shape == (2, 16, 16, 12)
+assert block_difference < 1e-5, block_difference
+print(f"Check: our separable block equals course_lib's DepthwiseSeparableConv (max difference {block_difference:.1g})")
+
+# %% [markdown]
+# `course_lib.layers.DepthwiseSeparableConv` is this block as one layer;
+# section 5 builds MobileNet from it. Keras has the two convolutions as one
+# layer too, `keras.layers.SeparableConv2D`, without the normalisation and
+# activation in the middle. Without them, course_lib's block computes the same
+# function as Keras's layer with the same weights:
+
+# %%
 ours = DepthwiseSeparableConv(12, kernel_size=3, use_batch_norm=False, activation=None)
 reference = keras.layers.SeparableConv2D(12, 3, padding="same")
 y_ours = keras.ops.convert_to_numpy(ours(x))

@@ -1,12 +1,16 @@
 # %% [markdown]
 # # 21 · The architectures side by side
 #
-# Part III met ten networks, from LeNet-5 (1998) to DenseNet (2017). This notebook
-# puts them in tables: what each costs in parameters and multiply-adds at its
-# native size, how far each unit at the end of its convolutional part sees, and,
-# for the CIFAR-10 variant of each that the course trained and recorded, how fast
-# it runs on this machine and how accurate it is. Every conclusion is read off
-# the tables by code, not from memory.
+# Part III met ten networks, from LeNet-5 (1998) to DenseNet (2017). This
+# notebook puts them in tables:
+#
+# - what each costs in parameters and multiply-adds at its native size;
+# - how far each unit at the end of its convolutional part sees;
+# - for the CIFAR-10 variant of each that the course trained and recorded: how
+#   fast it runs on this machine, and how accurate it became within its
+#   recorded training time.
+#
+# Every conclusion is read off the tables by code, not from memory.
 #
 # **Learning objectives.** After this notebook you can
 #
@@ -16,9 +20,10 @@
 # 2. measure inference and training throughput with `measure_throughput`, and
 #    explain why it does not follow the multiply-adds closely;
 # 3. compare the recorded CIFAR-10 runs of the architectures (`course_lib.zoo`):
-#    accuracy against multiply-adds, the Pareto front, the learning curves, and
-#    say what one recorded run per network can and cannot tell;
-# 4. draw conclusions from a pandas table with `idxmax`, `idxmin` and rank
+#    accuracy against multiply-adds, the Pareto front, the learning curves;
+# 4. say what one recorded run per network, trained for a time budget, can and
+#    cannot tell;
+# 5. draw conclusions from a pandas table with `idxmax`, `idxmin` and rank
 #    correlations.
 
 # %%
@@ -153,15 +158,19 @@ print(f"Spearman rank correlation of parameters and multiply-adds: {rank_correla
 
 # %% [markdown]
 # VGG16 is the heaviest network of the course in both parameters and
-# multiply-adds. MobileNet
-# is the cheapest of the 224x224 networks. Parameters and multiply-adds rank the
-# networks differently: a convolution's weights are reused at every position of
-# its output, a dense layer's only once per image. LeNet-5 and AlexNet, with
-# their large dense layers, do the fewest multiply-adds per parameter;
-# DenseNet-121, whose many narrow convolutions (32 new maps each) run at 56x56
-# and 28x28 and which has a single small dense layer, does the most. The deep
-# residual and dense networks see more than the whole image: their receptive
-# fields exceed 224 pixels, DenseNet-121's most of all.
+# multiply-adds. MobileNet is the cheapest of the 224x224 networks.
+#
+# Parameters and multiply-adds rank the networks differently. A convolution's
+# weights are reused at every position of its output, a dense layer's only
+# once per image. So:
+#
+# - LeNet-5 and AlexNet, with their large dense layers, do the fewest
+#   multiply-adds per parameter;
+# - DenseNet-121 does the most. Its many narrow convolutions (32 new maps
+#   each) run at 56x56 and 28x28, and it has a single small dense layer.
+#
+# The deep residual and dense networks see more than the whole image. Their
+# receptive fields exceed 224 pixels, DenseNet-121's most of all.
 #
 # **Check.** These statements follow from the table.
 
@@ -178,25 +187,37 @@ assert architectures.loc["LeNet-5"].pipe(lambda r: r["parameters (M)"] < 0.1 and
 # %% [markdown]
 # ## 2. The CIFAR-10 variants: cost and speed
 #
-# To compare how well the architectures *learn*, they must train on the same
-# data with the same recipe, to the end. The course's model zoo
-# (`course_lib.zoo`) defines one CIFAR-10 variant of every Part III
-# architecture, sized for 32x32 images the way its paper (or its common
-# re-implementations) does, each trained on the same 45,000 training images with
-# the same recipe (`course_lib.experiment.Recipe`), one at a time on the course's
-# 2-core CPU (`python scripts/train_zoo.py all`). Training them all takes hours
-# on that CPU; the tables below hold the runs recorded so far, and the next cell
-# names the ones still to come. Each record holds the exact command,
-# the seed, the versions, the seconds, and the test accuracy on the 10,000
-# CIFAR-10 test images (no test-time augmentation). LeNet-5 is not among them:
-# it was designed for 32x32 digits and belongs to Part I.
+# The course's model zoo (`course_lib.zoo`) defines one CIFAR-10 variant of
+# every Part III architecture. Each is sized for 32x32 images the way its
+# paper (or its common re-implementations) does. LeNet-5 is not among them: it
+# was designed for 32x32 digits and belongs to Part I.
+#
+# Each variant was trained once, with one seed, on the course's 2-core CPU
+# (`python scripts/train_zoo.py all`), one network at a time:
+#
+# - on the same 45,000 training images;
+# - with the defaults of one recipe (`course_lib.experiment.Recipe`), except
+#   AlexNet's peak learning rate (0.05 instead of 0.1);
+# - for a number of epochs chosen per network, so that its run fits a time
+#   budget of about 45 minutes (the columns `epochs` and `training (min)`).
+#
+# So the runs are not equal training. Each record says how accurate one
+# network became within its time budget on that CPU. Comparing how well the
+# architectures *learn* would need the same recipe, the same training length
+# and several seeds.
+#
+# Training them all takes hours on that CPU. The tables below hold the runs
+# recorded so far, and the next cell names any still to come. Each record
+# holds the exact command, the seed, the versions, the seconds, and the test
+# accuracy. That accuracy is measured on the 10,000 CIFAR-10 test images,
+# without test-time augmentation.
 #
 # We add what the records cannot know: the throughput of each network on this
-# machine, now. `measure_throughput` feeds random batches of `THROUGHPUT_BATCH`
-# images and reports images per second for inference (`predict_on_batch`) and
-# for a training step (`train_on_batch`), the median of a few steps after a
-# warm-up step. Timings depend on the machine and on its load; they are
-# compared, not checked.
+# machine, now. `measure_throughput` feeds random batches of
+# `THROUGHPUT_BATCH` images. It reports images per second for inference
+# (`predict_on_batch`) and for a training step (`train_on_batch`): the median
+# of a few steps after a warm-up step. Timings depend on the machine and on
+# its load. They are compared, not checked.
 
 # %%
 records = zoo.records()
@@ -233,21 +254,29 @@ print(f"furthest from the speed its multiply-adds predict: {zoo_table.loc[surpri
       f"{zoo_table.loc[surprise, 'training (images/s)']:.0f} images/s)")
 
 # %% [markdown]
-# Multiply-adds predict the measured speed only loosely: more multiply-adds
-# mean fewer images per second on the whole (a negative correlation), but the
-# number of layers, the memory traffic and how well each kind of layer maps
-# onto the CPU's kernels matter too. Depthwise convolutions do little arithmetic
-# per value they read (notebook 19), a DenseNet concatenates and normalises its
-# growing stack of maps at every layer, and a network of many small layers pays
-# a fixed cost per layer.
+# Multiply-adds predict the measured speed only loosely. More multiply-adds
+# mean fewer images per second on the whole (a negative correlation). But
+# other things matter too: the number of layers, the memory traffic, and how
+# well each kind of layer maps onto the CPU's kernels. For example:
+#
+# - depthwise convolutions do little arithmetic per value they read
+#   (notebook 19);
+# - a DenseNet concatenates and normalises its growing stack of maps at every
+#   layer;
+# - a network of many small layers pays a fixed cost per layer.
 #
 # ## 3. Accuracy against cost: the Pareto front
 #
-# Every network in the table reaches its recorded test accuracy at its own
-# cost. A network is **Pareto-optimal** when no other network is at least as
-# accurate for fewer multiply-adds: those networks form the *Pareto front*, the
-# best accuracy one can buy at each cost. The others are *dominated*: another
-# network is more accurate and cheaper.
+# Every network in the table reached its recorded test accuracy within its own
+# time budget, at its own cost in multiply-adds. A network is
+# **Pareto-optimal** when no other network is at least as accurate for fewer
+# multiply-adds. Those networks form the *Pareto front*. The others are
+# *dominated*: another network is at least as accurate and cheaper.
+#
+# Read the front for what it is: the best accuracy these runs reached at each
+# cost, each within its recorded time budget. It is not a ranking of the
+# architectures at equal training. The epochs differ from network to network,
+# and so does AlexNet's learning rate.
 
 # %%
 def pareto_front(cost, value):
@@ -293,17 +322,22 @@ plt.show()
 print("Pareto front, cheapest first:", ", ".join(zoo_table.loc[front, "architecture"]))
 
 # %% [markdown]
-# **Check.** Every recorded CIFAR-10 variant reaches at least 80 % on the 10,000
-# test images: no network of the table is near chance (10 %). The best residual
-# network of the table (ResNet-20, ResNet-9, WRN, ResNeXt) is printed with its
-# distance to the course's target of 90 %. The course's residual network that
-# meets the target, airbench's with residual groups (the blue triangles: the
-# capstone's records), is trained with airbench's recipe rather than the
-# course's, so it stays out of the table and the front, which compare
-# architectures under one recipe; the check prints it too (notebooks 18 and 23
-# say more). The front starts at the network with the fewest multiply-adds and
-# ends at the most accurate one, and every network on it beats every cheaper
-# one.
+# **Check.** Three statements about the table and its front:
+#
+# - every recorded CIFAR-10 variant reaches at least 80 % on the 10,000 test
+#   images, so no network of the table is near chance (10 %);
+# - the front starts at the network with the fewest multiply-adds and ends at
+#   the most accurate one;
+# - every network on the front beats every cheaper one.
+#
+# The cell also prints the best residual network of the table (ResNet-20,
+# ResNet-9, WRN, ResNeXt), with its distance to the course's target of 90 %.
+#
+# The course's residual network that meets the target is airbench's, with
+# residual groups (the blue triangles are the capstone's records). It is
+# trained with airbench's recipe rather than the course's. So it stays out of
+# the table and the front, which hold the runs of the course's recipe. The
+# cell prints it too; notebooks 18 and 23 say more.
 
 # %%
 assert (zoo_table["test_accuracy"] >= 0.80).all(), zoo_table["test_accuracy"]
@@ -325,12 +359,16 @@ print(f"most accurate: {zoo_table.loc[best, 'architecture']} ({zoo_table.loc[bes
       f"{zoo_table.loc[zoo_table['test_accuracy'].idxmin(), 'architecture']} ({zoo_table['test_accuracy'].min():.1%})")
 
 # %% [markdown]
-# Read the front off the figure and the table: which networks buy their
-# accuracy cheaply, and which pay more multiply-adds for less. Two cautions. Each point is
-# *one* run with *one* seed, and the epochs were chosen per network to fit a time
-# budget, not equalised: differences of a point or two are within what another
-# seed or a few more epochs would change. And multiply-adds are not time: on
-# this CPU, the ranking by training throughput in section 2 differs.
+# Read the front off the figure and the table: which networks bought their
+# accuracy cheaply within their budget, and which paid more multiply-adds for
+# less. Two cautions:
+#
+# - Each point is *one* run with *one* seed, and its epochs were chosen to fit
+#   a time budget, not equalised. Differences of a point or two are within
+#   what another seed or a few more epochs would change. The front says which
+#   network did best within its budget, not which architecture learns best.
+# - Multiply-adds are not time. On this CPU, the ranking by training
+#   throughput in section 2 differs.
 #
 # ## 4. The learning curves
 #
@@ -377,11 +415,12 @@ print(f"largest gap between validation and test accuracy: {gap.max():.1%} ({zoo_
 # - Measured throughput follows the multiply-adds only loosely; the kind of
 #   layer, the number of layers and the hardware matter.
 # - Every recorded CIFAR-10 variant (`course_lib.zoo`) passes 80 % test
-#   accuracy; the Pareto front of accuracy against multiply-adds is the best
-#   accuracy one can buy at each cost.
-# - One recorded run per network, with epochs set by a time budget, ranks the
-#   architectures roughly; differences of a point or two need several seeds and
-#   equal budgets.
+#   accuracy. The Pareto front of accuracy against multiply-adds is the best
+#   accuracy these runs reached at each cost, each within its time budget.
+# - One recorded run per network, with epochs set by a time budget, measures
+#   accuracy for a time budget. It is not a ranking of the architectures at
+#   equal training: differences of a point or two need several seeds and the
+#   same recipe and epochs.
 #
 # ## Exercises
 #

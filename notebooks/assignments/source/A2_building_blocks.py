@@ -14,10 +14,14 @@
 # %% [markdown]
 # # A2 · Building blocks
 #
-# In this assignment you count the parameters of convolutional layers and
-# blocks by hand, write three building blocks of modern CNNs as Keras layers
-# (ResNet's residual block, GoogLeNet's Inception module and MobileNet's
-# depthwise separable convolution), and compute receptive fields by hand.
+# In this assignment you:
+#
+# - count the parameters of convolutional layers and blocks by hand;
+# - write three building blocks of modern CNNs as Keras layers: ResNet's
+#   residual block, GoogLeNet's Inception module and MobileNet's depthwise
+#   separable convolution;
+# - compute receptive fields by hand.
+#
 # Each answer is checked on random sizes and random weights against Keras
 # (`count_params()`, a reference computed with `keras.ops`) or against
 # `course_lib.receptive_field`.
@@ -37,8 +41,8 @@
 # **How to work.** Run the setup cell, then answer each question by replacing
 # the `...` in its cell. Run the `grader.check("qN")` cell below it to run the
 # question's public tests; they show what is wrong when they fail. Your grade
-# also uses hidden tests of the same kind, on other random sizes and weights,
-# so make your code correct in general, not just for the public tests.
+# also uses hidden tests of the same kind, on other random sizes and weights.
+# So make your code correct in general, not just for the public tests.
 #
 # - **Local Jupyter:** open this notebook from `notebooks/assignments/student/`
 #   in a clone of the course after `make lab`; the `tests/` folder next to it
@@ -54,12 +58,15 @@
 # graded on its own, so a later question should not depend on an earlier one
 # being right: do not call one question's answer from another's.
 #
-# **Keras layers in three methods.** A layer made of other layers creates
-# them in `__init__` (or in `build(input_shape)` when they depend on the input
-# shape, which `__init__` does not know), applies them in `call`, and returns
-# its constructor's arguments from `get_config`, on top of the base class's
-# config, so that `Layer.from_config(layer.get_config())` makes an equal layer
-# (this is how `model.save` and `keras.models.clone_model` rebuild it):
+# **Keras layers in three methods.** A layer made of other layers:
+#
+# - creates them in `__init__`, or in `build(input_shape)` when they depend on
+#   the input shape, which `__init__` does not know;
+# - applies them in `call`;
+# - returns its constructor's arguments from `get_config`, on top of the base
+#   class's config. Then `Layer.from_config(layer.get_config())` makes an
+#   equal layer (this is how `model.save` and `keras.models.clone_model`
+#   rebuild it):
 #
 # ```python
 # class Scale(keras.layers.Layer):
@@ -112,12 +119,13 @@ import numpy as np
 #   $\beta$, it stores the moving mean and variance it uses at inference; they
 #   are not trained but they are weights, and `count_params()` counts them;
 # - `bottleneck_block_params(c_in, c_mid)`: ResNet-50's bottleneck block on an
-#   input with `c_in` channels: a 1x1 convolution to `c_mid` channels, a 3x3
-#   convolution with `c_mid` filters and a 1x1 convolution to `4 * c_mid`
-#   channels, each without bias and followed by `BatchNormalization` (ReLUs in
-#   between); the shortcut is the identity when `c_in == 4 * c_mid`, and a 1x1
-#   convolution to `4 * c_mid` channels (no bias) followed by
-#   `BatchNormalization` otherwise. ReLU and addition have no parameters.
+#   input with `c_in` channels. Its branch is a 1x1 convolution to `c_mid`
+#   channels, a 3x3 convolution with `c_mid` filters and a 1x1 convolution to
+#   `4 * c_mid` channels. Each is without bias and followed by
+#   `BatchNormalization` (ReLUs in between). The shortcut is the identity when
+#   `c_in == 4 * c_mid`. Otherwise it is a 1x1 convolution to `4 * c_mid`
+#   channels (no bias) followed by `BatchNormalization`. ReLU and addition
+#   have no parameters.
 #
 # *Hint:* a convolution has one $k \times k \times c_\text{in}$ kernel per
 # output channel, and one bias per output channel. Why can a convolution
@@ -510,9 +518,9 @@ def test_depthwise_separable_conv_hidden(DepthwiseSeparableConv):
 # $(k - 1)\,j$ pixels, and multiplies the jump by $s$.
 #
 # Then set `vgg16_conv5_3_field` to the receptive field of VGG16's last
-# convolutional layer, `block5_conv3` (conv5_3 in the paper): VGG16 stacks five
-# blocks of 3x3 convolutions with stride 1 (2, 2, 3, 3 and 3 of them), each
-# block but the last followed by a 2x2 max pooling with stride 2.
+# convolutional layer, `block5_conv3` (conv5_3 in the paper). VGG16 stacks five
+# blocks of 3x3 convolutions with stride 1 (2, 2, 3, 3 and 3 of them). Each
+# block but the last is followed by a 2x2 max pooling with stride 2.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -572,5 +580,5 @@ def test_receptive_field_hidden(receptive_field, vgg16_conv5_3_field):
 # ## Before you submit
 #
 # Restart the kernel and run all cells (Kernel > Restart Kernel and Run All
-# Cells): the grader runs your notebook from the top, so a layer that only
+# Cells). The grader runs your notebook from the top. So a layer that only
 # works because of a cell you ran earlier and then deleted will fail there.
