@@ -42,7 +42,7 @@ info = setup_notebook(seed=42)
 #
 # Nothing here trains a network: the ablation and the full-size run were
 # recorded by scripts (their commands are printed below) and are read from
-# the course's files, their hashes checked. The live parts fit whitening
+# the course's files. The live parts fit whitening
 # filters and draw schedules, in about a minute on a 2-core CPU.
 
 # %%
@@ -100,8 +100,8 @@ assert trainable == 1_971_352
 assert abs(run_flops / 0.36e15 - 1) < 0.05
 
 # %% [markdown]
-# **Check.** The count of trainable parameters is that of `airbench94.py`
-# (`tests/lib/test_speedrun.py` derives it layer by layer). The FLOPs per
+# **Check.** The count of trainable parameters is that of `airbench94.py`.
+# The FLOPs per
 # run agree with the paper's 0.36 PFLOPs to within 5 %: the recipe is the same
 # amount of arithmetic.
 #
