@@ -45,9 +45,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from course_lib import experiment, zoo
+from course_lib import diagrams, experiment, zoo
 from course_lib.batchnorm import KERAS_MOMENTUM, momentum_for_steps
-from course_lib.layers import DenseBlock, TransitionLayer
+from course_lib.layers import DenseBlock, ResNeXtBlock, TransitionLayer
 from course_lib.models.densenet import densenet121, densenet_cifar
 from course_lib.models.resnet import wide_resnet
 from course_lib.models.resnext import resnext50_32x4d, resnext_cifar
@@ -66,9 +66,20 @@ def trainable_parameters(model):
 # and a classifier. $k = 1$ is a thin ResNet; the *widening factor* $k$ multiplies
 # every block's width. A 3x3 convolution from $16k$ to $16k$ maps has
 # $9 \cdot (16k)^2$ weights: the parameters grow about as $k^2$, but only
-# linearly with depth. The width also suits GPUs better, which compute a wide
-# layer in parallel but the layers of a deep network one after the other.
+# linearly with depth.
 #
+# The width also suits GPUs better, which compute a wide layer in parallel but
+# the layers of a deep network one after the other. Zagoruyko and Komodakis
+# measure this speed on a GPU (their section "Computational efficiency"); this
+# notebook does not time it.
+#
+# The diagram puts a block of WRN-28-1's first group beside the same block in
+# WRN-28-10: look at how the width and the parameters grow with $k$.
+
+# %%
+diagrams.show(diagrams.wide_block(width=10, base_filters=16, input_size=32))
+
+# %% [markdown]
 # We count the trainable parameters (BatchNormalization's moving statistics are
 # not trained, and the paper does not count them) for a few depths and widths,
 # among them the paper's WRN-40-4 (8.9 M), WRN-16-8 (11.0 M) and WRN-28-10
@@ -127,6 +138,14 @@ print(f"depth 40 vs 16: {depth_growth.min():.2f}x to {depth_growth.max():.2f}x t
 # *cardinality*, $d$ the bottleneck width: ResNeXt-50 (32x4d) has $C = 32$ paths
 # of $d = 4$ in its first stage.
 #
+# The diagram draws that block on 256 maps both ways: the paper's $C$ paths,
+# and the bottleneck with a grouped 3x3 convolution. Look at the weight counts
+# under each: they are the same.
+
+# %%
+diagrams.show(diagrams.resnext_block(filters=128, cardinality=32, input_shape=(56, 56, 256)))
+
+# %% [markdown]
 # Written path by path, that is $C$ small networks. Xie et al. show that it equals
 # one bottleneck whose 3x3 convolution is **grouped**: the $C d$ maps are split
 # into $C$ groups of $d$, and each group of outputs sees only its own group of
@@ -169,6 +188,60 @@ for i in range(C):
 difference = np.abs(keras.ops.convert_to_numpy(y_grouped - y_paths)).max()
 print(f"grouped kernel {tuple(grouped.kernel.shape)} | largest difference, grouped vs {C} paths: "
       f"{difference:.1e}")
+
+# %% [markdown]
+# Now the whole block, as a student would write it. Each convolution is
+# followed by BatchNormalization, with ReLUs in between, as in ResNet's
+# bottleneck. As in torchvision's ResNeXt, the convolutions have no biases and
+# the output is twice as deep as the grouped stage. We write a block inside a
+# stage, where the depth is kept and the shortcut is the identity. The first
+# block of a stage needs a projection shortcut (notebook 18, section 2).
+
+# %%
+def resnext_block(x, filters, cardinality):
+    """ResNeXt's block with an identity shortcut: `x` has 2 * filters maps, like the output."""
+    y = keras.layers.Conv2D(filters, 1, use_bias=False)(x)  # reduce: C paths of d = filters / C maps
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5)(y)  # Keras's ResNets use this epsilon
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", groups=cardinality, use_bias=False)(y)  # C 3x3 paths
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5)(y)
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(2 * filters, 1, use_bias=False)(y)  # restore the depth and sum the paths
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5)(y)
+    return keras.layers.ReLU()(keras.layers.Add()([y, x]))  # add the shortcut
+
+
+# %% tags=["hide-input"]
+# The asserts are the check; the printed difference may vary between machines.
+def compare_with_course_lib(make_ours, theirs, input_shape, seed=0):
+    """Our block against course_lib's, with course_lib's weights copied into ours.
+
+    BatchNormalization's scales, offsets and moving statistics are drawn at random
+    first, so that they matter. Returns the largest difference of the outputs, in
+    inference and in training mode (batch statistics), and both models.
+    """
+    check_rng = np.random.default_rng(seed)
+    inputs = keras.Input(input_shape)
+    ours = keras.Model(inputs, make_ours(inputs))
+    theirs.build((None, *input_shape))
+    for w in theirs.weights:
+        if w.name in ("gamma", "moving_variance"):
+            w.assign(check_rng.uniform(0.5, 1.5, w.shape))
+        elif w.name in ("beta", "moving_mean"):
+            w.assign(check_rng.normal(0, 0.5, w.shape))
+    ours.set_weights(theirs.get_weights())  # the same weights, in the same order
+    x = check_rng.normal(size=(2, *input_shape)).astype("float32")
+    outputs = [(ours(x, training=mode), theirs(x, training=mode)) for mode in (False, True)]
+    largest = max(float(np.abs(keras.ops.convert_to_numpy(a - b)).max()) for a, b in outputs)
+    return largest, ours, theirs
+
+
+# ResNeXt-50 (32x4d)'s first stage: 256 maps in and out, 32 paths of 4 maps, on 8x8 maps.
+resnext_difference, ours, theirs = compare_with_course_lib(
+    lambda x: resnext_block(x, 128, cardinality=32), ResNeXtBlock(128, cardinality=32), (8, 8, 256))
+assert ours.count_params() == theirs.count_params()
+assert resnext_difference < 1e-4, resnext_difference
+print(f"Check: our ResNeXt block equals course_lib's ResNeXtBlock (max difference {resnext_difference:.1g})")
 
 # %% [markdown]
 # The grouped kernel has shape $(3, 3, d, Cd)$: each output map has $d$ input
@@ -231,6 +304,40 @@ print(f"ResNeXt-50 (32x4d): {trainable_parameters(resnext50):,} trainable parame
 # compresses the depth by $\theta = 0.5$ with a 1x1 convolution and halves the
 # resolution with 2x2 average pooling.
 #
+# The diagram draws DenseNet-121's first block: 6 layers, $k = 32$, 64 input
+# maps. Look at the stack each layer reads: it grows by $k$ maps per row.
+
+# %%
+diagrams.show(diagrams.dense_block(num_layers=6, growth_rate=32, input_channels=64))
+
+# %% [markdown]
+# A dense block is a loop in Keras: each layer computes its $k$ new maps and
+# concatenates them to everything before.
+
+# %%
+def dense_block(x, num_layers, growth_rate):
+    """DenseNet-B's dense block: each layer appends `growth_rate` new maps to all the earlier ones."""
+    for _ in range(num_layers):
+        y = keras.layers.BatchNormalization(epsilon=1.001e-5)(x)  # Keras's DenseNets use this epsilon
+        y = keras.layers.ReLU()(y)
+        y = keras.layers.Conv2D(4 * growth_rate, 1, use_bias=False)(y)  # bottleneck to 4k maps
+        y = keras.layers.BatchNormalization(epsilon=1.001e-5)(y)
+        y = keras.layers.ReLU()(y)
+        y = keras.layers.Conv2D(growth_rate, 3, padding="same", use_bias=False)(y)  # k new maps
+        x = keras.layers.Concatenate()([x, y])  # [x_0, x_1, ..., x_l]
+    return x
+
+
+# %% tags=["hide-input"]
+# The asserts are the check; the printed difference may vary between machines.
+# DenseNet-121's first block (6 layers, k = 32, 64 input maps), on 8x8 maps.
+dense_difference, ours, theirs = compare_with_course_lib(
+    lambda x: dense_block(x, 6, growth_rate=32), DenseBlock(6, growth_rate=32), (8, 8, 64))
+assert ours.output_shape == (None, 8, 8, 64 + 6 * 32) and ours.count_params() == theirs.count_params()
+assert dense_difference < 1e-4, dense_difference
+print(f"Check: our dense block equals course_lib's DenseBlock (max difference {dense_difference:.1g})")
+
+# %% [markdown]
 # We follow the depth through DenseNet-121's first block (6 layers, $k = 32$, 64
 # input maps) and count its parameters with the formula. Each layer has:
 #
@@ -350,9 +457,9 @@ assert families and all(zoo.record(name)["test_accuracy"] >= 0.80 for name in fa
 #   trainable parameters.
 # - In a dense block every layer reads all earlier maps and adds $k$ new ones;
 #   transitions compress and downsample. DenseNet-121: 8,062,504 parameters.
-# - Parameters, multiply-adds and time on a CPU rank networks differently: a
-#   grouped or a densely connected network can be slower than its count
-#   suggests.
+# - This notebook counts parameters; it does not compare the speed of grouped
+#   and plain convolutions. Exercise 2 measures on your machine whether the time
+#   of a ResNeXt follows its multiply-adds as the cardinality grows.
 # - Small CIFAR-10 forms of all three (WRN-10-2, ResNeXt 8x2d, DenseNet-BC-22)
 #   start learning with the course's recipe in a few epochs.
 #
