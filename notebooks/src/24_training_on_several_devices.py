@@ -2,28 +2,33 @@
 # # 24 · Training on several devices
 #
 # The lecture's AlexNet ran on two GTX 580 GPUs, each holding half of the
-# network's filters; notebook 14 computed that split as a grouped convolution
-# on one device. This notebook runs it, and the other common ways to spread
-# training, on several devices for real. It needs no GPU: JAX can present one
-# CPU as several devices, and TensorFlow can split one CPU into logical
-# devices, which is how Keras's own tests check its distribution code. On a
-# machine with GPUs the same code runs on them.
+# network's filters. Notebook 14 computed that split as a grouped convolution
+# on one device. This notebook runs it on several devices for real, and the
+# other common ways to spread training too.
+#
+# It needs no GPU:
+#
+# - JAX can present one CPU as several devices;
+# - TensorFlow can split one CPU into logical devices. Keras's own tests check
+#   its distribution code this way.
+#
+# On a machine with GPUs the same code runs on them.
 #
 # **Learning objectives.** After this notebook you can
 #
 # 1. say which Keras 3.15 API distributes training on which backend;
 # 2. split every batch over devices with `keras.distribution.DataParallel`,
-#    show by measurement that the result is one device's training, and say
-#    why float32 rounding differences grow through ReLU and max pooling;
-# 3. place AlexNet's filters on two devices with a `LayoutMap`, read where
-#    each weight lives and what the compiler makes the devices send, and write
-#    Krizhevsky's two-GPU schedule by hand with `jax.shard_map`;
-# 4. train with TensorFlow's `MirroredStrategy` and explain why its
+#    and show by measurement that the result is one device's training;
+# 3. say why float32 rounding differences grow through ReLU and max pooling;
+# 4. place AlexNet's filters on two devices with a `LayoutMap`, and read
+#    where each weight lives and what the compiler makes the devices send;
+# 5. write Krizhevsky's two-GPU schedule by hand with `jax.shard_map`;
+# 6. train with TensorFlow's `MirroredStrategy` and explain why its
 #    BatchNormalization must be synchronized to match one device;
-# 5. start two processes that train as one cluster, and check that they agree;
-# 6. estimate from gradient size, link bandwidth and step time when adding
-#    devices stops paying, and when a model must be split because it does not
-#    fit.
+# 7. start two processes that train as one cluster, and check that they agree;
+# 8. estimate from gradient size, link bandwidth and step time when adding
+#    devices stops paying;
+# 9. say when a model must be split because it does not fit.
 
 # %%
 # Setup: works locally and in Google Colab.
@@ -40,16 +45,16 @@ info = setup_notebook(seed=42)
 # %% [markdown]
 # The setup cell sets two environment variables before Keras is imported: the
 # backend, and the number of CPU devices XLA creates. Both are read once, at
-# import; to change them, restart the kernel. On a GPU machine the flag does
+# import. To change them, restart the kernel. On a GPU machine the flag does
 # nothing to the GPUs: JAX uses them, and the meshes below are built from
 # however many there are.
 #
 # ## Parameters
 #
-# The parallel runs train the same small CNN for a few steps: equality of
-# weights, not accuracy, is what they measure. Sections 4 and 5 start worker
-# processes; each group of them must finish within `WORKER_TIMEOUT` seconds or
-# is stopped. About two minutes in all on a 2-core CPU.
+# The parallel runs train the same small CNN for a few steps. They measure
+# equality of weights, not accuracy. Sections 4 and 5 start worker processes.
+# Each group of them must finish within `WORKER_TIMEOUT` seconds or is
+# stopped. About two minutes in all on a 2-core CPU.
 
 # %%
 STEPS = 8  # SGD steps of every parallel training run
@@ -87,7 +92,7 @@ if keras.backend.backend() != "jax":
 # | PyTorch | none released | `keras.distribution` for PyTorch is on Keras's development branch; today, PyTorch's own `DistributedDataParallel` with a custom loop |
 #
 # Keras's TensorFlow backend also has a `keras.distribution` implementation on
-# DTensor, but its source opens with "DO NOT USE": a prototype. So this
+# DTensor. But its source opens with "DO NOT USE": it is a prototype. So this
 # notebook runs Keras on JAX, and runs TensorFlow's strategy in a separate
 # process (section 4). The devices JAX sees:
 
@@ -100,11 +105,15 @@ print(f"{len(devices)} devices: {devices}")
 # ## 2. Data parallelism: every device a copy, every batch split
 #
 # In *data parallelism* each device holds a full copy of the weights and takes
-# a share of every batch: with 4 devices and a batch of 64, 16 images each.
-# Each device computes the gradient of the loss on its 16 images; the devices
-# then add their gradients (an **all-reduce**), and every copy takes the same
-# step. The loss is the mean over all 64 images, so the step is exactly the one
-# a single device would take on the whole batch, with the same learning rate:
+# a share of every batch. With 4 devices and a batch of 64, that is 16 images
+# each. A step has three parts:
+#
+# 1. each device computes the gradient of the loss on its 16 images;
+# 2. the devices add their gradients (an **all-reduce**);
+# 3. every copy takes the same step.
+#
+# The loss is the mean over all 64 images. So the step is exactly the one a
+# single device would take on the whole batch, with the same learning rate.
 # `batch_size` in Keras is the *global* batch.
 #
 # `sharding.data_parallel` checks that the devices split the batch, then
@@ -123,8 +132,8 @@ pd.DataFrame([{"device": str(shard.device), "images": f"{shard.index[0].start} t
 # %% [markdown]
 # ### Where the gradients are added
 #
-# The model below is the reference CNN every run of this notebook trains
-# (`distributed_worker.reference_model`): two convolutions with
+# The model below is the reference CNN that every run of this notebook trains
+# (`distributed_worker.reference_model`). It has two convolutions with
 # BatchNormalization, GAP and a dense layer. Built in the distribution's
 # scope, its variables are replicated. Compiling one gradient computation on
 # the sharded batch shows what XLA made the devices send each other:
@@ -160,23 +169,21 @@ assert allreduced >= gradient_bytes
 # %% [markdown]
 # Only all-reduces, as the theory says, and they carry at least the gradient's
 # bytes. XLA combines the gradients of all layers into one all-reduce (the row
-# without a layer). The others belong to the BatchNormalization layers: they
-# add their batch means and variances across the devices in the forward pass
-# (and the matching sums in the backward pass), so each device normalises with
+# without a layer). The others belong to the BatchNormalization layers. In the
+# forward pass they add their batch means and variances across the devices,
+# and in the backward pass the matching sums. So each device normalises with
 # the statistics of all 64 images, as one device would. (Section 4 shows what
 # happens when a framework does not do this.)
 #
-# The measured differences in the checks below are printed in cells that nbval
-# runs without comparing their text: the asserts hold on every run, but the
-# last digit of a rounding difference need not.
-#
 # ### One device or four: the same training?
 #
-# Now train the reference CNN for `STEPS` steps on one device and on four,
-# from the same seed, on the same batches, and compare the weights after every
-# step. The measure is the largest `max|w4 - w1| / max|w1|` over the variables.
-# Two variants of the network: ReLU with max pooling, and a *smooth* one with
-# GELU and average pooling.
+# Now train the reference CNN for `STEPS` steps on one device and on four.
+# Both runs start from the same seed and see the same batches. We compare the
+# weights after every step, by the largest `max|w4 - w1| / max|w1|` over the
+# variables. Two variants of the network:
+#
+# - ReLU with max pooling;
+# - a *smooth* one, with GELU and average pooling.
 
 
 # %%
@@ -214,24 +221,27 @@ plt.show()
 drift.map(lambda v: f"{v:.1e}")
 
 # %% [markdown]
-# After the first step, both variants agree to a few float32 roundings: four
-# devices add the gradients of 16-image shares, one device adds 64 images in
-# another order, and float addition is not associative. With GELU and average
-# pooling the difference then stays at that level. With ReLU and max pooling it
-# jumps within a few steps by orders of magnitude: an activation within a
-# rounding of 0, or two values of a pooling window within a rounding of each
-# other, sends its gradient down a different path on the two runs, and
-# momentum carries the difference on. That is not a bug of either run; it is
-# the reason the course checks parallel runs with a smooth network and a stated
-# tolerance, and compares accuracies over seeds, never single weights, for
-# real networks.
+# After the first step, both variants agree to a few float32 roundings. Four
+# devices add the gradients of 16-image shares. One device adds 64 images in
+# another order. And float addition is not associative. Then the variants part:
 #
-# **Check.** With the smooth network, every step agrees within `1e-5`
-# (float32 has 7 significant digits; a step's sums over 64 images lose a few;
-# eight steps do not add two orders of magnitude). A control shows the measure
-# would see a real difference: on one device with *per-device* batches of 16,
-# the mistake of treating `batch_size` as each device's share, the same images
-# give four times as many steps.
+# - With GELU and average pooling the difference stays at that level.
+# - With ReLU and max pooling it jumps by orders of magnitude within a few
+#   steps. Take an activation within a rounding of 0, or two values of a
+#   pooling window within a rounding of each other. Each sends its gradient
+#   down a different path on the two runs, and momentum carries the
+#   difference on.
+#
+# That is not a bug of either run. It is why this notebook compares parallel
+# runs on a smooth network, with a stated tolerance. Real networks are
+# compared by their accuracy over seeds, never weight by weight.
+#
+# **Check.** With the smooth network, every step agrees within `1e-5`.
+# Float32 has 7 significant digits; a step's sums over 64 images lose a few;
+# eight steps do not add two orders of magnitude. A control shows that the
+# measure would see a real difference. It trains on one device with
+# *per-device* batches of 16: the mistake of treating `batch_size` as each
+# device's share. The same images then give four times as many steps.
 
 # %%
 smooth_drift = drift["GELU, average pooling"]
@@ -244,29 +254,38 @@ assert smooth_drift.max() < 1e-5
 assert control > 1000 * smooth_drift.max()
 
 # %% [markdown]
-# A larger global batch takes fewer steps per epoch. Adding devices while
-# keeping 16 images per device therefore changes the training, not only its
-# speed. Goyal et al. (2017, *Accurate, large minibatch SGD*) scale the
-# learning rate with the batch (their "linear scaling rule", section 2.1) and
-# warm it up (section 2.2); their abstract reports no loss of accuracy for
-# ResNet-50 on ImageNet with batches of up to 8,192 images.
+# A larger global batch takes fewer steps per epoch. So adding devices while
+# keeping 16 images per device changes the training, not only its speed.
+# Goyal et al. (2017, *Accurate, large minibatch SGD*) adapt the recipe in two
+# ways:
+#
+# - they scale the learning rate with the batch (their "linear scaling rule",
+#   section 2.1);
+# - they warm it up (section 2.2).
+#
+# Their abstract reports no loss of accuracy for ResNet-50 on ImageNet with
+# batches of up to 8,192 images.
 #
 # ## 3. Model parallelism: AlexNet's filters on two devices
 #
 # When a model does not fit on one device, its weights must be split. The
-# lecture describes AlexNet's: the first layer's 96 filters as two volumes of
-# 55 x 55 x 48, one per GPU. Krizhevsky et al. (2012, section 3.2) split every
-# layer's filters, and "the GPUs communicate only in certain layers": conv3 and
-# the fully connected layers see both halves, conv2, conv4 and conv5 only their
-# own GPU's half (notebook 14's grouped convolutions).
+# lecture describes AlexNet's split: the first layer's 96 filters as two
+# volumes of 55 x 55 x 48, one per GPU. Krizhevsky et al. (2012, section 3.2)
+# split every layer's filters, and "the GPUs communicate only in certain
+# layers":
+#
+# - conv3 and the fully connected layers see both halves;
+# - conv2, conv4 and conv5 see only their own GPU's half (notebook 14's
+#   grouped convolutions).
 #
 # A `LayoutMap` says, for each variable path (a regular expression), which
 # axis is split over which axis of a device mesh. `sharding.alexnet_layout_map`
 # splits the last axis (output filters or units) of every kernel and bias over
-# the mesh's "model" axis. A mesh of 1 x 2 devices: no batch split, two model
-# halves. The model is `course_lib.models.alexnet` without local response
-# normalisation, so that each half of a layer depends on its own half of the
-# previous one only (LRN mixes neighbouring channels, across the boundary).
+# the mesh's "model" axis. The mesh has 1 x 2 devices: no batch split, two
+# model halves. The model is `course_lib.models.alexnet` without local
+# response normalisation. Then each half of a layer depends only on its own
+# half of the previous one. (LRN mixes neighbouring channels, across the
+# boundary.)
 
 # %%
 mesh = sharding.device_mesh((1, 2), ("batch", "model"))
@@ -330,18 +349,18 @@ automatic.groupby("layer", sort=False).agg(operations=("operation", lambda ops: 
                                           count=("operation", "size"), megabytes=("megabytes", "sum")).round(3)
 
 # %% [markdown]
-# The partitioner splits *every* operation over both devices, and reshuffles
-# data wherever its choice of split does not line up with the next layer's:
-# it adds communication at the grouped layers too (conv2, conv4, conv5), which
-# Krizhevsky's GPUs did not need. It does not see that group 1 of conv2 only
-# needs the maps already on device 1.
+# The partitioner splits *every* operation over both devices. Wherever its
+# choice of split does not line up with the next layer's, it reshuffles data.
+# So it adds communication at the grouped layers too (conv2, conv4, conv5),
+# which Krizhevsky's GPUs did not need. It does not see that group 1 of conv2
+# only needs the maps already on device 1.
 #
 # ### Krizhevsky's schedule, written by hand
 #
-# `jax.shard_map` runs one function per device on that device's shards, and
-# communication happens only where the function asks for it. Here is AlexNet
-# as the two GPUs ran it: each device computes its half of every layer from
-# its own half of the previous one, and gathers the other half (`all_gather`)
+# `jax.shard_map` runs one function per device on that device's shards.
+# Communication happens only where the function asks for it. Here is AlexNet
+# as the two GPUs ran it. Each device computes its half of every layer from
+# its own half of the previous one. It gathers the other half (`all_gather`)
 # only before conv3 and the three dense layers.
 
 # %%
@@ -392,9 +411,9 @@ handwritten.groupby("layer", sort=False).agg(operations=("operation", lambda ops
                                             count=("operation", "size"), megabytes=("megabytes", "sum")).round(3)
 
 # %% [markdown]
-# **Check.** Communication only at conv3 and the dense layers, as in the
-# paper; both devices end with the same probabilities (the last gather hands
-# each the other's half), and they are the whole model's:
+# **Check.** Communication happens only at conv3 and the dense layers, as in
+# the paper. Both devices end with the same probabilities (the last gather
+# hands each the other's half), and they are the whole model's:
 
 # %%
 device_copies = np.asarray(by_hand(probe, weights))  # one copy of the probabilities per device
@@ -408,17 +427,22 @@ assert set(handwritten.layer) == {"conv3", "fc1", "fc2", "predictions"}
 assert np.array_equal(device_copies[0], device_copies[1]) and difference < 1e-5
 
 # %% [markdown]
-# The automatic partition is correct, and on fast links often good enough;
-# the paper's schedule communicates less because it uses what the partitioner
-# cannot know: that the grouped layers never need the other half.
+# The automatic partition is correct, and on fast links often good enough.
+# The paper's schedule communicates less because it uses what the partitioner
+# cannot know: the grouped layers never need the other half.
 #
 # ### Why split at all: AlexNet's memory in 2012
 #
 # Krizhevsky et al. give the memory as the reason in section 3.2: a GTX 580
 # "has only 3GB of memory, which limits the maximum size of the networks that
-# can be trained on it". Training needs the weights, their gradients, the
-# optimizer's momentum, and every layer's output for the backward pass. For a
-# batch of 128 (the paper's), counted from the model:
+# can be trained on it". Training holds four things in memory:
+#
+# - the weights;
+# - their gradients;
+# - the optimizer's momentum;
+# - every layer's output, for the backward pass.
+#
+# For a batch of 128 (the paper's), counted from the model:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -439,25 +463,31 @@ assert memory["total"] < 3 < memory["total"] + (too_large - batch_of) * outputs_
 
 # %% [markdown]
 # By this count the paper's training at a batch of 128 would fit on one 3 GB
-# card, with room for the backward pass's temporaries and the convolution
-# algorithms' workspace, which the count leaves out. So the split bought at
-# least as much speed as memory: two GPUs computing at once, which is the
-# lecture's reading ("just to improve the parallelism on the available physical
-# hardware"). The paper's memory argument is about the size of network it
-# wanted to train; the count says where the limit lies for this one. Model
-# parallelism becomes *necessary* when the total exceeds one device's memory:
-# data parallelism cannot help there, since every device needs all of it.
+# card. That leaves room for the backward pass's temporaries and the
+# convolution algorithms' workspace, which the count leaves out. So the split
+# bought at least as much speed as memory: two GPUs computing at once. That is
+# the lecture's reading ("just to improve the parallelism on the available
+# physical hardware"). The paper's memory argument is about the size of
+# network it wanted to train. The count says where the limit lies for this
+# one.
+#
+# Model parallelism becomes *necessary* when the total exceeds one device's
+# memory. Data parallelism cannot help there, since every device needs all of
+# it.
 #
 # ## 4. TensorFlow: `MirroredStrategy`
 #
 # On the TensorFlow backend, the model and its optimizer are created in the
 # scope of a `tf.distribute` strategy, and `fit` runs one replica per device.
-# TensorFlow fixes its devices when it starts, so this section runs in its own
-# process (`python -m course_lib.distributed_worker mirrored --replicas 2`):
-# it splits the CPU into two logical devices and trains the same reference CNN
-# three times: on one device, mirrored, and mirrored with per-replica
-# BatchNormalization statistics (`BatchNormalization(synchronized=False)`,
-# Keras's default).
+# TensorFlow fixes its devices when it starts. So this section runs in its own
+# process (`python -m course_lib.distributed_worker mirrored --replicas 2`).
+# The process splits the CPU into two logical devices and trains the same
+# reference CNN three times:
+#
+# - on one device;
+# - mirrored;
+# - mirrored with per-replica BatchNormalization statistics
+#   (`BatchNormalization(synchronized=False)`, Keras's default).
 
 # %%
 workdir = Path(tempfile.mkdtemp(prefix="several_devices_"))
@@ -481,7 +511,7 @@ assert mirrored["mirrored_local"] > 1e-2
 # %% [markdown]
 # With synchronized statistics the mirrored run is one device's, to float32
 # rounding. With Keras's default, each replica normalises its 32 images by
-# their own mean and variance: a different function of the batch, so a
+# their own mean and variance. That is a different function of the batch, so a
 # different training, and the moving statistics differ too. JAX's
 # `DataParallel` compiles one program for the global batch, so its
 # normalisation is global by construction (the all-reduces of section 2). In
@@ -491,14 +521,15 @@ assert mirrored["mirrored_local"] > 1e-2
 # ## 5. Two processes, as on a cluster
 #
 # On several machines each runs its own copy of the program, a *process*. One
-# of them, the coordinator, listens at an address; the others connect to it,
+# of them, the coordinator, listens at an address. The others connect to it,
 # and from then on JAX sees the devices of all processes as one mesh.
 # `keras.distribution.initialize(address, num_processes, process_id)` does
-# this (it calls `jax.distributed.initialize`). Here two processes on this
-# machine, each with 2 CPU devices, train the reference CNN data-parallel over
-# all 4; each process feeds its own 32 rows of every 64-image batch
-# (`distributed_worker.process_rows`), and JAX's CPU collectives (Gloo) carry
-# the all-reduces between the processes.
+# this (it calls `jax.distributed.initialize`).
+#
+# Here two processes on this machine, each with 2 CPU devices, train the
+# reference CNN data-parallel over all 4. Each process feeds its own 32 rows
+# of every 64-image batch (`distributed_worker.process_rows`). JAX's CPU
+# collectives (Gloo) carry the all-reduces between the processes.
 
 # %%
 port = multiprocess.free_port()
@@ -533,18 +564,22 @@ assert reference.relative_difference(process0, runs[(1, True)][-1]) < 1e-5
 #
 # ## 6. When do more devices pay?
 #
-# A data-parallel step costs the one-device compute time divided by the device
-# count, plus the all-reduce of the gradients. A *ring* all-reduce of `B`
-# bytes over `n` devices sends `2 (n - 1) / n * B` bytes over each device's
-# link (`scaling.ring_allreduce_seconds`), which hardly grows with `n`, while
-# the compute share shrinks as `1 / n`. `scaling.data_parallel_speedup` adds
-# Amdahl's serial fraction: work only one device can do.
+# A data-parallel step costs two things:
+#
+# - the one-device compute time, divided by the device count;
+# - the all-reduce of the gradients.
+#
+# A *ring* all-reduce of `B` bytes over `n` devices sends `2 (n - 1) / n * B`
+# bytes over each device's link (`scaling.ring_allreduce_seconds`). That
+# hardly grows with `n`, while the compute share shrinks as `1 / n`.
+# `scaling.data_parallel_speedup` adds Amdahl's serial fraction: work only one
+# device can do.
 #
 # The compute side comes from measurements. On this CPU, each recorded run's
 # epoch times give its seconds per step. On a GPU, airbench's published run
-# gives one network's: 3.83 s for 9.9 epochs of 50,000 images in batches of
-# 1,024 on an A100 (Jordan, 2024, arXiv 2404.00498; notebook 23), the same
-# network and recipe as the course's `speedrun94` record.
+# gives one network's step. It took 3.83 s for 9.9 epochs of 50,000 images in
+# batches of 1,024 on an A100 (Jordan, 2024, arXiv 2404.00498; notebook 23).
+# That is the same network and recipe as the course's `speedrun94` record.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -573,12 +608,13 @@ costs["speed-up, 8 CPUs, 25 GbE"] = [
 costs.round(3)
 
 # %% [markdown]
-# On this CPU a step takes a third of a second or more and an all-reduce of a
-# few MB a few milliseconds, even over 25 GbE: eight such machines would train
-# nearly eight times as fast (the last column). On a GPU the step shrinks and the all-reduce does
-# not. For airbench94 on A100s, with its measured step, the speed-up curve for
-# 1 to 64 devices on each link, without and with a 5 % serial share (an assumed
-# figure, for illustration: input pipelines and optimizer updates are typical
+# On this CPU a step takes a third of a second or more. An all-reduce of a few
+# MB takes a few milliseconds, even over 25 GbE. So eight such machines would
+# train nearly eight times as fast (the last column). On a GPU the step
+# shrinks and the all-reduce does not. Below is the speed-up of airbench94 on
+# A100s, with its measured step, for 1 to 64 devices on each link. The left
+# panel has no serial share. The right one has a 5 % serial share, an assumed
+# figure for illustration (input pipelines and optimizer updates are typical
 # culprits):
 
 # %%
@@ -611,11 +647,12 @@ print(f"on this CPU, 8 machines over 25 GbE: the all-reduce is at most {communic
 assert (communication_share < 0.05).all()
 assert table.loc[64, "NVLink (A100)"] > table.loc[64, "100 GbE"] > table.loc[64, "25 GbE"]
 
+# %% [markdown]
 # Read the table and the curves together:
 #
-# - On this CPU every model is compute-bound: the all-reduce takes under 5 %
-#   of a step even over 25 GbE (the check asserts it), so data parallelism
-#   over any link pays almost fully.
+# - On this CPU every model is compute-bound. The all-reduce takes under 5 %
+#   of a step even over 25 GbE (printed above), so data parallelism over any
+#   link pays almost fully.
 # - At a GPU's speed the same all-reduce is a large part of a step: over
 #   25 GbE, airbench94 gains little from more GPUs; over NVLink it keeps
 #   gaining. Faster devices need faster links.
@@ -641,7 +678,7 @@ shutil.rmtree(workdir, ignore_errors=True)
 # - Keras 3.15 distributes training with `keras.distribution` on JAX and with
 #   `tf.distribute` on TensorFlow; PyTorch has no released Keras API for it.
 # - Data parallelism copies the weights to every device and splits every
-#   batch; an all-reduce adds the gradients, so the step is one device's step
+#   batch. An all-reduce adds the gradients, so the step is one device's step
 #   on the global batch, with the same learning rate. Measured: the same
 #   weights to float32 rounding with smooth functions; ReLU and max pooling
 #   amplify rounding differences by orders of magnitude within a few steps.
@@ -685,3 +722,9 @@ shutil.rmtree(workdir, ignore_errors=True)
 #    `--devices 1` each, and compare their result with the 2 x 2 run of
 #    section 5. *Hint:* the global batch is the same; only the number of
 #    devices each process contributes changes.
+#
+# ## Under the hood
+#
+# The measured differences in the checks are printed in cells that nbval runs
+# without comparing their text: the asserts hold on every run, but the last
+# digit of a rounding difference need not.
