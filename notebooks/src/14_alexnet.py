@@ -16,8 +16,8 @@
 # 3. say what local response normalisation computes and why later networks
 #    dropped it;
 # 4. scale AlexNet to 32x32 CIFAR-10 images without losing its shape, train it
-#    with the course's recipe, read the recorded full run, and measure what an
-#    ensemble of networks, as in the paper, gains over its members.
+#    with the course's recipe, read the recorded full run, and build an
+#    ensemble of networks, as in the paper, and measure it against its members.
 
 # %%
 # Setup: works locally and in Google Colab.
@@ -308,41 +308,63 @@ assert record["test_accuracy"] >= 0.80, record["test_accuracy"]
 # different initial weights and sees the batches in a different order;
 # averaging their class probabilities (the posteriors) cancels part of those
 # mistakes. We average the posteriors of our members, which differ only by their
-# seed, and compare the ensemble with each member on the same test images.
+# seed, and compare the ensemble with each member on the same images.
 
 # %%
-x_test, y_test = splits.test
-posteriors = np.stack([members.models[seed].predict(x_test, batch_size=500, verbose=0) for seed in SEEDS])
-single_accuracy = (posteriors.argmax(axis=-1) == y_test).mean(axis=1)
-ensemble_accuracy = float(np.mean(posteriors.mean(axis=0).argmax(axis=-1) == y_test))
-results = pd.Series(
-    {**{f"seed {seed}": acc for seed, acc in zip(SEEDS, single_accuracy)},
-     "mean member": single_accuracy.mean(), "ensemble": ensemble_accuracy},
-    name="test accuracy",
+def member_and_ensemble_accuracy(x, y):
+    """Each member's accuracy on (x, y), and the accuracy of their averaged posteriors."""
+    posteriors = np.stack([members.models[seed].predict(x, batch_size=500, verbose=0) for seed in SEEDS])
+    return (posteriors.argmax(axis=-1) == y).mean(axis=1), float(np.mean(posteriors.mean(axis=0).argmax(axis=-1) == y))
+
+
+val_members, val_ensemble = member_and_ensemble_accuracy(*splits.validation)
+single_accuracy, ensemble_accuracy = member_and_ensemble_accuracy(*splits.test)
+gain = experiment.paired_comparison(val_ensemble - val_members, baseline="member", treatment="ensemble")
+test_gain = experiment.paired_comparison(ensemble_accuracy - single_accuracy, metric="test accuracy",
+                                         baseline="member", treatment="ensemble")
+results = pd.DataFrame(
+    {"validation": [*val_members, val_members.mean(), val_ensemble],
+     "test": [*single_accuracy, single_accuracy.mean(), ensemble_accuracy]},
+    index=[*(f"seed {seed}" for seed in SEEDS), "mean member", "ensemble"],
 )
-gain = experiment.paired_comparison(ensemble_accuracy - single_accuracy, baseline="member",
-                                    treatment="ensemble")
 print(results.map("{:.1%}".format).to_string())
 print(gain)
+print("reported once:", test_gain)
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
 colors = ["tab:blue"] * len(SEEDS) + ["tab:grey", "tab:orange"]
-bars = ax.bar(results.index, 100 * results.values, color=colors)
+bars = ax.bar(results.index, 100 * results["test"], color=colors)
 ax.bar_label(bars, fmt="%.1f")
-ax.axhline(10, color="grey", linestyle=":", label="chance")
-ax.set(title=f"AlexNets for CIFAR-10 and their ensemble ({len(y_test):,} test images)",
+low, high = 100 * results["test"].min(), 100 * results["test"].max()
+ax.set_ylim(low - 3, high + 2)  # zoomed: the differences are a few points
+ax.set(title=f"AlexNets for CIFAR-10 and their ensemble ({len(splits.test[1]):,} test images)",
        ylabel="test accuracy (%)", xlabel="model")
-ax.legend(loc="lower right")
+ax.grid(alpha=0.3, axis="y")
 plt.show()
 
 # %% [markdown]
-# **Check.** The ensemble beats every one of its members, by more than the
-# spread of the gains. It costs N times the training and N times the inference.
+# The axis starts near the lowest bar, not at zero, so that a difference of a
+# point is visible. We decide on the validation images, with the rule of
+# notebook 01: the ensemble's gain over a member is a clear effect when the 95 %
+# interval of the mean gain excludes zero. Here the "seeds" are the members,
+# each compared with the one ensemble.
+#
+# At this budget the ensemble shows **no clear effect** (the verdict is printed
+# above). This is a first-epochs demonstration: each member has trained for
+# `EPOCHS` epochs on 3,000 images and is still improving. Averaging cancels
+# mistakes that differ from member to member; members this far from
+# convergence share many of theirs. The paper's gain (Table 2) came from
+# networks trained for days.
+#
+# **Check.** The ensemble's posteriors are the mean of the members'
+# posteriors, and every member is well above chance.
 
-# %%
-assert gain.holds and gain.mean > 0, gain
-print(f"ensemble {ensemble_accuracy:.1%} vs mean member {single_accuracy.mean():.1%} "
-      f"(gain {ensemble_accuracy - single_accuracy.mean():+.1%}); best member {single_accuracy.max():.1%}")
+# %% tags=["hide-input"]
+assert 0.0 <= ensemble_accuracy <= 1.0 and (single_accuracy > 0.3).all(), single_accuracy
+print(f"Check: ensemble {val_ensemble:.1%} against a mean member of {val_members.mean():.1%} on validation: "
+      f"{gain.verdict}.")
+print(f"Test, reported once: ensemble {ensemble_accuracy:.1%}, mean member {single_accuracy.mean():.1%}, "
+      f"best member {single_accuracy.max():.1%}.")
 
 # %% [markdown]
 # ## Summary
@@ -357,8 +379,9 @@ print(f"ensemble {ensemble_accuracy:.1%} vs mean member {single_accuracy.mean():
 # - Scaled to 32x32 (5x5 stride-1 conv1, padded poolings), AlexNet keeps its
 #   eight layers and a 4x4 grid at pool5, and learns CIFAR-10 with the course's
 #   recipe at a learning rate suited to a network without BatchNormalization.
-# - Averaging the posteriors of a few networks trained from different seeds gives
-#   a better classifier than each of its members.
+# - Averaging the posteriors of a few networks trained from different seeds is
+#   an ensemble. The paper's best entry used seven (Table 2). With our members
+#   after a few epochs, the ensemble shows no clear effect at this budget.
 #
 # ## Exercises
 #
