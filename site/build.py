@@ -58,11 +58,14 @@ REPOSITORY_VARIABLE = "COURSE_SITE_REPOSITORY"  # overrides pyproject.toml's URL
 STATIC = "_static_site"  # staged static files (MathJax), copied into the site's _static/
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-# What a widget output becomes: its text (ipywidgets' fallback repr, or the widget's own) in a note.
+# What a widget output becomes: its text (ipywidgets' fallback repr, or the widget's own) in a note
+# that sends the reader where the widget works: the notebook run in Jupyter or in Colab.
 WIDGET_NOTE = (
-    '<div class="admonition note widget-note"><p class="admonition-title">Interactive widget</p>'
-    "<p>{text}</p><p>Open this notebook in Jupyter or Colab to use it.</p></div>"
+    '<div class="admonition note widget-note"><p class="admonition-title">Interactive explorer</p>'
+    "<p>{text}</p><p>Run this notebook in Jupyter or Colab to use this explorer.</p></div>"
 )
+# The end of course_lib's widget text, which the note says in its own words.
+WIDGET_KERNEL_REMARK = re.compile(r"\s*\((needs|requires) a (live|running) (Jupyter )?kernel\)\s*$", re.I)
 COLAB_BADGE = re.compile(
     r"\s*\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\([^)]*\)"
 )
@@ -172,7 +175,7 @@ def clean_notebook(notebook, location, pages, repo):
             cell["source"] = rewrite_links(source, location, pages, repo)
         for output in cell.get("outputs", []):
             if WIDGET_VIEW in output.get("data", {}):
-                text = "".join(output["data"].get("text/plain", "")).strip()
+                text = WIDGET_KERNEL_REMARK.sub("", "".join(output["data"].get("text/plain", "")).strip())
                 output["data"] = {"text/html": WIDGET_NOTE.format(text=html.escape(text))}
                 output.get("metadata", {}).pop(WIDGET_VIEW, None)
     return notebook

@@ -48,6 +48,7 @@ html_theme_options = {
     "use_download_button": True,  # the .ipynb with its outputs, and print to PDF
     "use_fullscreen_button": False,
     "navigation_with_keys": False,
+    "navbar_persistent": [],  # the top bar's search box: the sidebar has one (site/static/course.css)
 }
 if repository:
     # An "Open in Colab" launch button on every notebook page, and a link to the repository.
@@ -65,6 +66,11 @@ html_last_updated_fmt = None
 # Browsers ask for a favicon on every site; without one they log a 404 as a console error.
 html_favicon = "favicon.svg"
 html_show_sphinx = False
+# The course's style and script (site/static/): wide code and tables scroll inside the content
+# column with a visible scrollbar, one search box, search excerpts from the page's content.
+html_static_path = ["static"]
+html_css_files = ["course.css"]
+html_js_files = [("course.js", {"defer": "defer"})]
 
 
 def setup(app):

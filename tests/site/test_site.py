@@ -9,8 +9,11 @@
   when it is not (the site as built, and two small builds with and without a URL);
 - in headless Chromium, driven by Playwright, every page loads without a console error,
   a failed request or a request that leaves the site; its images decode; its math is
-  typeset by MathJax without a TeX error; the search finds VGG16; the home page fits a
-  phone's width and follows a dark system theme. Screenshots of the home page and of a
+  typeset by MathJax without a TeX error; no element is wider than the content column,
+  on a desktop and on a phone (wide code and tables scroll inside their box); each page
+  shows one search box; the search
+  finds VGG16, with excerpts taken from the pages' content, never the theme's buttons or
+  navigation; the home page fits a phone's width and follows a dark system theme. Screenshots of the home page and of a
   notebook page are saved in build/site/_screenshots/ for a person to look at.
 
 Chromium comes from Debian (`apt-get install chromium`; .ci/run installs it), never
@@ -141,6 +144,9 @@ def test_widget_outputs_and_colab_badges_are_replaced():
     assert cleaned["cells"][0]["source"] == "# 02 · Convolution\n\nText."
     note, kept = cleaned["cells"][1]["outputs"]
     assert list(note["data"]) == ["text/html"] and "Explorer &lt;a kernel&gt;" in note["data"]["text/html"]
+    # The note sends the reader where the widget works, the notebook run in Jupyter or Colab, and only there.
+    assert "Run this notebook in Jupyter or Colab to use this explorer." in note["data"]["text/html"]
+    assert "needs a live" not in note["data"]["text/html"]
     assert kept == figure
 
 
@@ -440,10 +446,55 @@ SETTLE_AND_INSPECT = """async () => {
   };
 }"""
 
+# The elements of the content column (the article) whose right edge lies beyond the column's,
+# after layout. A box that scrolls or clips (overflow-x other than visible) counts by its own
+# edge: what it holds scrolls inside it.
+OVERFLOWING = """() => {
+  const column = document.querySelector("article.bd-article");
+  if (!column) return [];
+  const right = column.getBoundingClientRect().right;
+  const found = [];
+  const visit = (element) => {
+    for (const child of element.children) {
+      const box = child.getBoundingClientRect();
+      if (box.width > 0 && box.right > right + 1) {
+        const name = child.tagName.toLowerCase() + (child.className && typeof child.className === "string"
+          ? "." + child.className.trim().split(/\\s+/).join(".") : "");
+        found.push(`${name} (${Math.round(box.right - right)} px): ${child.textContent.trim().slice(0, 50)}`);
+      }
+      if (getComputedStyle(child).overflowX === "visible") visit(child);
+    }
+  };
+  visit(column);
+  return found;
+}"""
+# The page's layout at the current width: what overflows the column, and how many search boxes
+# and buttons a reader sees (the dialog they open is hidden until then).
+LAYOUT = f"""() => ({{
+  overflow: ({OVERFLOWING})(),
+  searchBoxes: [...document.querySelectorAll(".search-button__button, form.bd-search")].filter(e => {{
+    const box = e.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 && getComputedStyle(e).visibility !== "hidden";
+  }}).length,
+}})"""
+DESKTOP = {"width": 1280, "height": 900}
+# A phone's width, where a long inline name, a wide table or a line of code pushes past the column.
+PHONE = {"width": 390, "height": 844}
+
+
+def _layout_problems(page, relative):
+    """What is wrong with the layout of the open page at its current width."""
+    layout, found = page.evaluate(LAYOUT), []
+    if layout["overflow"]:
+        found.append(f"wider than the content column: {layout['overflow'][:3]}")
+    if layout["searchBoxes"] != 1 and relative != "search.html":  # the search page has its own form
+        found.append(f"{layout['searchBoxes']} search boxes, not one")
+    return found
+
 
 @pytest.fixture(scope="module")
 def desktop(browser, base_url):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
     yield Watched(context, base_url)
     context.close()
 
@@ -466,7 +517,7 @@ def _screenshot_notebook(watched, path):
     watched.page.screenshot(path=path, full_page=True, clip={"x": 0, "y": y, "width": 1280, "height": height})
 
 
-def test_every_page_loads_cleanly_in_a_browser(site, desktop):
+def test_every_page_loads_cleanly_and_fits_its_column_in_a_browser(site, desktop):
     SCREENSHOTS.mkdir(exist_ok=True)
     problems, typeset = [], 0
     for path in html_pages(site):
@@ -479,23 +530,55 @@ def test_every_page_loads_cleanly_in_a_browser(site, desktop):
             found.append(f"TeX errors: {report['texErrors'][:3]}")
         if report["brokenImages"]:
             found.append(f"images that do not decode: {report['brokenImages'][:3]}")
-        problems += [f"{relative}: {problem}" for problem in found]
+        found += _layout_problems(desktop.page, relative)
         typeset += report["math"]
         if relative == "index.html":  # the introduction and the start of the course map
             desktop.page.screenshot(path=SCREENSHOTS / "home.png", full_page=True,
                                     clip={"x": 0, "y": 0, "width": 1280, "height": 1600})
         elif relative == "notebooks/05_cnn_as_ffnn.html":
             _screenshot_notebook(desktop, SCREENSHOTS / "notebook.png")
+        # The same page at a phone's width: laid out again, not loaded again (that would double the time).
+        desktop.page.set_viewport_size(PHONE)
+        found += [f"on a phone, {problem}" for problem in _layout_problems(desktop.page, relative)]
+        desktop.page.set_viewport_size(DESKTOP)
+        problems += [f"{relative}: {problem}" for problem in found]
     assert typeset > 100, f"only {typeset} formulas on the whole site: is the math rendered as math?"
     assert not problems, "\n".join(problems)
     assert (SCREENSHOTS / "home.png").is_file() and (SCREENSHOTS / "notebook.png").is_file()
 
 
-def test_search_finds_the_vgg_notebook(desktop):
+# Each search result's excerpt, and whether it is found in the text of its page's article (its
+# content: not the theme's header buttons, sidebars or footer).
+SEARCH_EXCERPTS = """async () => {
+  const normal = text => text.replace(/\\s+/g, " ").trim();
+  const results = [];
+  for (const item of document.querySelectorAll("#search-results ul.search li")) {
+    const link = item.querySelector("a"), context = item.querySelector("p.context");
+    if (!context) continue;
+    const page = new DOMParser().parseFromString(await (await fetch(link.href)).text(), "text/html");
+    page.querySelectorAll(".headerlink, script, style").forEach(e => e.remove());
+    const excerpt = normal(context.textContent).replace(/^\\.\\.\\.|\\.\\.\\.$/g, "").trim();
+    const article = normal(page.querySelector("article.bd-article").textContent);
+    results.push({page: link.getAttribute("href"), excerpt, inArticle: article.includes(excerpt)});
+  }
+  return results;
+}"""
+
+
+def test_search_finds_the_vgg_notebook_with_excerpts_of_its_content(desktop):
     desktop.open("search.html?q=VGG16")
     desktop.page.wait_for_selector("#search-results ul.search li a", timeout=20_000)
     results = desktop.page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
     assert any("notebooks/15_vgg.html" in url for url in results), results
+    desktop.page.wait_for_function(  # the search is finished, and every result has its excerpt
+        """() => /finished/i.test(document.querySelector("#search-results .search-summary").innerText)
+        && [...document.querySelectorAll("#search-results ul.search li")]
+             .every(li => li.querySelector("p.context, :scope > span"))""", timeout=20_000)
+    excerpts = desktop.page.evaluate(SEARCH_EXCERPTS)
+    assert len(excerpts) >= 3, excerpts
+    theme = [e for e in excerpts if not e["inArticle"]]
+    assert not theme, "search excerpts with text that is not the page's content:\n" + "\n".join(
+        f"{e['page']}: {e['excerpt'][:120]!r}" for e in theme[:5])
     assert not desktop.problems, desktop.problems
 
 
