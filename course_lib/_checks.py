@@ -164,6 +164,13 @@ def check_rate(value, name):
     return check_number(value, name, 0, 1, high_open=True)
 
 
+def check_string(value, name):
+    """Returns `value` if it is a non-empty string, else raises a ValueError."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"`{name}` must be a non-empty string; received {name}={value!r}.")
+    return value
+
+
 def check_bool(value, name):
     """Returns `value` if it is True or False, else raises a TypeError."""
     if not isinstance(value, (bool, np.bool_)):

@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from course_lib._checks import check_string
+
 CLEAR = "clear effect"
 NOT_CLEAR = "no clear effect at this budget"
 CONFIDENCE = 0.95
@@ -91,6 +93,8 @@ class Comparison:
         n: the number of seeds.
         verdict: "clear effect" (the interval excludes 0) or "no clear
             effect at this budget".
+        unit: what was paired, for the printout ("seeds", or for example
+            "folds" when the pairs are disjoint test sets).
     """
 
     metric: str
@@ -103,6 +107,7 @@ class Comparison:
     high: float
     n: int
     verdict: str
+    unit: str = "seeds"
 
     @property
     def clear(self):
@@ -114,7 +119,7 @@ class Comparison:
         metric = METRIC_NAMES.get(self.metric, self.metric)
         interval = "no interval from one seed" if self.n < 2 else f"95 % interval {self.low:+.3f} to {self.high:+.3f}"
         return (f"{self.treatment} - {self.baseline} ({metric}): {self.mean:+.3f}, {interval}, "
-                f"{self.n} seeds [{per_seed}]: {self.verdict}")
+                f"{self.n} {self.unit} [{per_seed}]: {self.verdict}")
 
 
 def compare(baseline, treatment, metric="val_accuracy"):
@@ -149,12 +154,14 @@ def compare(baseline, treatment, metric="val_accuracy"):
     return paired_comparison(differences, metric, baseline.name, treatment.name)
 
 
-def paired_comparison(differences, metric="val_accuracy", baseline="baseline", treatment="treatment"):
+def paired_comparison(differences, metric="val_accuracy", baseline="baseline", treatment="treatment", unit="seeds"):
     """A `Comparison` from per-seed differences (treatment minus baseline).
 
     Args:
         differences: a sequence or Series of per-seed differences.
         metric, baseline, treatment: names for the printout.
+        unit: what was paired, for the printout (default "seeds"; for
+            example "folds").
 
     Returns:
         A `Comparison`.
@@ -177,7 +184,7 @@ def paired_comparison(differences, metric="val_accuracy", baseline="baseline", t
         low, high = mean - half_width, mean + half_width
     clear = n >= 2 and (low > 0 or high < 0)
     return Comparison(metric, baseline, treatment, differences, mean, std, low, high, n,
-                      CLEAR if clear else NOT_CLEAR)
+                      CLEAR if clear else NOT_CLEAR, check_string(unit, "unit"))
 
 
 def plot_paired(values, ax=None, ylabel="accuracy", title=None):

@@ -178,7 +178,7 @@ tta_right = flipped.argmax(axis=1) == y_source
 fixed = int(np.sum(tta_right & ~plain_right))
 broken = int(np.sum(~tta_right & plain_right))
 flip_gain = comparison.paired_comparison(flip_table["gain"], metric="test accuracy", baseline="plain",
-                                         treatment="identity + flip")
+                                         treatment="identity + flip", unit="folds")
 print(flip_gain)
 print(f"TTA fixes {fixed} images and breaks {broken} (net {fixed - broken:+d} of 5000)")
 
@@ -363,7 +363,7 @@ plt.show()
 per_fold = sweep.pivot(index="fold", columns="views", values="gain")
 n_max = max(VIEW_COUNTS)
 most_views = comparison.paired_comparison(per_fold[n_max], metric="test accuracy", baseline="plain",
-                                          treatment=f"{n_max} random views")
+                                          treatment=f"{n_max} random views", unit="folds")
 assert (per_fold[n_max] > 0).all() and most_views.clear, most_views
 assert per_fold[n_max].mean() > per_fold[1].mean(), per_fold
 assert per_fold[1].mean() <= 0, per_fold

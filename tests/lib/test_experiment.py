@@ -428,3 +428,11 @@ def test_plot_paired_draws_every_seed_on_an_axis_zoomed_to_the_data():
     assert 0.78 < low < 0.80 and 0.87 < high < 0.89
     with pytest.raises(ValueError, match="at least two variant columns"):
         plot_paired(values[["plain"]])
+
+
+def test_paired_comparison_names_what_was_paired():
+    folds = experiment.paired_comparison([0.01, 0.02, 0.015], metric="test accuracy", unit="folds")
+    assert "3 folds [" in str(folds) and folds.unit == "folds"
+    assert "3 seeds [" in str(experiment.paired_comparison([0.01, 0.02, 0.015]))
+    with pytest.raises(ValueError, match="`unit` must be a non-empty string"):
+        experiment.paired_comparison([0.01, 0.02], unit="")
