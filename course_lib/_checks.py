@@ -83,6 +83,36 @@ def check_positive_ints(values, name, length=None):
     return tuple(int(v) for v in values)
 
 
+def check_depth_6n(depth, offset, examples, name="depth"):
+    """Checks a CIFAR network's depth `6n + offset` (n >= 1) and returns `n`.
+
+    He et al.'s CIFAR ResNets have `6n + 2` layers, wide ResNets and
+    DenseNet-BC `6n + 4`: `n` blocks (or dense layers) in each of three stages.
+
+    Args:
+        depth: the argument.
+        offset: the layers outside the stages (2 or 4).
+        examples: a few valid depths, for the message.
+        name: the argument's name.
+
+    Example:
+
+    >>> check_depth_6n(20, 2, (20, 32, 44))
+    3
+    >>> check_depth_6n(21, 2, (20, 32, 44))
+    Traceback (most recent call last):
+    ...
+    ValueError: `depth` must be an int of the form 6n + 2 with n >= 1 (20, 32, 44, ...); received depth=21.
+    """
+    if not is_int(depth) or depth < 6 + offset or (depth - offset) % 6:
+        listed = ", ".join(str(d) for d in examples)
+        raise ValueError(
+            f"`{name}` must be an int of the form 6n + {offset} with n >= 1 ({listed}, ...); "
+            f"received {name}={depth!r}."
+        )
+    return (int(depth) - offset) // 6
+
+
 def check_choice(value, name, options):
     """Returns `value` if it is one of `options`; otherwise a ValueError naming them.
 

@@ -3,7 +3,9 @@
 Everything here is plain NumPy (and SciPy for sparse matrices), written to be
 read next to the lecture and checked against SciPy, Keras and autodiff:
 
-- output sizes: `output_size`;
+- output sizes and padding: `output_size`, `padding_amounts`,
+  `same_padding_before`; the receptive field after one window,
+  `receptive_field_step` (`course_lib.receptive_field` applies it to a model);
 - one channel: `correlate2d` (what CNN layers compute) and `convolve2d` (the
   flipped kernel), with `"valid"`, `"same"` and `"full"` padding and strides;
 - layers, channels-last with Keras's weight layout: `conv2d_forward`,
@@ -39,6 +41,8 @@ __all__ = [
     "PADDINGS",
     "output_size",
     "padding_amounts",
+    "same_padding_before",
+    "receptive_field_step",
     "correlate2d",
     "convolve2d",
     "conv2d_forward",
@@ -111,7 +115,7 @@ def _check_image_and_kernel(x, kernel, bias=None):
 
 
 # ---------------------------------------------------------------------------
-# Output sizes and padding
+# Output sizes, padding and receptive fields
 
 
 def output_size(n, kernel_size, padding="valid", stride=1):
@@ -191,6 +195,88 @@ def padding_amounts(n, k, padding, stride=1):
         return k - 1, k - 1
     total = max((output_size(n, k, "same", stride) - 1) * stride + k - n, 0)
     return total // 2, total - total // 2
+
+
+def same_padding_before(n, k, stride=1):
+    """Zeros that "same" padding puts before an axis, also when its size is unknown.
+
+    At stride 1 Keras pads `k - 1` zeros in all, `(k - 1) // 2` before, whatever
+    the size; at a larger stride the amount depends on the size `n` (see
+    `padding_amounts`), so an unknown size gives None.
+
+    Args:
+        n: size of the axis, or None if unknown.
+        k: kernel size along it (the effective size `d * (k - 1) + 1` for a
+            dilation `d`).
+        stride: step of the window.
+
+    Returns:
+        An int, or None when `n` is None and `stride > 1`.
+
+    Example:
+
+    >>> same_padding_before(None, 5), same_padding_before(6, 3, stride=2), same_padding_before(None, 3, stride=2)
+    (2, 0, None)
+    """
+    n = check_positive_int(n, "n", allow_none=True)
+    k = check_positive_int(k, "k")
+    stride = check_positive_int(stride, "stride")
+    if stride == 1:
+        return (k - 1) // 2
+    if n is None:
+        return None
+    return padding_amounts(n, k, "same", stride)[0]
+
+
+def receptive_field_step(field, jump, start, k, stride=1, padding="valid", n=None):
+    """Field, jump and start after one sliding window, along one axis.
+
+    The rules of `course_lib.receptive_field` (its module docstring derives
+    them): a window of effective size `k` and stride `s`, with `pad_before`
+    zeros in front of its input, maps the field `r`, the jump `j` and the
+    start of its input's units to
+
+        r_out     = r_in + (k - 1) * j_in
+        j_out     = j_in * s
+        start_out = start_in + ((k - 1) / 2 - pad_before) * j_in
+
+    `pad_before` is 0 for "valid" and `same_padding_before(n, k, s)` for "same".
+
+    Args:
+        field: positive int, input pixels one input unit sees (1 for the image).
+        jump: positive int, input pixels between neighbouring input units.
+        start: input coordinate of the centre of the first input unit's field
+            (0 for the image), or None if unknown.
+        k: window size along the axis (the effective size `d * (k - 1) + 1`
+            for a dilation `d`).
+        stride: step of the window.
+        padding: "valid" or "same" (Keras's).
+        n: size of the window's input along the axis, or None if unknown.
+
+    Returns:
+        `(field, jump, start)` of the window's output units; the start is None
+        when it was None or depends on an unknown size ("same" with `s > 1`).
+
+    Example:
+
+    >>> receptive_field_step(1, 1, 0.0, 3, stride=2, padding="same", n=32)
+    (3, 2, 1.0)
+    >>> receptive_field_step(3, 2, 0.0, 3)
+    (7, 2, 2.0)
+    """
+    field = check_positive_int(field, "field")
+    jump = check_positive_int(jump, "jump")
+    if start is not None:
+        start = check_number(start, "start")
+    k = check_positive_int(k, "k")
+    stride = check_positive_int(stride, "stride")
+    _check_padding(padding, ("valid", "same"))
+    pad_before = 0 if padding == "valid" else same_padding_before(n, k, stride)
+    if start is not None and pad_before is not None:
+        start = start + ((k - 1) / 2 - pad_before) * jump
+    else:
+        start = None
+    return field + (k - 1) * jump, jump * stride, start
 
 
 def _pad_and_windows(x, kernel_shape, padding, strides):

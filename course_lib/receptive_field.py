@@ -21,12 +21,13 @@ The input has `r = 1, j = 1, start = 0`. A layer with kernel (or window) size
     j_out     = j_in * s
     start_out = start_in + ((k_eff - 1) / 2 - pad_before) * j_in
 
-`receptive_field` applies these rules layer by layer to a model's graph;
-`empirical_receptive_field` measures the field from the gradient of one unit
-with respect to the input, with the backend's automatic differentiation.
+`course_lib.ops.receptive_field_step` holds these rules (Keras's "same"
+padding included) for one window along one axis; `receptive_field` applies
+them layer by layer to a model's graph; `empirical_receptive_field` measures
+the field from the gradient of one unit with respect to the input, with the
+backend's automatic differentiation.
 """
 
-import math
 import typing
 
 import keras
@@ -34,6 +35,7 @@ import numpy as np
 
 from course_lib._checks import check_array, check_model, check_number, check_seed, is_int
 from course_lib._keras_compat import nodes_by_depth
+from course_lib.ops import receptive_field_step
 
 __all__ = [
     "POINTWISE_LAYERS",
@@ -120,21 +122,6 @@ class _Geometry(typing.NamedTuple):
         return self.jump is None
 
 
-def _same_padding_before(size, kernel, stride):
-    """Zeros Keras puts before the input for padding='same' (the smaller half).
-
-    Keras (like TensorFlow) pads `max((ceil(n / s) - 1) * s + k - n, 0)` zeros
-    in all and puts the extra one, if odd, after the input. Returns None when
-    the size `n` is unknown and the padding depends on it (stride > 1).
-    """
-    if stride == 1:
-        return (kernel - 1) // 2
-    if size is None:
-        return None
-    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
-    return total // 2
-
-
 def _window(layer):
     """`(kernel, strides, padding, dilation)` of a sliding-window layer, per axis."""
     if isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
@@ -152,21 +139,14 @@ def _apply_window(layer, geometry, input_size):
     kernel, strides, padding, dilation = _window(layer)
     if geometry.is_global:
         return geometry, kernel, strides
-    field, jump, start = [], [], []
-    for axis in range(2):
-        k_eff = dilation[axis] * (kernel[axis] - 1) + 1
-        r_in, j_in, start_in = geometry.field[axis], geometry.jump[axis], geometry.start[axis]
-        if padding == "valid":
-            pad_before = 0
-        else:  # "same"
-            pad_before = _same_padding_before(input_size[axis], k_eff, strides[axis])
-        field.append(r_in + (k_eff - 1) * j_in)
-        jump.append(j_in * strides[axis])
-        if start_in is None or pad_before is None:
-            start.append(None)
-        else:
-            start.append(start_in + ((k_eff - 1) / 2 - pad_before) * j_in)
-    return _Geometry(tuple(field), tuple(jump), tuple(start)), kernel, strides
+    axes = [
+        receptive_field_step(
+            geometry.field[axis], geometry.jump[axis], geometry.start[axis],
+            dilation[axis] * (kernel[axis] - 1) + 1, strides[axis], padding, input_size[axis],
+        )
+        for axis in range(2)
+    ]
+    return _Geometry(*(tuple(values) for values in zip(*axes))), kernel, strides
 
 
 def _shift(geometry, before):

@@ -33,7 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from course_lib._checks import check_choice, check_int_pair, check_positive_int, is_int
 from course_lib._optional import import_optional
-from course_lib.ops import PADDINGS, output_size, padding_amounts
+from course_lib.ops import PADDINGS, output_size, padding_amounts, receptive_field_step
 
 __all__ = [
     "CLASSIC_KERNELS",
@@ -688,10 +688,12 @@ def receptive_field_stack(layers, input_size=None):
 
     where `pad_before` is the number of zeros Keras puts before the input
     (none for `"valid"`; for `"same"`, the smaller half of what
-    `ceil(n / stride)` outputs need). `receptive_field(model)` gives the same
-    rows for a Keras model built from these layers (`Conv2D` and
-    `MaxPooling2D`); this function needs no model, so a widget can call it at
-    every change.
+    `ceil(n / stride)` outputs need). Each layer is one call of
+    `course_lib.ops.receptive_field_step`, the function that
+    `receptive_field(model)` applies to every window of a Keras model, so both
+    give the same rows for a model built from these layers (`Conv2D` and
+    `MaxPooling2D`); this function needs no model (nor Keras), so a widget can
+    call it at every change.
 
     Args:
         layers: a list of layers, each a pair `(kernel, stride)` (a convolution
@@ -731,15 +733,7 @@ def receptive_field_stack(layers, input_size=None):
                 f"`layers[{i}]` ({kind}, window {k_eff}) does not fit in its input of {size} pixels "
                 "with padding='valid': use 'same' padding, a larger input or fewer layers."
             )
-        if padding == "valid":
-            pad_before = 0
-        elif stride == 1:
-            pad_before = (k_eff - 1) // 2  # whatever the size
-        else:
-            pad_before = None if size is None else padding_amounts(size, k_eff, "same", stride)[0]
-        field += (k_eff - 1) * jump
-        start = None if start is None or pad_before is None else start + ((k_eff - 1) / 2 - pad_before) * jump
-        jump *= stride
+        field, jump, start = receptive_field_step(field, jump, start, k_eff, stride, padding, size)
         size = None if size is None else output_size(size, k_eff, padding, stride)
         rows.append(FieldRow(f"{kind}{i + 1}", kind, kernel, stride, dilation, padding, size, field, jump, start))
     return rows

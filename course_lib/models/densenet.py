@@ -2,7 +2,7 @@
 
 import keras
 
-from course_lib._checks import check_positive_int, check_positive_ints, is_int
+from course_lib._checks import check_depth_6n, check_positive_int, check_positive_ints
 from course_lib.layers import DenseBlock, TransitionLayer
 from course_lib.layers.densenet import BN_EPSILON
 from course_lib.models._heads import global_pool_head
@@ -118,16 +118,11 @@ def densenet_cifar(
     >>> densenet_cifar(28).output_shape
     (None, 10)
     """
-    if not is_int(depth) or depth < 10 or (depth - 4) % 6:
-        raise ValueError(
-            f"`depth` must be an int of the form 6n + 4 with n >= 1 (22, 28, 40, 100, ...); "
-            f"received depth={depth!r}."
-        )
+    layers = check_depth_6n(depth, 4, (22, 28, 40, 100))
     growth_rate = check_positive_int(growth_rate, "growth_rate")
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )
-    layers = (depth - 4) // 6
     inputs = keras.Input(shape)
     x = keras.layers.Conv2D(2 * growth_rate, 3, padding="same", use_bias=False, name="conv1")(inputs)
     for i in range(1, 4):

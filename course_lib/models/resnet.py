@@ -2,7 +2,7 @@
 
 import keras
 
-from course_lib._checks import check_number, check_positive_int, is_int
+from course_lib._checks import check_depth_6n, check_number, check_positive_int
 from course_lib.layers import BottleneckBlock, ResidualBlock
 from course_lib.layers.resnet import BN_EPSILON
 from course_lib.models._heads import global_pool_head
@@ -162,16 +162,11 @@ def resnet_cifar(
     >>> sum(int(keras.ops.size(w)) for w in model.trainable_weights)
     272474
     """
-    if not is_int(depth) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(
-            f"`depth` must be an int of the form 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...); "
-            f"received depth={depth!r}."
-        )
+    per_stage = check_depth_6n(depth, 2, (20, 32, 44, 56, 110))
     filters = check_positive_int(filters, "filters")
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )
-    per_stage = (depth - 2) // 6
     inputs = keras.Input(shape)
     x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv1_conv")(inputs)
     x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
@@ -295,16 +290,11 @@ def wide_resnet(
     >>> sum(int(keras.ops.size(w)) for w in model.trainable_weights)
     36479194
     """
-    if not is_int(depth) or depth < 10 or (depth - 4) % 6:
-        raise ValueError(
-            f"`depth` must be an int of the form 6n + 4 with n >= 1 (10, 16, 22, 28, 40, ...); "
-            f"received depth={depth!r}."
-        )
+    per_group = check_depth_6n(depth, 4, (10, 16, 22, 28, 40))
     width = check_positive_int(width, "width")
     shape = validate_builder_args(
         input_shape, classes, include_top, pooling, classifier_activation, min_size=8
     )
-    per_group = (depth - 4) // 6
     inputs = keras.Input(shape)
     x = keras.layers.Conv2D(16, 3, padding="same", use_bias=False, name="conv1")(inputs)
     for group, filters in enumerate((16 * width, 32 * width, 64 * width), start=1):

@@ -28,6 +28,19 @@ def test_positive_int_options():
         C.check_positive_int(0, "n", allow_none=True)
 
 
+@pytest.mark.parametrize("depth, offset, n", [(8, 2, 1), (20, 2, 3), (np.int64(110), 2, 18), (10, 4, 1), (28, 4, 4)])
+def test_depth_6n_returns_the_blocks_per_stage(depth, offset, n):
+    result = C.check_depth_6n(depth, offset, (20, 32))
+    assert result == n and type(result) is int
+
+
+@pytest.mark.parametrize("depth", [2, 4, 21, 20.0, True, "20", None])
+def test_depth_6n_names_the_form_and_the_examples(depth):
+    message = r"`depth` must be an int of the form 6n \+ 4 with n >= 1 \(10, 16, \.\.\.\); received depth="
+    with pytest.raises(ValueError, match=message):
+        C.check_depth_6n(depth, 4, (10, 16))
+
+
 def test_choice_returns_the_value_or_names_the_argument_and_the_options():
     assert C.check_choice("same", "padding", ("valid", "same")) == "same"
     with pytest.raises(ValueError, match=r"`padding` must be one of 'valid', 'same'; received padding='SAME'\."):

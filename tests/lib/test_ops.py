@@ -112,6 +112,62 @@ def test_output_size_lecture_formulas():
 
 
 # ---------------------------------------------------------------------------
+# "same" padding and one receptive-field step (shared by receptive_field and widgets)
+
+
+@FAST
+@given(n=sizes, k=kernel_sizes, s=strides_1d)
+def test_same_padding_before_is_padding_amounts_before_and_needs_no_size_at_stride_1(n, k, s):
+    assert ops.same_padding_before(n, k, s) == ops.padding_amounts(n, k, "same", s)[0]
+    if s == 1:
+        assert ops.same_padding_before(None, k) == ops.same_padding_before(n, k) == (k - 1) // 2
+    else:
+        assert ops.same_padding_before(None, k, s) is None
+
+
+@FAST
+@given(n=st.integers(4, 12), k=kernel_sizes, s=strides_1d, padding=keras_paddings)
+def test_receptive_field_step_sees_the_window_of_the_first_output_unit(n, k, s, padding):
+    # From the image (field 1, jump 1, start 0) one step gives the first unit's window:
+    # it covers input rows -pad_before .. k - 1 - pad_before, the pixels whose one-hot
+    # image changes that unit of a Keras convolution with an all-ones kernel.
+    assume(padding == "same" or k <= n)
+    field, jump, start = ops.receptive_field_step(1, 1, 0.0, k, s, padding, n)
+    layer = keras.layers.Conv2D(1, (k, 1), strides=(s, 1), padding=padding, use_bias=False,
+                                kernel_initializer="ones")
+    first_unit = _numpy(layer(np.eye(n, dtype="float32").reshape(n, n, 1, 1)))[:, 0, 0, 0]  # one image per row
+    seen = [row for row in range(n) if first_unit[row] != 0]
+    pad_before = 0 if padding == "valid" else ops.padding_amounts(n, k, "same", s)[0]
+    assert (field, jump) == (k, s)
+    assert start == (k - 1) / 2 - pad_before
+    assert seen == [row for row in range(-pad_before, k - pad_before) if 0 <= row < n]
+
+
+def test_receptive_field_step_applies_the_three_rules_and_keeps_unknown_starts_unknown():
+    assert ops.receptive_field_step(3, 2, 0.0, 3) == (7, 2, 2.0)
+    assert ops.receptive_field_step(3, 2, 1.0, 3, padding="same") == (7, 2, 1.0)
+    assert ops.receptive_field_step(3, 2, None, 3) == (7, 2, None)
+    # "same" at stride 2 pads by the size: unknown size, unknown start.
+    assert ops.receptive_field_step(1, 1, 0.0, 3, stride=2, padding="same") == (3, 2, None)
+    assert ops.receptive_field_step(1, 1, 0.0, 3, stride=2, padding="same", n=7) == (3, 2, 0.0)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ops.same_padding_before(0, 3), "`n` must be None or a positive int"),
+        (lambda: ops.same_padding_before(5, 3, stride=0), "`stride` must be a positive int"),
+        (lambda: ops.receptive_field_step(0, 1, 0.0, 3), "`field` must be a positive int"),
+        (lambda: ops.receptive_field_step(1, 1, "0", 3), "`start` must be a number"),
+        (lambda: ops.receptive_field_step(1, 1, 0.0, 3, padding="full"), "`padding` must be one of 'valid', 'same'"),
+    ],
+)
+def test_same_padding_and_receptive_field_step_check_their_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# ---------------------------------------------------------------------------
 # One channel: SciPy
 
 
