@@ -12,10 +12,10 @@
 # 1. show the degradation problem on a small scale, on training and validation
 #    error over several seeds, and that a residual network of the same depth
 #    trains better; read the recorded full run of a CIFAR-10 ResNet-20;
-# 2. tell identity from projection shortcuts, and say where ResNet needs the
-#    projections;
-# 3. count the parameters of a bottleneck block against two 3x3 convolutions
-#    at the same input and output depth;
+# 2. write the basic residual block in Keras, tell identity from projection
+#    shortcuts, and say where ResNet needs the projections;
+# 3. write the bottleneck block, and count its parameters against two 3x3
+#    convolutions at the same input and output depth;
 # 4. check that `course_lib`'s ResNet-50 equals `keras.applications.ResNet50`
 #    (25,636,712 parameters, the same stage shapes), and explain why moving the
 #    stride to the 3x3 convolution raises its cost from 3.86 G to 4.09 G
@@ -52,7 +52,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from course_lib import experiment, zoo
+from course_lib import diagrams, experiment, zoo
 from course_lib.analysis import count_macs
 from course_lib.layers import BottleneckBlock, ResidualBlock
 from course_lib.models.resnet import resnet50
@@ -72,9 +72,10 @@ from course_lib.viz import plot_learning_curves
 # - global average pooling and a dense classifier.
 #
 # A *plain* block is two conv-BN-ReLU layers. A *residual* block
-# (`course_lib.layers.ResidualBlock`) is the same two layers plus a shortcut that adds the block's input to its
-# output, before the last ReLU. With $n$ blocks per stage the network has
-# $6n + 2$ weight layers: $n = 1$ gives 8, $n = 4$ gives 26.
+# (`course_lib.layers.ResidualBlock`) is the same two layers plus a shortcut
+# that adds the block's input to its output, before the last ReLU. Section 2
+# draws it and writes it in plain Keras. With $n$ blocks per stage the network
+# has $6n + 2$ weight layers: $n = 1$ gives 8, $n = 4$ gives 26.
 #
 # Every network uses BatchNormalization, so the gradients neither vanish nor
 # explode at initialisation: what we see below is not that old problem. All three
@@ -225,11 +226,13 @@ print(f"Check: residual-{deep} beats plain-{deep} on training and validation acc
 #
 # Next to the live runs above, they show where the curves go with the full data
 # and more epochs. `python scripts/train_zoo.py resnet20 resnet9
-# speedrun_residual` re-creates them. The records say how long each took on the
-# course's 2-core CPU.
+# speedrun_residual` re-creates them. The records say how long each took on a
+# 2-core CPU, but not the same model of CPU. ResNet-20 and the airbench network
+# ran on an AMD EPYC, ResNet-9 on an Intel Xeon (the check below prints each).
+# Their minutes compare only roughly.
 #
 # The course's target for its best residual network is 90 % test accuracy in at
-# most 90 minutes of this CPU. Every other recorded network gets at most 45.
+# most 90 minutes of a 2-core CPU. Every other recorded network gets at most 45.
 # With the course's recipe in those 45 minutes, ResNet-20 and ResNet-9 stop
 # short of 90 % (the check below prints by how much). The airbench network
 # reaches it: a residual architecture, and a recipe built for few epochs. The
@@ -254,7 +257,8 @@ for name in names:
 # images. The paper's ResNet-20 reaches 91.25 % (Table 6), after 64,000 steps on
 # the original CIFAR-10. Ours had the number of steps printed below, on the
 # course's JPEG copy. ResNet-9, the wider and shallower network, beats it
-# in less time: fewer epochs, each costlier (one seed each). The airbench
+# (one seed each) in fewer epochs, each costlier. It also took fewer minutes,
+# but on a different CPU, so the times are no fair race. The airbench
 # network meets the course's target: at least 90 % in at most 90 minutes.
 
 # %%
@@ -263,13 +267,18 @@ print(f"ResNet-20: {steps:,} steps of 128 images")
 assert records["resnet20"]["test_accuracy"] >= 0.85, records["resnet20"]["test_accuracy"]
 for name in ("resnet20", "resnet9"):
     record = records[name]
-    print(f"{record['architecture']}: {record['test_accuracy']:.2%} in {record['seconds'] / 60:.0f} min, "
-          f"{record['recipe']['epochs']} epochs, {100 * (0.90 - record['test_accuracy']):.1f} points short of 90 %")
+    print(f"{record['architecture']}: {record['test_accuracy']:.2%} in {record['seconds'] / 60:.0f} min "
+          f"on {record['trained_with']['processor']}, {record['recipe']['epochs']} epochs, "
+          f"{100 * (0.90 - record['test_accuracy']):.1f} points short of 90 %")
 assert records["resnet9"]["test_accuracy"] > records["resnet20"]["test_accuracy"]
+# Fewer seconds, but timed on a different CPU model (the records' processor field), as the prose says.
 assert records["resnet9"]["seconds"] < records["resnet20"]["seconds"]
+assert [records[name]["trained_with"]["processor"] for name in names] == [
+    "AMD EPYC", "Intel(R) Xeon(R) Processor", "AMD EPYC"]
 airbench = records["speedrun_residual"]
 assert airbench["test_accuracy"] >= 0.90 and airbench["seconds"] <= 90 * 60, airbench["test_accuracy"]
 print(f"airbench, residual groups: {airbench['test_accuracy']:.2%} in {airbench['seconds'] / 60:.0f} min "
+      f"on {airbench['trained_with']['processor']} "
       f"({airbench['recipe']['epochs']} epochs of {airbench['recipe']['batch_size']:,} images per step)")
 
 # %% [markdown]
@@ -281,7 +290,95 @@ print(f"airbench, residual groups: {airbench['test_accuracy']:.2%} in {airbench[
 # **identity**: no parameters, no computation. When it changes them (more
 # filters, a stride of 2), $s$ is a **projection**: a 1x1 convolution with the
 # block's stride and the new depth (followed by BatchNormalization).
-# `ResidualBlock` chooses for itself, from the shape it is built on:
+#
+# The diagram draws both kinds on a 32x32x16 input, the blocks that the cells
+# below build. Look at the right-hand shortcut: a 1x1 convolution with stride 2
+# gives the input the branch's shape, 16x16x32, so that the two can be added.
+# The counts under the blocks are of trainable parameters; the cells below
+# also count BatchNormalization's moving statistics.
+
+# %%
+diagrams.show(diagrams.residual_shortcuts(filters=16, input_shape=(32, 32, 16)))
+
+# %% [markdown]
+# In Keras the block is a few lines: the branch, the shortcut, the sum and the
+# last ReLU. The convolutions have no biases: the BatchNormalization after each
+# one subtracts the mean, bias included. The shortcut is the input itself,
+# unless the depth or the resolution changes.
+
+# %%
+def residual_block(x, filters, strides=1):
+    """conv3x3-BN-ReLU-conv3x3-BN, plus the shortcut, then a ReLU (ResNet-18/34's block)."""
+    y = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)(x)
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5)(y)  # Keras's ResNets use this epsilon
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5)(y)
+    shortcut = x  # the identity, unless the shape changes
+    if strides != 1 or x.shape[-1] != filters:  # projection: a 1x1 convolution with the block's stride
+        shortcut = keras.layers.Conv2D(filters, 1, strides=strides, use_bias=False)(x)
+        shortcut = keras.layers.BatchNormalization(epsilon=1.001e-5)(shortcut)
+    return keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
+
+
+# %% [markdown]
+# We give course_lib's `ResidualBlock` random weights and normalisation
+# statistics, copy them into ours, and apply both to the same random input. We
+# do it twice, for the two blocks of the diagram: identity and projection.
+
+# %% tags=["hide-input"]
+# The asserts are the check; the printed difference may vary between machines.
+def compare_with_course_lib(make_ours, theirs, input_shape, seed=0):
+    """Our block against course_lib's, with course_lib's weights copied into ours.
+
+    BatchNormalization's scales, offsets and moving statistics are drawn at random
+    first, so that they matter. Returns the largest difference of the outputs, in
+    inference and in training mode (batch statistics), and both models.
+    """
+    rng = np.random.default_rng(seed)
+    inputs = keras.Input(input_shape)
+    ours = keras.Model(inputs, make_ours(inputs))
+    theirs.build((None, *input_shape))
+    for w in theirs.weights:
+        if w.name in ("gamma", "moving_variance"):
+            w.assign(rng.uniform(0.5, 1.5, w.shape))
+        elif w.name in ("beta", "moving_mean"):
+            w.assign(rng.normal(0, 0.5, w.shape))
+    # A functional model lists its layers by depth, the shortcut's among the branch's:
+    # copy convolution to convolution and BatchNormalization to BatchNormalization, in order.
+    for kind in (keras.layers.Conv2D, keras.layers.BatchNormalization):
+        sources = [layer for layer in theirs.residual + theirs.shortcut if isinstance(layer, kind)]
+        targets = [layer for layer in ours.layers if isinstance(layer, kind)]
+        assert len(sources) == len(targets), (kind.__name__, len(sources), len(targets))
+        for source, target in zip(sources, targets):
+            target.set_weights(source.get_weights())
+    x = rng.normal(size=(2, *input_shape)).astype("float32")
+    outputs = [(ours(x, training=mode), theirs(x, training=mode)) for mode in (False, True)]
+    largest = max(float(np.abs(keras.ops.convert_to_numpy(a - b)).max()) for a, b in outputs)
+    return largest, ours, theirs
+
+
+residual_differences = []
+for filters, strides in ((16, 1), (32, 2)):  # the diagram's blocks on 32x32x16: identity, projection
+    difference, ours, theirs = compare_with_course_lib(
+        lambda x: residual_block(x, filters, strides), ResidualBlock(filters, strides=strides), (32, 32, 16))
+    assert ours.count_params() == theirs.count_params()
+    assert ours.output_shape == (None, 32 // strides, 32 // strides, filters)
+    assert difference < 1e-4, (filters, strides, difference)
+    residual_differences.append(difference)
+print(f"Check: our residual block equals course_lib's ResidualBlock (max difference "
+      f"{max(residual_differences):.1g}), with the identity and with the projection shortcut")
+
+# %% [markdown]
+# > **Lecture vs course.** The lecture writes the block as $O = \tilde{O} + I$:
+# > the sum is the output. The paper and the course apply a ReLU after the sum,
+# > $y = \mathrm{ReLU}(F(x) + s(x))$. The identity stays easy to learn, since a
+# > block's input comes out of an earlier ReLU and is never negative. The
+# > lecture's 1x1 convolutions that adjust the channels are the projection
+# > shortcuts here; they also carry the stride when the resolution halves.
+#
+# From here on we use the library's `ResidualBlock`. It chooses its shortcut for
+# itself, from the shape it is built on:
 
 # %%
 identity_block = ResidualBlock(16)
@@ -363,8 +460,62 @@ print("projection shortcuts:", ", ".join(projections))
 # The **bottleneck block** first reduces the depth to 64 with a 1x1 convolution.
 # It applies the 3x3 convolution at depth 64, then restores the depth to 256 with a
 # second 1x1 convolution (`course_lib.layers.BottleneckBlock(64)`, output depth
-# $4 \times 64$). We compare the two at the same input and output depth, 256,
-# without biases.
+# $4 \times 64$).
+#
+# The diagram draws that block on 56x56x256 maps, without biases. Look at the
+# depths: only the 3x3 convolution, the costly one, works at 64 maps. Its
+# count is again of trainable parameters.
+
+# %%
+diagrams.show(diagrams.bottleneck_block(filters=64, expansion=4, input_shape=(56, 56, 256), use_bias=False))
+
+# %% [markdown]
+# In Keras it is three convolutions, each followed by BatchNormalization, with
+# ReLUs between them; then the shortcut, the sum and the last ReLU, as before.
+# As in Keras's ResNet50, the stride sits on the first 1x1 convolution, and the
+# convolutions have biases unless we say otherwise.
+
+# %%
+def bottleneck_block(x, filters, strides=1, use_bias=True):
+    """1x1 conv to `filters`, 3x3 conv, 1x1 conv to 4 * filters, each with BN; the shortcut; a ReLU."""
+    y = keras.layers.Conv2D(filters, 1, strides=strides, use_bias=use_bias)(x)  # reduce the depth
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5)(y)
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias)(y)
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5)(y)
+    y = keras.layers.ReLU()(y)
+    y = keras.layers.Conv2D(4 * filters, 1, use_bias=use_bias)(y)  # restore it
+    y = keras.layers.BatchNormalization(epsilon=1.001e-5)(y)
+    shortcut = x
+    if strides != 1 or x.shape[-1] != 4 * filters:  # the first block of a stage: projection
+        shortcut = keras.layers.Conv2D(4 * filters, 1, strides=strides, use_bias=use_bias)(x)
+        shortcut = keras.layers.BatchNormalization(epsilon=1.001e-5)(shortcut)
+    return keras.layers.ReLU()(keras.layers.Add()([y, shortcut]))
+
+
+# %% [markdown]
+# We check it against `BottleneckBlock` as before, on 8x8x256 maps: the
+# diagram's block, and ResNet-50's `conv3_block1`, the first block of its
+# second stage (128 filters, stride 2, a projection, with biases).
+
+# %% tags=["hide-input"]
+# The asserts are the check; the printed difference may vary between machines.
+bottleneck_differences = []
+for filters, strides, use_bias in ((64, 1, False), (128, 2, True)):
+    difference, ours, theirs = compare_with_course_lib(
+        lambda x: bottleneck_block(x, filters, strides, use_bias),
+        BottleneckBlock(filters, strides=strides, use_bias=use_bias), (8, 8, 256))
+    assert ours.count_params() == theirs.count_params()
+    assert ours.output_shape == (None, 8 // strides, 8 // strides, 4 * filters)
+    assert difference < 1e-4, (filters, strides, difference)
+    bottleneck_differences.append(difference)
+print(f"Check: our bottleneck block equals course_lib's BottleneckBlock (max difference "
+      f"{max(bottleneck_differences):.1g}), with the identity and with the projection shortcut")
+
+# %% [markdown]
+# From here on we use `BottleneckBlock`. We count its parameters and
+# multiply-adds against two 3x3 convolutions at the same input and output
+# depth, 256, without biases.
 
 # %%
 in_depth = 256
@@ -480,7 +631,8 @@ print(f"v1.5 costs {extra / 1e9:.3f} G more multiply-adds, {count_macs(v15) / co
 #   plain one of the same depth, on training and validation accuracy.
 # - The recorded ResNet-20 and ResNet-9 (`course_lib.zoo`) show where the curves
 #   go with all 45,000 training images. ResNet-9, wide and shallow, is the more
-#   accurate in fewer minutes. Both stay short of the course's 90 % target with
+#   accurate after fewer epochs; its minutes are fewer too, but were measured
+#   on a different CPU. Both stay short of the course's 90 % target with
 #   the course's recipe in 45 minutes. The airbench network with residual
 #   groups, trained with airbench's recipe, meets it.
 # - A residual block adds its input to the output of two (or three) layers. The
