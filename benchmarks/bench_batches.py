@@ -5,7 +5,7 @@ augmentation (batches of 1,024, the alternating flip, 2-pixel translations by
 reflection) over 45,000 CIFAR-sized images, made in NumPy (`on_device=False`,
 what the recorded runs use) and with `on_device=True` (images and labels
 copied once to the backend's default device, every batch gathered, mirrored
-and shifted there). Both make the same batches (`tests/lib/test_experiment.py`
+and shifted there). Both make the same batches (`tests/lib/test_batches.py`
 checks it); only where the pixel work runs differs. The images are random
 bytes: the work does not depend on what they show.
 

@@ -4,7 +4,8 @@ One module per idea, imported where needed (importing the package itself loads
 nothing heavy):
 
 - `runtime`: `setup_notebook()`, the first call of every notebook.
-- `data`: the course's datasets, offline first, shaped like `keras.datasets`.
+- `data`: the course's datasets, offline first, shaped like `keras.datasets`,
+  and the experiments' training, validation and test splits (`load_splits`).
 - `viz`: plotting helpers (image grids, training curves, filters, feature
   maps, receptive fields, confusion matrices, misclassified examples).
 - `diagrams`: concept diagrams drawn from the models' own numbers (sliding
@@ -23,14 +24,22 @@ nothing heavy):
   measured throughput.
 - `augment`: augmentation pipelines from Keras's preprocessing layers, class
   balancing and class-specific augmentation.
+- `batches`: training batches made on the fly, each epoch drawn from `(seed,
+  epoch)` (`SeededBatches`), and the recipe's flipped and shifted batches
+  (`AugmentedBatches`).
 - `mixup`: mixup as a layer (`MixUp`), a NumPy function (`mixup_batch`) and a
   dataset of mixed batches for `fit` (`MixUpBatches`).
 - `tta`: test-time augmentation (`TTAModel`, `predict_tta`).
 - `transfer`: new heads on frozen feature extractors, fine-tuning.
 - `retrieval`: nearest-neighbour image search in a latent space.
 - `pretrained`: the small backbone the course trains itself.
-- `experiment`: the experiment harness (splits, the training recipe, runs over
-  seeds, paired comparisons) that the training notebooks share.
+- `experiment`: the experiment harness (the training recipe, training and
+  evaluation, runs over seeds, paired comparisons) that the training notebooks
+  share; it re-exports the splits, batches and standardisation it uses.
+- `standardization`: inputs standardised inside the model by the training
+  set's per-channel mean and variance (`with_standardization`).
+- `learning_rate_range`: the learning-rate range test, a diagnostic for
+  choosing the learning rate.
 - `batchnorm`: BatchNormalization's moving statistics (momentum for a run's
   length, re-estimation after training).
 - `comparison`: the course's one statistical rule: paired differences over

@@ -12,13 +12,10 @@ Mixup, which mixes pairs of samples and their labels, is in `course_lib.mixup`.
 """
 
 import numbers
-import warnings
 
 import keras
 import numpy as np
 
-# Registers the MixUp layer for models saved while it lived in this module (see __getattr__).
-import course_lib.mixup
 from course_lib._checks import (
     check_number,
     check_positive_int,
@@ -37,23 +34,6 @@ __all__ = [
     "balance_with_augmentation",
     "class_specific_augmentation",
 ]
-
-# Names that moved to course_lib.mixup; the old names work until the next release.
-_MOVED_TO_MIXUP = ("LAMBDA_EPSILON", "MixUp", "mixup_batch")
-
-
-def __getattr__(name):
-    if name in _MOVED_TO_MIXUP:
-        warnings.warn(
-            f"course_lib.augment.{name} moved to course_lib.mixup.{name}; the old name will be "
-            "removed in the next release. (mixup_batch now takes alpha, different_classes, seed "
-            "in this order, as MixUp does.)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(course_lib.mixup, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 _FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 

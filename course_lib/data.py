@@ -24,8 +24,14 @@ is downloaded over it.
 CIFAR-10 comes as 60,000 JPEG files; decoding them takes a while, so the
 decoded arrays are cached as an `.npz` keyed by the archive's hash, written
 atomically (a temporary file, then a rename).
+
+The experiments' splits come from here too: `load_splits` returns training,
+validation and test sets (`Splits`), the validation set carved out of the
+training data, stratified (`split_validation`), never out of the test set.
+`subset` draws a stratified subset, to fit a CPU budget.
 """
 
+import collections
 import gzip
 import hashlib
 import io
@@ -58,6 +64,9 @@ __all__ = [
     "load_digits",
     "load_dataset",
     "subset",
+    "Splits",
+    "split_validation",
+    "load_splits",
 ]
 
 DATA_DIR_ENV = "COURSE_DATA_DIR"
@@ -557,3 +566,111 @@ def subset(x, y, per_class, seed=0):
         chosen.append(rng.choice(members, size=per_class, replace=False))
     index = rng.permutation(np.concatenate(chosen))
     return x[index], y[index]
+
+
+# ---------------------------------------------------------------------------
+# Training, validation and test splits
+
+
+class Splits(collections.namedtuple("Splits", ["train", "validation", "test"])):
+    """`(train, validation, test)`, each an `(x, y)` pair with integer labels of shape `(N,)`.
+
+    A named tuple (what `load_splits` returns); its repr gives the sizes.
+
+    Example:
+
+    >>> x, y = np.zeros((10, 2)), np.arange(10) % 2
+    >>> splits = Splits((x[:6], y[:6]), (x[6:8], y[6:8]), (x[8:], y[8:]))
+    >>> splits, splits.validation[1].tolist()
+    (Splits(train=6, validation=2, test=2), [0, 1])
+    """
+
+    __slots__ = ()
+
+    def __repr__(self):
+        sizes = ", ".join(f"{name}={len(part[0])}" for name, part in zip(("train", "validation", "test"), self))
+        return f"Splits({sizes})"
+
+
+def split_validation(x, y, validation_size, seed=0):
+    """Carves a stratified validation set out of training data.
+
+    Args:
+        x: training examples, first axis the example.
+        y: their integer labels, `(N,)` or `(N, 1)`.
+        validation_size: number of validation examples (an int), taken in
+            proportion to the classes.
+        seed: None or a non-negative int, the seed of the split.
+
+    Returns:
+        `(x_train, y_train), (x_validation, y_validation)` with labels of
+        shape `(N,)`.
+
+    Example:
+
+    >>> x = np.arange(100).reshape(50, 2); y = np.repeat([0, 1], 25)
+    >>> (xt, yt), (xv, yv) = split_validation(x, y, validation_size=10)
+    >>> len(xt), np.bincount(yv).tolist()
+    (40, [5, 5])
+    """
+    from sklearn.model_selection import train_test_split
+
+    x = np.asarray(x)
+    y = class_indices(y, "y")
+    if len(x) != len(y):
+        raise ValueError(f"`x` and `y` must have the same length; received {len(x)} and {len(y)}.")
+    validation_size = check_positive_int(validation_size, "validation_size")
+    seed = check_seed(seed)
+    if validation_size >= len(x):
+        raise ValueError(
+            f"`validation_size` must be smaller than the {len(x)} training examples; "
+            f"received validation_size={validation_size}."
+        )
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, test_size=validation_size, stratify=y, random_state=seed
+    )
+    return (x_train, y_train), (x_val, y_val)
+
+
+def load_splits(
+    name="cifar10",
+    validation_size=5000,
+    train_per_class=None,
+    test_per_class=None,
+    seed=0,
+):
+    """Loads a course dataset as training, validation and test splits.
+
+    The validation set is carved out of the official training set
+    (`split_validation`), never out of the test set. Optionally the training
+    and test sets are cut to a stratified subset (`subset`) to fit a CPU
+    budget; the validation set keeps `validation_size` examples.
+
+    Args:
+        name: a dataset of `DATASETS` ("cifar10", "mnist",
+            "fashion_mnist").
+        validation_size: number of validation examples taken from the
+            training set.
+        train_per_class: training examples kept per class after the
+            validation set is taken out, or None for all of them.
+        test_per_class: test examples kept per class, or None for all.
+        seed: None or a non-negative int, the seed of the validation split
+            and of the subsets.
+
+    Returns:
+        A `Splits` `(train, validation, test)` of `(x, y)` pairs, images as
+        stored (uint8) and labels of shape `(N,)`.
+
+    Example:
+
+    >>> load_splits("mnist", validation_size=1000, train_per_class=20, test_per_class=5)
+    Splits(train=200, validation=1000, test=50)
+    """
+    (x_train, y_train), (x_test, y_test) = load_dataset(name)
+    train, validation = split_validation(x_train, y_train, validation_size, seed)
+    if train_per_class is not None:
+        train = subset(*train, per_class=train_per_class, seed=seed)
+    y_test = class_indices(y_test, "y_test")
+    if test_per_class is not None:
+        x_test, y_test = subset(x_test, y_test, per_class=test_per_class, seed=seed)
+    return Splits(train, validation, (x_test, y_test))

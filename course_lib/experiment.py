@@ -1,4 +1,4 @@
-"""The course's experiment harness: splits, one training recipe, several seeds, paired comparisons.
+"""The course's experiment harness: one training recipe, several seeds, paired comparisons.
 
 Every notebook that trains a network (except those whose lesson is
 `compile`/`fit` itself) goes through this module, so that every experiment
@@ -13,18 +13,24 @@ uses the same methodology:
   weight decay, a linear warm-up then a cosine learning-rate decay, and a
   BatchNormalization momentum suited to the run's length (or statistics
   re-estimated after training, `course_lib.batchnorm`).
-- `train` trains one model with a recipe and returns its per-epoch history.
+- `train` trains one model with a recipe and returns its per-epoch history;
+  `evaluate` scores a model on a test set.
 - `run` trains a model-building function over several seeds and returns a
   `Runs`: per-epoch histories and test scores, one row per seed.
-- `summarize`, `compare` and `paired_comparison` (from
-  `course_lib.comparison`) tabulate runs over seeds and compare two variants
-  seed by seed: the mean paired difference with its 95 % interval, a "clear
-  effect" when the interval excludes 0, decided on validation accuracy.
+- `summarize`, `compare` and `paired_comparison` tabulate runs over seeds and
+  compare two variants seed by seed: the mean paired difference with its
+  95 % interval, a "clear effect" when the interval excludes 0, decided on
+  validation accuracy.
 - `learning_rate_range_test` draws the training loss against a growing
   learning rate: a diagnostic for choosing the rate.
+
+The splits (`course_lib.data`), the training batches (`course_lib.batches`),
+the standardisation (`course_lib.standardization`), the comparisons
+(`course_lib.comparison`) and the range test (`course_lib.learning_rate_range`)
+live in their own modules; this one re-exports their names, so that a notebook
+imports the harness from one place.
 """
 
-import collections
 import dataclasses
 import time
 
@@ -32,363 +38,25 @@ import keras
 import numpy as np
 import pandas as pd
 
-from course_lib import data
-from course_lib.comparison import Comparison, compare, paired_comparison, summarize
+from course_lib._checks import check_number, check_positive_int, check_seed, class_indices
+from course_lib._keras_compat import set_random_seed_keeping_traces
+from course_lib.batches import AugmentedBatches
 from course_lib.batchnorm import (
     KERAS_MOMENTUM,
     momentum_for_steps,
     recompute_batchnorm_statistics,
     set_batchnorm_momentum,
 )
-from course_lib._checks import (
-    check_array,
-    check_image_batch,
-    check_model,
-    check_number,
-    check_positive_int,
-    check_seed,
-    class_indices,
-)
-from course_lib._keras_compat import set_random_seed_keeping_traces
+from course_lib.comparison import Comparison, compare, paired_comparison, summarize
+from course_lib.data import Splits, load_splits, split_validation
+from course_lib.learning_rate_range import learning_rate_range_test
 from course_lib.runtime import default_jit_compile
+from course_lib.standardization import channel_statistics, standardization, with_standardization
 
 # Batch size of every evaluation (validation after each epoch, test scores). Keras's default,
 # 32, adds per-batch overhead: a small GoogLeNet's epoch with 1,000 validation images took
 # 1.3 s longer on a 2-core CPU. Only the scores' rounding depends on it.
 EVALUATION_BATCH_SIZE = 256
-
-
-class Splits(collections.namedtuple("Splits", ["train", "validation", "test"])):
-    """`(train, validation, test)`, each an `(x, y)` pair with integer labels of shape `(N,)`."""
-
-    __slots__ = ()
-
-    def __repr__(self):
-        sizes = ", ".join(f"{name}={len(part[0])}" for name, part in zip(("train", "validation", "test"), self))
-        return f"Splits({sizes})"
-
-
-def split_validation(x, y, validation_size, seed=0):
-    """Carves a stratified validation set out of training data.
-
-    Args:
-        x: training examples, first axis the example.
-        y: their integer labels, `(N,)` or `(N, 1)`.
-        validation_size: number of validation examples (an int), taken in
-            proportion to the classes.
-        seed: None or a non-negative int, the seed of the split.
-
-    Returns:
-        `(x_train, y_train), (x_validation, y_validation)` with labels of
-        shape `(N,)`.
-
-    Example:
-
-    >>> x = np.arange(100).reshape(50, 2); y = np.repeat([0, 1], 25)
-    >>> (xt, yt), (xv, yv) = split_validation(x, y, validation_size=10)
-    >>> len(xt), np.bincount(yv).tolist()
-    (40, [5, 5])
-    """
-    from sklearn.model_selection import train_test_split
-
-    x = np.asarray(x)
-    y = class_indices(y, "y")
-    if len(x) != len(y):
-        raise ValueError(f"`x` and `y` must have the same length; received {len(x)} and {len(y)}.")
-    validation_size = check_positive_int(validation_size, "validation_size")
-    seed = check_seed(seed)
-    if validation_size >= len(x):
-        raise ValueError(
-            f"`validation_size` must be smaller than the {len(x)} training examples; "
-            f"received validation_size={validation_size}."
-        )
-    x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=validation_size, stratify=y, random_state=seed
-    )
-    return (x_train, y_train), (x_val, y_val)
-
-
-def load_splits(
-    name="cifar10",
-    validation_size=5000,
-    train_per_class=None,
-    test_per_class=None,
-    seed=0,
-):
-    """Loads a course dataset as training, validation and test splits.
-
-    The validation set is carved out of the official training set
-    (`split_validation`), never out of the test set. Optionally the training
-    and test sets are cut to a stratified subset (`course_lib.data.subset`)
-    to fit a CPU budget; the validation set keeps `validation_size` examples.
-
-    Args:
-        name: a dataset of `course_lib.data` ("cifar10", "mnist",
-            "fashion_mnist").
-        validation_size: number of validation examples taken from the
-            training set.
-        train_per_class: training examples kept per class after the
-            validation set is taken out, or None for all of them.
-        test_per_class: test examples kept per class, or None for all.
-        seed: None or a non-negative int, the seed of the validation split
-            and of the subsets.
-
-    Returns:
-        A `Splits` `(train, validation, test)` of `(x, y)` pairs, images as
-        stored (uint8) and labels of shape `(N,)`.
-    """
-    (x_train, y_train), (x_test, y_test) = data.load_dataset(name)
-    train, validation = split_validation(x_train, y_train, validation_size, seed)
-    if train_per_class is not None:
-        train = data.subset(*train, per_class=train_per_class, seed=seed)
-    y_test = class_indices(y_test, "y_test")
-    if test_per_class is not None:
-        x_test, y_test = data.subset(x_test, y_test, per_class=test_per_class, seed=seed)
-    return Splits(train, validation, (x_test, y_test))
-
-
-class AugmentedBatches(keras.utils.PyDataset):
-    """Shuffled, augmented training batches with one-hot labels, made in NumPy.
-
-    Each epoch visits every example once, in an order drawn from `(seed,
-    epoch)`, so a run resumed at epoch `e` (`set_epoch(e)`) sees the batches
-    it would have seen. Each image is mirrored left-right with probability
-    1/2 (`flip=True`), or, with `flip="alternating"` (airbench's alternating
-    flip), a random half of the images is mirrored in even epochs and the
-    other half in odd epochs, so that every image is seen both ways once in
-    every two epochs. Each image is then shifted by up to `translate` pixels in each direction,
-    the uncovered border filled by reflection (as a random crop of the
-    reflect-padded image). The transformations run on the whole batch at
-    once, outside the model: they cost the same on every Keras backend and
-    leave the model free of augmentation layers.
-
-    With `on_device=True`, the reflect-padded images and the one-hot labels
-    are copied once to the backend's default device (the GPU when there is
-    one), and each batch is one gather there (`keras.ops.take`): every
-    output pixel's index says which image, row and column it comes from, so
-    the choice of images, the mirroring and the shift are all in the
-    indices. Only the random choices are drawn in NumPy, the same as
-    without, so the batches are the same. On a GPU this spares the host the
-    pixel work and the copy of every batch; Keras hands the device tensors
-    to the training step as they are on JAX and PyTorch, while on
-    TensorFlow it feeds a `PyDataset` through `tf.data` on the host.
-
-    Args:
-        x: images `(N, rows, cols, channels)` (any dtype; batches are float32).
-        y: integer labels `(N,)` or `(N, 1)`.
-        num_classes: number of classes of the one-hot labels.
-        batch_size: images per batch (the last batch may be smaller).
-        flip: whether to mirror half of the images left-right (True, False
-            or "alternating").
-        translate: largest shift in pixels (0: none).
-        seed: a non-negative int, the seed of the order and of the
-            transformations (not None: a resumed run must see the same
-            batches).
-        shuffle: whether to visit the examples in a new random order each
-            epoch.
-        outputs: number of model outputs that get the labels (a tuple of
-            that many copies when more than one, e.g. GoogLeNet's auxiliary
-            classifiers).
-        on_device: whether to keep the data on the device and make the
-            batches there (backend tensors) instead of in NumPy (arrays).
-        **kwargs: `keras.utils.PyDataset` arguments (`workers`, ...).
-
-    Example:
-
-    >>> x = np.zeros((10, 8, 8, 3), "uint8"); y = np.arange(10) % 2
-    >>> batches = AugmentedBatches(x, y, num_classes=2, batch_size=4, translate=2)
-    >>> images, labels = batches[0]
-    >>> len(batches), images.shape, labels.shape
-    (3, (4, 8, 8, 3), (4, 2))
-    >>> images, labels = AugmentedBatches(x, y, num_classes=2, batch_size=4, translate=2, on_device=True)[0]
-    >>> keras.ops.is_tensor(images), tuple(images.shape)
-    (True, (4, 8, 8, 3))
-    """
-
-    def __init__(self, x, y, num_classes, batch_size=128, flip=True, translate=0, seed=0,
-                 shuffle=True, outputs=1, on_device=False, **kwargs):
-        super().__init__(**kwargs)
-        x = check_image_batch(x, "x")
-        self.x = x
-        num_classes = check_positive_int(num_classes, "num_classes")
-        self.y = class_indices(y, "y", num_classes)
-        if len(self.x) != len(self.y):
-            raise ValueError(f"`x` and `y` must have the same length; received {len(x)} and {len(self.y)}.")
-        batch_size = check_positive_int(batch_size, "batch_size")
-        translate = check_positive_int(translate, "translate", allow_zero=True)
-        seed = check_seed(seed, allow_none=False)
-        outputs = check_positive_int(outputs, "outputs")
-        if translate >= min(x.shape[1:3]):
-            raise ValueError(f"`translate` must be smaller than the image; received translate={translate}.")
-        self.num_classes = num_classes
-        self.batch_size = batch_size
-        if flip not in (True, False, "alternating"):
-            raise ValueError(f"`flip` must be True, False or 'alternating'; received flip={flip!r}.")
-        if on_device not in (True, False):
-            raise ValueError(f"`on_device` must be True or False; received on_device={on_device!r}.")
-        self.flip = flip
-        # Alternating flip: which images are mirrored in even epochs, drawn once from the seed.
-        self._even_flips = np.random.default_rng(seed).random(len(self.x)) < 0.5 if flip == "alternating" else None
-        self.translate = translate
-        self.seed = seed
-        self.shuffle = shuffle
-        self.outputs = outputs
-        self.on_device = on_device
-        if on_device:
-            pad = ((0, 0), (translate, translate), (translate, translate), (0, 0))
-            padded = np.pad(x, pad, mode="reflect") if translate else x
-            one_hot = np.eye(num_classes, dtype="float32")[self.y]
-            # One row per pixel: a batch is a gather of rows.
-            pixels = padded.reshape(-1, padded.shape[-1])
-            self._index_dtype = "int32" if len(pixels) < 2**31 else "int64"
-            self._padded_shape = padded.shape[1:3]
-            self._device_data = (keras.ops.convert_to_tensor(pixels), keras.ops.convert_to_tensor(one_hot))
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch):
-        """Makes the next batches those of epoch `epoch` (0-based)."""
-        self.epoch = check_positive_int(epoch, "epoch", allow_zero=True)
-        rng = np.random.default_rng([self.seed, epoch])
-        self._order = rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
-        self._rng_seed = int(rng.integers(2**31))
-
-    def __len__(self):
-        return -(-len(self.x) // self.batch_size)
-
-    def __getitem__(self, index):
-        chosen, mirrored, shifts = self._draw(index)
-        if self.on_device:
-            return self._make_on_device(chosen, mirrored, shifts)
-        images = self.x[chosen].astype("float32")
-        if mirrored is not None:
-            images[mirrored] = images[mirrored, :, ::-1]
-        if shifts is not None:
-            images = _shift_with_reflection(images, self.translate, *shifts)
-        labels = np.eye(self.num_classes, dtype="float32")[self.y[chosen]]
-        return images, self._for_each_output(labels)
-
-    def _draw(self, index):
-        """The random choices of batch `index`: the images, which to mirror (or None), their shifts (or None)."""
-        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        rng = np.random.default_rng([self._rng_seed, index])
-        mirrored = shifts = None
-        if self.flip == "alternating":
-            mirrored = self._even_flips[chosen] != (self.epoch % 2 == 1)
-        elif self.flip:
-            mirrored = rng.random(len(chosen)) < 0.5
-        if self.translate:
-            dy = rng.integers(0, 2 * self.translate + 1, len(chosen))
-            shifts = dy, rng.integers(0, 2 * self.translate + 1, len(chosen))
-        return chosen, mirrored, shifts
-
-    def _make_on_device(self, chosen, mirrored, shifts):
-        ops = keras.ops
-        pixels, one_hot = self._device_data
-        (rows, cols), (padded_rows, padded_cols) = self.x.shape[1:3], self._padded_shape
-        dtype = self._index_dtype
-        images = ops.convert_to_tensor(chosen.astype(dtype))
-        dy, dx = (ops.convert_to_tensor(d.astype(dtype)) for d in shifts) if shifts is not None else (0, 0)
-        # Each output pixel's row and column in its padded image: the crop's offset plus its position.
-        row = ops.expand_dims(dy, -1) + ops.arange(rows, dtype=dtype)
-        column = ops.expand_dims(dx, -1) + ops.arange(cols, dtype=dtype)
-        column = ops.broadcast_to(column, (len(chosen), cols))
-        if mirrored is not None:
-            # Cropping the mirrored image = cropping the image at the mirrored columns (reflection
-            # padding commutes with the mirroring).
-            column = ops.where(ops.convert_to_tensor(mirrored[:, None]), padded_cols - 1 - column, column)
-        index = (images[:, None, None] * padded_rows + row[..., None]) * padded_cols + column[:, None, :]
-        batch = ops.cast(ops.take(pixels, index, axis=0), "float32")
-        return batch, self._for_each_output(ops.take(one_hot, images, axis=0))
-
-    def _for_each_output(self, labels):
-        return labels if self.outputs == 1 else (labels,) * self.outputs
-
-    def on_epoch_end(self):
-        self.set_epoch(self.epoch + 1)
-
-
-def _shift_with_reflection(images, pad, dy, dx):
-    """Crops each image of `images` `(n, rows, cols, channels)` from its reflect-padded copy.
-
-    `dy` and `dx` `(n,)` are the crops' offsets in [0, 2 pad]: a shift of
-    `pad - dy` rows and `pad - dx` columns.
-    """
-    n, rows, cols, _ = images.shape
-    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (rows, cols), axis=(1, 2))
-    # windows: (n, 2 pad + 1, 2 pad + 1, channels, rows, cols)
-    return np.ascontiguousarray(windows[np.arange(n), dy, dx].transpose(0, 2, 3, 1))
-
-
-def channel_statistics(x):
-    """Per-channel mean and variance of images `x` `(N, rows, cols, channels)`, as two lists.
-
-    Raises:
-        TypeError: `x` does not hold real numbers.
-        ValueError: `x` is not 4-D, is empty, or holds NaN or infinity (a
-            standardisation with NaN statistics outputs NaN for every image).
-    """
-    x = check_array(x, "x", ndim=4, shape="(N, rows, cols, channels)", finite=True)
-    pixels = x.reshape(-1, x.shape[-1]).astype("float64")
-    return {"mean": pixels.mean(0).tolist(), "variance": pixels.var(0).tolist()}
-
-
-def standardization(x):
-    """A `keras.layers.Normalization` with the per-channel mean and variance of `x`.
-
-    Put it first in a model, so that the model takes images as stored (uint8,
-    0-255) and every later layer sees inputs of mean 0 and variance 1 per
-    channel, whatever the dataset's brightness and contrast.
-
-    Args:
-        x: training images `(N, rows, cols, channels)`.
-
-    Returns:
-        A `keras.layers.Normalization(axis=-1)` with those statistics as
-        constants (they are part of its config, not of its weights).
-    """
-    return keras.layers.Normalization(axis=-1, **channel_statistics(x), name="standardize")
-
-
-def with_standardization(network, x_train, name=None, standardize=True):
-    """`network` behind a standardisation layer fitted on `x_train`, as one model.
-
-    Args:
-        network: a `keras.Model` taking standardised images, or a pair
-            `(training_model, inference_model)` sharing their layers (as
-            `googlenet(aux_heads=True)` returns it).
-        x_train: the training images whose statistics standardise the inputs.
-        name: name of the model (default: the network's).
-        standardize: False to divide the pixels by 255 instead (a control:
-            see `Recipe.standardize`).
-
-    Returns:
-        A `keras.Model` taking images as stored and returning `network`'s
-        output; for a pair, a pair of such models sharing the standardisation.
-
-    Raises:
-        ValueError: `x_train` is not a non-empty batch of images with the
-            network's channels, or holds NaN or infinity.
-    """
-    pair = isinstance(network, (tuple, list))
-    networks = tuple(network) if pair else (network,)
-    if not all(isinstance(n, keras.Model) for n in networks) or len(networks) not in (1, 2):
-        raise TypeError(f"`network` must be a keras.Model or a pair of them; received {network!r}.")
-    inputs = keras.Input(networks[0].input_shape[1:], name="image")
-    if standardize:
-        x_train = check_array(x_train, "x_train", ndim=4, shape="(N, rows, cols, channels)", finite=True)
-        scale = standardization(x_train)
-        channels = inputs.shape[-1]
-        if channels is not None and np.shape(x_train)[-1] != channels:
-            raise ValueError(
-                f"`x_train` must have the network's {channels} channels; received x_train of shape "
-                f"{np.shape(x_train)} for inputs of shape {tuple(inputs.shape)}."
-            )
-    else:
-        scale = keras.layers.Rescaling(1 / 255, name="rescale")
-    standardized = scale(inputs)
-    models = tuple(keras.Model(inputs, n(standardized), name=name or n.name) for n in networks)
-    return models if pair else models[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -706,66 +374,6 @@ def evaluate(model, x, y, batch_size=EVALUATION_BATCH_SIZE):
             "predictions": probabilities.argmax(1)}
 
 
-def learning_rate_range_test(model, x, y, min_lr=1e-4, max_lr=10.0, steps=100, batch_size=64,
-                             momentum=0.9, seed=0, stop_factor=4.0):
-    """The learning-rate range test: the training loss as the learning rate grows.
-
-    One short run of SGD (with `momentum`) in which the learning rate grows
-    geometrically from `min_lr` to `max_lr` over `steps` steps, one batch per
-    step, recording each batch's loss (Smith, 2017). The loss first stays
-    flat (too small a rate to learn in so few steps), then falls (rates that
-    train), then rises and explodes (rates too large); the run stops once the
-    smoothed loss exceeds `stop_factor` times its minimum. Choose a rate in
-    the falling part, well before the minimum of the curve. The model's
-    weights are changed: use a fresh model.
-
-    Args:
-        model: a fresh, uncompiled classifier ending in class probabilities.
-        x: training images, as the model takes them.
-        y: their integer labels.
-        min_lr, max_lr: the first and the last learning rate.
-        steps: number of steps (batches).
-        batch_size: images per batch, drawn in a random order.
-        momentum: SGD's momentum.
-        seed: None or a non-negative int, the seed of the batch order.
-        stop_factor: stop once the smoothed loss exceeds this multiple of
-            its minimum.
-
-    Returns:
-        A DataFrame with one row per step: "learning_rate", "loss" (the
-        batch's loss) and "smoothed_loss" (an exponential average, weight
-        0.9 on the past, corrected for its start).
-    """
-    check_model(model)
-    x = np.asarray(x)
-    y = class_indices(y, "y")
-    steps = check_positive_int(steps, "steps")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    seed = check_seed(seed)
-    if not 0 < min_lr < max_lr:
-        raise ValueError(f"`min_lr` and `max_lr` must satisfy 0 < min_lr < max_lr; received {min_lr}, {max_lr}.")
-    classes = model.outputs[0].shape[-1]
-    optimizer = keras.optimizers.SGD(min_lr, momentum=momentum)
-    model.compile(optimizer=optimizer, loss="categorical_crossentropy",
-                  jit_compile=default_jit_compile())
-    _create_variables_before_tracing(model)
-    rates = min_lr * (max_lr / min_lr) ** (np.arange(steps) / max(steps - 1, 1))
-    rng = np.random.default_rng(seed)
-    order = np.concatenate([rng.permutation(len(x)) for _ in range(-(-steps * batch_size // len(x)))])
-    rows, average, best = [], 0.0, np.inf
-    for step, rate in enumerate(rates):
-        optimizer.learning_rate.assign(float(rate))
-        chosen = order[step * batch_size : (step + 1) * batch_size]
-        loss = float(model.train_on_batch(x[chosen], _one_hot(y[chosen], classes)))
-        average = 0.9 * average + 0.1 * loss
-        smoothed = average / (1 - 0.9 ** (step + 1))
-        rows.append({"learning_rate": float(rate), "loss": loss, "smoothed_loss": smoothed})
-        best = min(best, smoothed)
-        if not np.isfinite(loss) or smoothed > stop_factor * best:
-            break
-    return pd.DataFrame(rows)
-
-
 class Runs:
     """The results of one variant trained over several seeds (what `run` returns).
 
@@ -913,25 +521,27 @@ def run(build, splits, recipe, seeds=(0, 1, 2), name=None, keep_models=False, ve
 
 
 __all__ = [
-    "AugmentedBatches",
-    "Comparison",
+    # Defined here: the recipe, training, evaluation and runs.
     "EpochTimer",
-    "KERAS_MOMENTUM",
     "Recipe",
     "Runs",
-    "Splits",
     "apply_batchnorm_momentum",
-    "compare",
     "compile_with",
     "evaluate",
+    "run",
+    "train",
+    # Re-exported from the modules named in the module's docstring.
+    "AugmentedBatches",
+    "Comparison",
+    "KERAS_MOMENTUM",
+    "Splits",
     "channel_statistics",
+    "compare",
     "learning_rate_range_test",
     "load_splits",
     "paired_comparison",
-    "run",
     "split_validation",
     "standardization",
     "summarize",
-    "train",
     "with_standardization",
 ]

@@ -24,6 +24,7 @@ from course_lib._checks import (
     check_seed,
     check_soft_labels,
 )
+from course_lib.batches import SeededBatches
 
 __all__ = ["LAMBDA_EPSILON", "MixUp", "mixup_batch", "MixUpBatches"]
 
@@ -249,7 +250,7 @@ def mixup_batch(images, labels, alpha=0.2, different_classes=True, seed=None):
     return mixed_images, mixed_labels, lambdas, partners.astype("int64")
 
 
-class MixUpBatches(keras.utils.PyDataset):
+class MixUpBatches(SeededBatches):
     """Shuffled batches of virtual samples, mixed anew at every epoch, for `fit`.
 
     Each epoch visits every sample once, in an order drawn from `(seed,
@@ -258,7 +259,9 @@ class MixUpBatches(keras.utils.PyDataset):
     `b` of epoch `e` is seeded by `(seed, e, b)`: the same seed gives the
     same batches whatever order they are asked for in, and a new epoch gives
     new partners and weights. `model.fit(MixUpBatches(...), epochs=n)` thus
-    trains `n` epochs of fresh virtual samples in one call.
+    trains `n` epochs of fresh virtual samples in one call. The order and the
+    epochs (`set_epoch`, `on_epoch_end`) are those of
+    `course_lib.batches.SeededBatches`.
 
     Args:
         x: images `(N, ...)` (batches are float32).
@@ -284,36 +287,19 @@ class MixUpBatches(keras.utils.PyDataset):
 
     def __init__(self, x, y, batch_size=32, alpha=0.2, different_classes=True, seed=None,
                  shuffle=True, **kwargs):
-        super().__init__(**kwargs)
         self.x, self.y = np.asarray(x), np.asarray(y)
         _check_mixup_inputs(self.x, self.y)
         _check_concrete_labels(self.y)
-        self.batch_size = check_positive_int(batch_size, "batch_size")
+        batch_size = check_positive_int(batch_size, "batch_size")
         self.alpha = _check_alpha(alpha)
         self.different_classes = check_bool(different_classes, "different_classes")
-        self.seed = check_seed(seed)
-        self.shuffle = check_bool(shuffle, "shuffle")
-        # Without a seed, one drawn now: the batches of a run still differ epoch by epoch.
-        self._base_seed = np.random.SeedSequence().entropy if self.seed is None else self.seed
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch):
-        """Makes the next batches those of epoch `epoch` (0-based)."""
-        self.epoch = check_positive_int(epoch, "epoch", allow_zero=True)
-        order = np.random.default_rng([self._base_seed, self.epoch]).permutation(len(self.x))
-        self._order = order if self.shuffle else np.arange(len(self.x))
-
-    def __len__(self):
-        return -(-len(self.x) // self.batch_size)
+        super().__init__(len(self.x), batch_size, seed=seed, shuffle=shuffle, **kwargs)
 
     def __getitem__(self, index):
-        chosen = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        chosen = self.batch_indices(index)
         # 31 bits: Keras keeps seeds in int32 on some backends.
         seed = int(np.random.SeedSequence([self._base_seed, self.epoch, index]).generate_state(1)[0] >> 1)
         images, labels, _, _ = mixup_batch(
             self.x[chosen], self.y[chosen], self.alpha, self.different_classes, seed
         )
         return images, labels
-
-    def on_epoch_end(self):
-        self.set_epoch(self.epoch + 1)

@@ -11,6 +11,8 @@ import io
 import os
 import shutil
 import struct
+import subprocess
+import sys
 import tarfile
 import urllib.error
 
@@ -53,16 +55,21 @@ def test_loaders_return_keras_shapes_and_dtypes(name, shapes):
 
 
 @pytest.mark.data
-def test_fashion_mnist_equals_keras_loader_on_the_same_files(tmp_path, monkeypatch):
+def test_fashion_mnist_equals_keras_loader_on_the_same_files(tmp_path):
     # keras.datasets.fashion_mnist reads these four gz files from its cache
     # folder without a hash check, so it can be pointed at the mirror's copy.
     mirror = _requires_mirror("fashion_mnist")
     keras_dir = tmp_path / "datasets" / "fashion-mnist"
     shutil.copytree(mirror, keras_dir)
-    from keras.src.utils import file_utils
-
-    monkeypatch.setattr(file_utils.config, "keras_home", lambda: str(tmp_path))
-    expected = keras.datasets.fashion_mnist.load_data()
+    # Keras reads $KERAS_HOME (the folder of `keras.utils.get_file`'s cache) when it is imported,
+    # so its loader runs in a fresh process (on the NumPy backend, the quickest to import).
+    env = {**os.environ, "KERAS_HOME": str(tmp_path), "KERAS_BACKEND": "numpy"}
+    saved = tmp_path / "keras.npz"
+    script = ("import sys, numpy, keras; (a, b), (c, d) = keras.datasets.fashion_mnist.load_data(); "
+              "numpy.savez(sys.argv[1], x_train=a, y_train=b, x_test=c, y_test=d)")
+    subprocess.run([sys.executable, "-c", script, str(saved)], env=env, check=True, capture_output=True)
+    with np.load(saved) as arrays:
+        expected = ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"]))
     actual = data.load_fashion_mnist()
     for (x_e, y_e), (x_a, y_a) in zip(expected, actual):
         np.testing.assert_array_equal(x_a, x_e)
@@ -306,3 +313,53 @@ def test_subset_bad_input():
             data.subset(x, y, per_class=1, seed=bad)
     with pytest.raises(ValueError, match=r"shape \(N,\) or \(N, 1\)"):
         data.subset(x, np.zeros((10, 3), int), per_class=1)
+
+
+# ---------------------------------------------------------------------------
+# Training, validation and test splits
+
+
+def test_split_validation_is_stratified_and_disjoint():
+    x = np.arange(300).reshape(150, 2)
+    y = np.repeat([0, 1, 2], 50).reshape(-1, 1)
+    (xt, yt), (xv, yv) = data.split_validation(x, y, validation_size=30, seed=1)
+    assert yt.shape == (120,) and np.bincount(yv).tolist() == [10, 10, 10]
+    assert not set(xt[:, 0]) & set(xv[:, 0])
+    assert set(xt[:, 0]) | set(xv[:, 0]) == set(x[:, 0])
+    (xt2, _), _ = data.split_validation(x, y, validation_size=30, seed=1)
+    np.testing.assert_array_equal(xt, xt2)
+    with pytest.raises(ValueError, match="validation_size"):
+        data.split_validation(x, y, validation_size=150)
+    with pytest.raises(TypeError, match="`y` must hold integer class labels"):
+        data.split_validation(x, y.astype("float32"), validation_size=30)
+    with pytest.raises(ValueError, match="`seed` must be None or a non-negative int"):
+        data.split_validation(x, y, validation_size=30, seed=-1)
+
+
+@pytest.mark.data
+def test_load_splits_takes_validation_from_the_training_set():
+    if data.find_mirror("mnist") is None:
+        pytest.skip("no offline copy of mnist: set COURSE_DATA_DIR to the course's data mirror")
+    splits = data.load_splits("mnist", validation_size=1000, train_per_class=20, test_per_class=5)
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
+    assert len(x_train) == 200 and len(x_val) == 1000 and len(x_test) == 50
+    assert y_train.ndim == y_val.ndim == y_test.ndim == 1
+    (full_train, _), (full_test, _) = data.load_mnist()
+    train_rows = {row.tobytes() for row in full_train}
+    assert all(image.tobytes() in train_rows for image in x_val)
+    assert repr(splits) == "Splits(train=200, validation=1000, test=50)"
+
+
+def test_the_harness_re_exports_the_splits():
+    from course_lib import experiment
+
+    for name in ("Splits", "split_validation", "load_splits"):
+        assert getattr(experiment, name) is getattr(data, name)
+
+
+def test_the_data_module_imports_neither_the_harness_nor_keras():
+    # The splits live with the datasets: loading data loads no training harness, and Keras only
+    # for a download.
+    code = "import sys, course_lib.data; print(sorted({'course_lib.experiment', 'keras'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

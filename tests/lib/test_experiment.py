@@ -5,137 +5,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_lib import data, experiment
-from course_lib.experiment import AugmentedBatches, Recipe
-
-RNG = np.random.default_rng(0)
+from course_lib import batchnorm, batches, comparison, data, experiment, learning_rate_range, standardization
+from course_lib.experiment import Recipe
 
 
-def test_split_validation_is_stratified_and_disjoint():
-    x = np.arange(300).reshape(150, 2)
-    y = np.repeat([0, 1, 2], 50).reshape(-1, 1)
-    (xt, yt), (xv, yv) = experiment.split_validation(x, y, validation_size=30, seed=1)
-    assert yt.shape == (120,) and np.bincount(yv).tolist() == [10, 10, 10]
-    assert not set(xt[:, 0]) & set(xv[:, 0])
-    assert set(xt[:, 0]) | set(xv[:, 0]) == set(x[:, 0])
-    (xt2, _), _ = experiment.split_validation(x, y, validation_size=30, seed=1)
-    np.testing.assert_array_equal(xt, xt2)
-    with pytest.raises(ValueError, match="validation_size"):
-        experiment.split_validation(x, y, validation_size=150)
-    with pytest.raises(TypeError, match="`y` must hold integer class labels"):
-        experiment.split_validation(x, y.astype("float32"), validation_size=30)
-    with pytest.raises(ValueError, match="`seed` must be None or a non-negative int"):
-        experiment.split_validation(x, y, validation_size=30, seed=-1)
-
-
-@pytest.mark.data
-def test_load_splits_takes_validation_from_the_training_set():
-    if data.find_mirror("mnist") is None:
-        pytest.skip("no offline copy of mnist: set COURSE_DATA_DIR to the course's data mirror")
-    splits = experiment.load_splits("mnist", validation_size=1000, train_per_class=20, test_per_class=5)
-    (x_train, y_train), (x_val, y_val), (x_test, y_test) = splits
-    assert len(x_train) == 200 and len(x_val) == 1000 and len(x_test) == 50
-    assert y_train.ndim == y_val.ndim == y_test.ndim == 1
-    (full_train, _), (full_test, _) = data.load_mnist()
-    train_rows = {row.tobytes() for row in full_train}
-    assert all(image.tobytes() in train_rows for image in x_val)
-    assert repr(splits) == "Splits(train=200, validation=1000, test=50)"
-
-
-def _images(n=12, size=6, channels=2):
-    return RNG.integers(0, 256, (n, size, size, channels)).astype("uint8")
-
-
-def test_batches_visit_every_example_once_per_epoch_in_a_seeded_order():
-    x = _images(10)
-    y = np.arange(10) % 3
-    batches = AugmentedBatches(x, y, num_classes=3, batch_size=4, flip=False, translate=0, seed=5)
-    assert len(batches) == 3
-    seen = np.concatenate([batches[i][0] for i in range(len(batches))])
-    labels = np.concatenate([batches[i][1] for i in range(len(batches))])
-    assert seen.dtype == np.float32 and labels.shape == (10, 3)
-    assert sorted(map(bytes, seen.astype("uint8"))) == sorted(map(bytes, x))
-    first = [batches[i][0] for i in range(3)]
-    batches.on_epoch_end()
-    second = [batches[i][0] for i in range(3)]
-    assert not np.array_equal(first[0], second[0])
-    again = AugmentedBatches(x, y, num_classes=3, batch_size=4, flip=False, seed=5)
-    again.set_epoch(1)
-    np.testing.assert_array_equal(again[0][0], second[0])
-
-
-def test_flip_mirrors_about_half_of_the_images():
-    x = _images(400, size=4, channels=1)
-    batches = AugmentedBatches(x, np.zeros(400, int), num_classes=1, batch_size=400, flip=True,
-                               shuffle=False, seed=0)
-    out = batches[0][0].astype("uint8")
-    mirrored = np.array([np.array_equal(o, i[:, ::-1]) and not np.array_equal(o, i) for o, i in zip(out, x)])
-    unchanged = np.array([np.array_equal(o, i) for o, i in zip(out, x)])
-    assert (mirrored | unchanged).all()
-    assert 150 < mirrored.sum() < 250
-
-
-def test_translation_is_a_crop_of_the_reflect_padded_image():
-    x = _images(50, size=8, channels=3)
-    pad = 2
-    batches = AugmentedBatches(x, np.zeros(50, int), num_classes=1, batch_size=50, flip=False,
-                               translate=pad, shuffle=False, seed=3)
-    out = batches[0][0]
-    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
-    offsets = set()
-    for image, source in zip(out, padded):
-        matches = [(dy, dx) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
-                   if np.array_equal(image, source[dy:dy + 8, dx:dx + 8])]
-        assert matches, "an augmented image is not a crop of its padded original"
-        offsets.add(matches[0])
-    assert len(offsets) > 10  # the shifts vary
-
-
-@pytest.mark.parametrize("flip", [True, "alternating"])
-def test_batches_made_on_the_device_are_the_numpy_batches(flip):
-    x, y = _images(23, size=7, channels=3), np.arange(23) % 3
-    kwargs = dict(num_classes=3, batch_size=8, flip=flip, translate=2, seed=4, outputs=2)
-    in_numpy, on_device = AugmentedBatches(x, y, **kwargs), AugmentedBatches(x, y, on_device=True, **kwargs)
-    for epoch in (0, 1):
-        in_numpy.set_epoch(epoch)
-        on_device.set_epoch(epoch)
-        for index in range(len(in_numpy)):
-            (images, labels), (expected_images, expected_labels) = on_device[index], in_numpy[index]
-            assert keras.ops.is_tensor(images) and keras.ops.is_tensor(labels[0]) and len(labels) == 2
-            np.testing.assert_array_equal(keras.ops.convert_to_numpy(images), expected_images)
-            np.testing.assert_array_equal(keras.ops.convert_to_numpy(labels[1]), expected_labels[1])
-
-
-@pytest.mark.parametrize(
-    "kwargs, message",
-    [
-        (dict(num_classes=2, translate=6), "translate"),
-        (dict(num_classes=0), "num_classes"),
-        (dict(num_classes=2, batch_size=0), "batch_size"),
-        (dict(num_classes=2, seed=-1), "`seed` must be a non-negative int"),
-        # A resumed run must see the same batches: no unseeded batches.
-        (dict(num_classes=2, seed=None), "`seed` must be a non-negative int; received seed=None"),
-        (dict(num_classes=2, on_device="gpu"), "`on_device` must be True or False"),
-    ],
-)
-def test_batches_reject_bad_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
-        AugmentedBatches(_images(4), np.array([0, 1, 0, 1]), **kwargs)
-
-
-def test_batches_reject_labels_out_of_range():
-    with pytest.raises(ValueError, match=r"labels in \[0, 2\)"):
-        AugmentedBatches(_images(4), np.array([0, 1, 2, 1]), num_classes=2)
-
-
-def test_standardization_gives_zero_mean_unit_variance_per_channel():
-    x = (RNG.normal(size=(20, 5, 5, 3)) * [10, 20, 30] + [100, 50, 0]).astype("float32")
-    layer = experiment.standardization(x)
-    out = keras.ops.convert_to_numpy(layer(x))
-    np.testing.assert_allclose(out.reshape(-1, 3).mean(0), 0, atol=1e-4)
-    np.testing.assert_allclose(out.reshape(-1, 3).var(0), 1, atol=1e-4)
-    with pytest.raises(ValueError, match="rows, cols, channels"):
-        experiment.standardization(x[0])
+def test_the_harness_re_exports_the_names_of_the_modules_it_gathers():
+    homes = {
+        data: ["Splits", "split_validation", "load_splits"],
+        batches: ["AugmentedBatches"],
+        standardization: ["channel_statistics", "standardization", "with_standardization"],
+        comparison: ["Comparison", "compare", "paired_comparison", "summarize"],
+        batchnorm: ["KERAS_MOMENTUM"],
+        learning_rate_range: ["learning_rate_range_test"],
+    }
+    for module, names in homes.items():
+        for name in names:
+            assert name in experiment.__all__ and getattr(experiment, name) is getattr(module, name), name
+    assert isinstance(Recipe(batch_size=4).batches(np.zeros((8, 8, 8, 1)), np.arange(8) % 2, 2), batches.AugmentedBatches)
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():

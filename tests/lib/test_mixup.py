@@ -199,16 +199,6 @@ def test_a_config_saved_from_course_lib_augment_still_loads():
     assert (layer.alpha, layer.different_classes, layer.seed) == (0.4, False, 7)
 
 
-def test_the_old_names_in_course_lib_augment_warn_and_point_to_mixup():
-    from course_lib import augment
-
-    for name in ("MixUp", "mixup_batch", "LAMBDA_EPSILON"):
-        with pytest.warns(DeprecationWarning, match=f"course_lib.mixup.{name}"):
-            assert getattr(augment, name) is getattr(M, name)
-    with pytest.raises(AttributeError):
-        augment.no_such_name  # noqa: B018
-
-
 # MixUpBatches -------------------------------------------------------------------
 
 
