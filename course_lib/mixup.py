@@ -1,8 +1,11 @@
-"""Mixup (Zhang et al., 2018): virtual samples mixed from pairs of samples of different classes.
+"""Mixup (Zhang et al., 2018): virtual samples mixed from pairs of training samples.
 
 Mixup makes virtual samples `lambda * x_i + (1 - lambda) * x_j` with the same
 mixture of the labels `lambda * y_i + (1 - lambda) * y_j`, the weight drawn
-from `Beta(alpha, alpha)` and the partner `j` taken from another class. Three
+from `Beta(alpha, alpha)`. The paper (and `keras.layers.MixUp`) pairs each
+sample with a random partner, whatever its class; the lecture takes the
+partner `j` from another class, and so do these functions by default
+(`different_classes=True`; `False` pairs at random, as the paper does). Three
 forms of the same draw:
 
 - `MixUp`, a Keras layer: in a model, a `tf.data` pipeline or on NumPy

@@ -60,7 +60,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from course_lib import comparison, experiment, ops, studies
+from course_lib import comparison, diagrams, experiment, ops, studies
 from course_lib.autodiff import value_and_gradient
 from course_lib.batchnorm import KERAS_MOMENTUM, momentum_for_steps
 from course_lib.gradcheck import numerical_gradient, relative_error
@@ -191,6 +191,17 @@ print("backward pass == autodiff == numerical gradients; dx sums to 0 per channe
 #
 # starting from 0 and 1, with a **momentum** $m$ of 0.99 by default in Keras.
 # Inference is then a fixed affine map per channel (`ops.batchnorm_inference`).
+#
+# The diagram puts the two modes side by side, with Keras's defaults. On the
+# left, training normalises with the batch's own statistics. On the right,
+# inference uses the stored moving statistics. The dashed box in the middle
+# links them: every training step moves the moving statistics 1 % of the way
+# towards the batch's.
+
+# %%
+diagrams.show(diagrams.batch_norm_modes(momentum=KERAS_MOMENTUM, epsilon=layer.epsilon))
+
+# %% [markdown]
 # We check the update and the inference against the Keras layer we called
 # above (momentum 0.9, one training step).
 

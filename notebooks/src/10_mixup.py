@@ -3,10 +3,28 @@
 #
 # Augmentation (notebook 09) transforms one image and keeps its label. Mixup
 # (Zhang et al., 2018) goes further: it makes **virtual samples** by mixing two
-# training images of different classes, pixel by pixel, and mixes their labels
-# in the same proportion. A network trained on such samples learns to answer
-# "70% cat, 30% ship" for an image that is 70% cat and 30% ship: it is pushed
-# towards less confident, linear behaviour between classes.
+# training images, pixel by pixel, and mixes their labels in the same
+# proportion. A network trained on such samples learns to answer "70% cat, 30%
+# ship" for an image that is 70% cat and 30% ship: it is pushed towards less
+# confident, linear behaviour between classes.
+#
+# > **Lecture vs paper: which pairs are mixed?**
+# >
+# > - Zhang et al. mix two examples drawn at random, whatever their classes.
+# >   In practice each batch is mixed with a shuffled copy of itself, so a
+# >   pair can share its class. `keras.layers.MixUp` does exactly that.
+# >
+# > - The lecture notes take the two examples from **different classes**. That
+# >   rule is the lecture's, not the paper's.
+# >
+# > - This notebook's code follows the lecture: `course_lib`'s `MixUp`,
+# >   `mixup_batch` and `MixUpBatches` pair every sample with one of another
+# >   class (`different_classes=True`, their default). With
+# >   `different_classes=False` they pair it with any other sample, close to the
+# >   paper's rule. Section 3 measures the difference with Keras's layer.
+# >
+# > - The paper's code also draws one weight $\lambda$ per batch. The course
+# >   and Keras draw one per sample.
 #
 # **Learning objectives.** After this notebook you can
 #
@@ -53,7 +71,7 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
 
-from course_lib import data, experiment
+from course_lib import data, diagrams, experiment
 from course_lib.mixup import MixUp, MixUpBatches, mixup_batch
 
 (x_train_all, y_train_all), (x_test_all, y_test_all) = data.load_cifar10()
@@ -82,16 +100,25 @@ def to_uint8(images):
 #
 # The labels $y$ are one-hot vectors, so $\tilde y_i$ is a **soft label**: the
 # weight $\lambda_i$ on the class of $x_i$ and $1 - \lambda_i$ on the class of
-# $x_j$. `course_lib`'s `MixUp` takes the partner from another class, as the
-# lecture defines mixup. `mixup_batch` is its NumPy version, which also returns
-# the $\lambda$s and the partners; with the same seed, both draw the same.
-# For the picture we take $\alpha = 1$ ($\lambda$ uniform in (0, 1)), so that
-# the mixing shows; training in section 4 uses `ALPHA`.
+# $x_j$. The diagram mixes two training images with $\lambda = 0.7$. Look at
+# the bottom row: the labels are mixed with the same weights as the pixels.
 
 # %%
 images, labels = data.subset(x_train_all, y_train_all, 1, seed=0)
 images = images[:8].astype("float32") / 255.0
 labels = labels.reshape(-1)[:8]
+diagrams.show(diagrams.mixup_pair(to_uint8(images[0]), to_uint8(images[1]), label_a=int(labels[0]),
+                                  label_b=int(labels[1]), lam=0.7, class_names=names))
+
+# %% [markdown]
+# `course_lib`'s `MixUp` takes the partner from another class, as the lecture
+# defines mixup (the paper takes any partner: see the box above).
+# `mixup_batch` is its NumPy version, which also returns the $\lambda$s and the
+# partners; with the same seed, both draw the same. For the picture of eight
+# virtual samples we take $\alpha = 1$ ($\lambda$ uniform in (0, 1)), so that
+# the mixing shows; training in section 4 uses `ALPHA`.
+
+# %%
 one_hot = keras.utils.to_categorical(labels, 10).astype("float32")
 
 mixed, soft, lambdas, partners = mixup_batch(images, one_hot, alpha=1.0, seed=0)
@@ -494,9 +521,10 @@ print(accuracy_effect)
 #   `categorical_crossentropy`, whose value on a soft label is the
 #   $\lambda$-mix of the two losses. `MixUp` rejects integer labels with a
 #   clear error.
-# - `course_lib`'s `MixUp` pairs each sample with one of another class;
-#   `keras.layers.MixUp` pairs by one random permutation of the batch, so some
-#   samples keep a hard label, and it does not check its labels.
+# - `course_lib`'s `MixUp` pairs each sample with one of another class, the
+#   lecture's rule. `keras.layers.MixUp` pairs by one random permutation of the
+#   batch, as Zhang et al. do, so some samples keep a hard label; and it does
+#   not check its labels.
 # - On 100 CIFAR-10 images per class, mixup lowered the calibration error on
 #   the validation images, a clear effect over three seeds. On the test images
 #   it lowered the calibration error, the over-confidence and the NLL on every

@@ -74,7 +74,7 @@ import pandas as pd
 from jax.sharding import PartitionSpec
 
 from course_lib import distributed_worker as reference
-from course_lib import multiprocess, scaling, sharding, zoo
+from course_lib import diagrams, multiprocess, scaling, sharding, zoo
 from course_lib.models import alexnet
 
 if keras.backend.backend() != "jax":
@@ -104,6 +104,20 @@ print(f"{len(devices)} devices: {devices}")
 # %% [markdown]
 # ## 2. Data parallelism: every device a copy, every batch split
 #
+# There are two basic ways to spread the training of one model over devices.
+# The diagram draws both for AlexNet, with this notebook's devices and batch:
+#
+# - **data parallelism** (left) copies the whole model to every device and
+#   splits every batch between them;
+# - **model parallelism** (right) splits every layer's filters between the
+#   devices, as AlexNet's two GPUs did; each device sees the whole batch.
+#
+# This section runs the first, section 3 the second.
+
+# %%
+diagrams.show(diagrams.parallelism(alexnet(local_response_norm=False), devices=len(devices), batch_size=BATCH_SIZE))
+
+# %% [markdown]
 # In *data parallelism* each device holds a full copy of the weights and takes
 # a share of every batch. With 4 devices and a batch of 64, that is 16 images
 # each. A step has three parts:
@@ -335,9 +349,11 @@ assert difference < 1e-5
 # %% [markdown]
 # ### What the compiler makes the devices send
 #
-# A layout says where the weights live, not how the work is divided: XLA's
-# partitioner chooses that, and adds whatever communication it needs. The
-# collectives of the compiled forward pass, per layer:
+# A layout says where the weights live, not how the work is divided. XLA's
+# partitioner, the part of the compiler that divides the work, chooses that.
+# It adds whatever communication it needs. Here are the *collective*
+# operations of the compiled forward pass, those in which the devices exchange
+# data (all-reduce, all-gather), per layer:
 
 # %%
 layer_names = [layer.name for layer in split.layers]
@@ -462,14 +478,19 @@ print(f"the total passes 3 GB from a batch of {too_large} images")
 assert memory["total"] < 3 < memory["total"] + (too_large - batch_of) * outputs_per_image * 4 / 1e9 + 1e-9
 
 # %% [markdown]
-# By this count the paper's training at a batch of 128 would fit on one 3 GB
-# card. That leaves room for the backward pass's temporaries and the
-# convolution algorithms' workspace, which the count leaves out. So the split
-# bought at least as much speed as memory: two GPUs computing at once. That is
-# the lecture's reading ("just to improve the parallelism on the available
-# physical hardware"). The paper's memory argument is about the size of
-# network it wanted to train. The count says where the limit lies for this
-# one.
+# The total is well under 3 GB. But it is a lower bound: real training also
+# needs the backward pass's temporaries and the convolutions' workspace,
+# which the count leaves out. So the count does not show that the net fitted
+# on one GTX 580 in 2012, and the paper gives no count of its own.
+#
+# What the paper gives (section 3.2) is a comparison with a one-GPU net that
+# has half as many kernels in each convolutional layer. The two-GPU net has
+# 1.7 and 1.2 points less top-1 and top-5 error, and trains slightly faster.
+# So the paper's reason (memory) and the lecture's ("just to improve the
+# parallelism on the available physical hardware") are two sides of one
+# choice. Memory capped what one GPU could train; the second GPU bought twice
+# as many kernels in most convolutional layers, in no more time. Notebook 14
+# reads it the same way.
 #
 # Model parallelism becomes *necessary* when the total exceeds one device's
 # memory. Data parallelism cannot help there, since every device needs all of
@@ -528,8 +549,8 @@ assert mirrored["mirrored_local"] > 1e-2
 #
 # Here two processes on this machine, each with 2 CPU devices, train the
 # reference CNN data-parallel over all 4. Each process feeds its own 32 rows
-# of every 64-image batch (`distributed_worker.process_rows`). JAX's CPU
-# collectives (Gloo) carry the all-reduces between the processes.
+# of every 64-image batch (`distributed_worker.process_rows`). A library for
+# CPUs, Gloo, carries the all-reduces between the processes.
 
 # %%
 port = multiprocess.free_port()
@@ -560,7 +581,8 @@ assert reference.relative_difference(process0, runs[(1, True)][-1]) < 1e-5
 # all-reduced gradient to the same copy. Had they differed by one bit, they
 # would be two trainings. And they agree, within rounding, with four devices in
 # one process and with one device. On a real cluster only the address changes
-# (and the CPU collectives become the GPUs' NCCL).
+# (and the library that carries the all-reduces becomes NVIDIA's NCCL, made
+# for GPUs, instead of Gloo).
 #
 # ## 6. When do more devices pay?
 #
@@ -569,11 +591,21 @@ assert reference.relative_difference(process0, runs[(1, True)][-1]) < 1e-5
 # - the one-device compute time, divided by the device count;
 # - the all-reduce of the gradients.
 #
-# A *ring* all-reduce of `B` bytes over `n` devices sends `2 (n - 1) / n * B`
-# bytes over each device's link (`scaling.ring_allreduce_seconds`). That
-# hardly grows with `n`, while the compute share shrinks as `1 / n`.
-# `scaling.data_parallel_speedup` adds Amdahl's serial fraction: work only one
-# device can do.
+# The usual all-reduce is a *ring*: the devices pass pieces of the gradient to
+# their neighbour around a circle until each has the sum. For `B` bytes over
+# `n` devices it sends `2 (n - 1) / n * B` bytes over each device's link
+# (`scaling.ring_allreduce_seconds`). That hardly grows with `n`, while the
+# compute share shrinks as `1 / n`. `scaling.data_parallel_speedup` adds a
+# *serial fraction*: work that only one device can do, which caps the
+# speed-up (Amdahl's law).
+#
+# The link is the connection the gradients travel over. From slowest to
+# fastest, the links compared below are:
+#
+# - 25 GbE and 100 GbE: Ethernet between machines, 25 and 100 gigabits per
+#   second;
+# - PCIe 4.0 x16: the bus between a GPU and the rest of its machine;
+# - NVLink (A100): direct links between the GPUs of one NVIDIA A100 server.
 #
 # The compute side comes from measurements. On this CPU, each recorded run's
 # epoch times give its seconds per step. On a GPU, airbench's published run
@@ -645,27 +677,33 @@ for link in table.columns:
 communication_share = costs["all-reduce ms, 8 devices, 25 GbE"] / (costs["CPU s/step"] * 1e3)
 print(f"on this CPU, 8 machines over 25 GbE: the all-reduce is at most {communication_share.max():.1%} of a step")
 assert (communication_share < 0.05).all()
+assert costs["speed-up, 8 CPUs, 25 GbE"].idxmin() == costs["gradient MB"].idxmax() == "VGG16"
 assert table.loc[64, "NVLink (A100)"] > table.loc[64, "100 GbE"] > table.loc[64, "25 GbE"]
 
 # %% [markdown]
-# Read the table and the curves together:
+# What the table and the curves show:
 #
-# - On this CPU every model is compute-bound. The all-reduce takes under 5 %
-#   of a step even over 25 GbE (printed above), so data parallelism over any
-#   link pays almost fully.
-# - At a GPU's speed the same all-reduce is a large part of a step: over
-#   25 GbE, airbench94 gains little from more GPUs; over NVLink it keeps
-#   gaining. Faster devices need faster links.
-# - Communication grows with the parameters, compute with the multiply-adds:
-#   networks with many parameters and little compute per parameter (AlexNet's
-#   and VGG's dense layers) scale worst; convolutions, which reuse each weight
-#   at every position, scale best.
-# - Data parallelism stops paying when the all-reduce takes as long as the
-#   shrinking compute share. Then a faster link, fewer bytes (half precision,
-#   compression) or overlapping the all-reduce with the backward pass (which
-#   this model leaves out; frameworks do it) help. Model parallelism is not the
-#   cure for slow links; it is needed when the model does not fit on one device
-#   (section 3), and it brings communication of its own.
+# - **On this CPU, computing dominates.** The all-reduce takes under 5 % of a
+#   step, even over 25 GbE (printed above). So data parallelism over any of
+#   these links pays almost fully.
+# - **On a GPU, communication catches up.** A step of airbench94 takes
+#   milliseconds on an A100 instead of seconds on this CPU, but its
+#   all-reduce takes as long as before. Over 25 GbE it gains little from more
+#   GPUs; over NVLink it keeps gaining. Faster devices need faster links.
+# - **Parameters cost bytes, multiply-adds cost time.** The bytes to send
+#   grow with the parameters, the computation with the multiply-adds. A dense
+#   layer uses each weight once per image, a convolution at every position:
+#   for the same work, dense layers send more bytes. In the table, VGG16 has
+#   the largest gradient and the lowest speed-up.
+# - **When it stops paying.** Data parallelism stops paying when the
+#   all-reduce takes as long as each device's share of the computation. Three
+#   things help then: a faster link; fewer bytes (16-bit gradients, or
+#   compressed ones); or sending the last layers' gradients while the backward
+#   pass still works on the first ones. Frameworks do the last; our cost model
+#   leaves it out.
+# - **Model parallelism is no cure for slow links.** It is needed when the
+#   model does not fit on one device (section 3), and it needs communication
+#   of its own.
 
 # %%
 import shutil
