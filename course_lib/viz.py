@@ -13,7 +13,15 @@ notebooks and tests can inspect what was drawn.
 
 import numpy as np
 
-from course_lib._checks import check_array, check_int_pair, check_number, check_positive_int, class_indices
+from course_lib._checks import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_int_pair,
+    check_number,
+    check_positive_int,
+    class_indices,
+)
 
 __all__ = [
     "show_images",
@@ -43,6 +51,33 @@ def _as_image_batch(images):
     return images
 
 
+def _value_range(value_range):
+    """Validates `show_images`'s `value_range`: None, "image" or a pair (low, high)."""
+    if value_range is None or isinstance(value_range, str):
+        return check_choice(value_range, "value_range", (None, "image"))
+    if not (isinstance(value_range, (list, tuple)) and len(value_range) == 2):
+        raise ValueError(
+            "`value_range` must be None, 'image' or a pair (low, high); "
+            f"received value_range={value_range!r}."
+        )
+    low = check_number(value_range[0], "value_range[0]")
+    high = check_number(value_range[1], "value_range[1]")
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(
+            "`value_range` must be a pair of finite numbers (low, high) with low < high; "
+            f"received value_range={value_range!r}."
+        )
+    return low, high
+
+
+def _data_range(values):
+    """The smallest and largest finite value of an array, (0, 1) if it has none."""
+    finite = values[np.isfinite(values)] if np.issubdtype(values.dtype, np.floating) else values
+    if finite.size == 0:
+        return 0.0, 1.0
+    return float(finite.min()), float(finite.max())
+
+
 def show_images(
     images,
     labels=None,
@@ -51,23 +86,37 @@ def show_images(
     title=None,
     cell_size=1.2,
     cmap="gray",
+    value_range=None,
 ):
     """Shows a grid of images, each titled with its label.
 
+    Which value is black and which is white (the display scale) follows the
+    data, not a fixed 0-255: by default, the smallest value of the whole
+    batch is black and its largest white, the same scale for every image, so
+    that their brightness can be compared. uint8 images in [0, 255] and
+    float images in [0, 1] therefore look as usual, and scikit-learn's 8x8
+    digits (0 to 16) are not nearly black. Colour images are scaled the same
+    way, all three channels together.
+
     Args:
-        images: array of shape `(N, H, W)`, `(N, H, W, 1)` or `(N, H, W, 3)`;
-            uint8 in [0, 255], or floats (each image is then scaled to its own
-            range for display).
+        images: array of shape `(N, H, W)`, `(N, H, W, 1)` or `(N, H, W, 3)`,
+            integers or floats.
         labels: optional integer labels of shape `(N,)` or `(N, 1)`, or
-            strings, one per image.
+            strings, one per image (a string may hold several lines).
         class_names: optional sequence mapping integer labels to names.
         ncols: number of columns of the grid.
         title: optional title of the whole figure.
         cell_size: size of one image in inches.
         cmap: colour map of single-channel images.
+        value_range: the display scale. None (default): the batch's smallest
+            and largest value; `"image"`: each image scaled to its own
+            range (for filters and feature maps, whose ranges differ); a
+            pair `(low, high)`: that range for every image, values outside
+            it shown as black or white (e.g. `(0, 255)` for uint8 pixels).
 
     Returns:
-        The matplotlib `Figure`.
+        The matplotlib `Figure`. Its layout is "constrained", with room for
+        every line of the titles, so that no title covers the image above it.
 
     Example:
 
@@ -80,35 +129,54 @@ def show_images(
     if n == 0:
         raise ValueError("`images` must hold at least one image.")
     ncols = check_positive_int(ncols, "ncols")
+    cell_size = check_number(cell_size, "cell_size", low=0, low_open=True)
+    value_range = _value_range(value_range)
     if labels is not None:
         labels = np.asarray(labels).reshape(len(labels), -1)[:, 0]
         if len(labels) != n:
             raise ValueError(
                 f"`labels` must have one entry per image ({n}); received {len(labels)}."
             )
+        captions = []
+        for label in labels:
+            if class_names is not None and np.issubdtype(np.asarray(label).dtype, np.integer):
+                label = class_names[int(label)]
+            captions.append(str(label))
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
+    # Room for the captions, about 0.15 inch per line of "small" text; the
+    # constrained layout then places titles and images so that none overlap.
+    lines = max(caption.count("\n") + 1 for caption in captions) if labels is not None else 0
+    caption_height = 0.05 + 0.15 * lines if lines else 0.05
     fig, axes = plt.subplots(
         nrows,
         ncols,
-        figsize=(cell_size * ncols, cell_size * nrows + (0.4 if title else 0.0)),
+        figsize=(cell_size * ncols, (cell_size + caption_height) * nrows + (0.45 if title else 0.1)),
         squeeze=False,
+        layout="constrained",
     )
+    if value_range is None:
+        low, high = _data_range(images)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
             continue
         image = images[i]
-        if np.issubdtype(image.dtype, np.integer):
-            ax.imshow(image, cmap=cmap, vmin=0, vmax=255)
+        if value_range == "image":
+            low, high = _data_range(image)
+        elif value_range is not None:
+            low, high = value_range
+        span = high - low or 1.0
+        if value_range == "image" or (image.ndim == 3 and not (
+                image.dtype == np.uint8 and (low, high) == (0.0, 255.0))):
+            # Colour images (which imshow does not scale) and per-image scaling:
+            # drawn as floats in [0, 1].
+            shown = np.clip((image.astype(np.float64) - low) / span, 0, 1)
+            ax.imshow(shown, cmap=cmap, vmin=0, vmax=1)
         else:
-            low, high = float(image.min()), float(image.max())
-            ax.imshow((image - low) / (high - low or 1.0), cmap=cmap, vmin=0, vmax=1)
+            ax.imshow(image, cmap=cmap, vmin=low, vmax=low + span)
         if labels is not None:
-            label = labels[i]
-            if class_names is not None and np.issubdtype(np.asarray(label).dtype, np.integer):
-                label = class_names[int(label)]
-            ax.set_title(str(label), fontsize="small")
+            ax.set_title(captions[i], fontsize="small")
     if title:
         fig.suptitle(title)
     return fig
@@ -241,12 +309,16 @@ def plot_learning_curves(history, metric="accuracy", ax=None, title=None, test=N
     return ax
 
 
-def overlay_map(image, heat_map, ax=None, alpha=0.5, title=None, cmap="jet"):
+def overlay_map(image, heat_map, ax=None, alpha=0.5, title=None, cmap="viridis", vmin=None, vmax=None,
+                colorbar=True):
     """Draws a map (CAM, Grad-CAM, occlusion, saliency) over its image.
 
     The map is stretched to the image's size with bilinear interpolation
-    (`course_lib.interpret.upsample_to`), scaled to its own range and drawn
-    semi-transparently over the image, with a colour bar.
+    (`course_lib.interpret.upsample_to`) and drawn semi-transparently over
+    the image. By default it is scaled to its own range and gets its own
+    colour bar. With `vmin` or `vmax`, its values are drawn as they are, so
+    that several maps drawn with the same limits can share one colour bar
+    (`colorbar=False`, then `figure.colorbar(ax.images[-1], ax=axes)`).
 
     Args:
         image: `(rows, cols, channels)` or `(rows, cols)`, uint8 (0-255) or
@@ -255,7 +327,14 @@ def overlay_map(image, heat_map, ax=None, alpha=0.5, title=None, cmap="jet"):
         ax: the matplotlib axes (default: a new figure).
         alpha: opacity of the map, in [0, 1].
         title: the axes' title.
-        cmap: colour map of the map.
+        cmap: colour map of the map. A perceptually uniform one ("viridis",
+            "magma") for magnitudes; a diverging one ("RdBu_r") with
+            `vmin=-vmax` for signed maps, so that white is 0.
+        vmin, vmax: None (default: the map scaled to [0, 1], its smallest
+            value 0 and its largest 1), or the values at the two ends of the
+            colour map (a missing one is the map's own smallest or largest
+            value); `vmin < vmax`.
+        colorbar: whether to draw a colour bar for this axes alone.
 
     Returns:
         The matplotlib `Axes`.
@@ -263,6 +342,8 @@ def overlay_map(image, heat_map, ax=None, alpha=0.5, title=None, cmap="jet"):
     Example:
 
     >>> ax = overlay_map(np.zeros((32, 32, 3), "uint8"), np.eye(8), title="a map")
+    >>> ax = overlay_map(np.zeros((32, 32, 3), "uint8"), np.eye(8) - 0.5, cmap="RdBu_r", vmin=-1, vmax=1,
+    ...                  colorbar=False)
     """
     import matplotlib.pyplot as plt
 
@@ -271,15 +352,25 @@ def overlay_map(image, heat_map, ax=None, alpha=0.5, title=None, cmap="jet"):
     image = check_array(image, "image", ndim=(2, 3), shape="(rows, cols) or (rows, cols, channels)")
     heat_map = check_array(heat_map, "heat_map", ndim=2, shape="(rows, cols)", finite=True).astype("float32")
     alpha = check_number(alpha, "alpha", 0, 1)
+    colorbar = check_bool(colorbar, "colorbar")
+    scaled = vmin is None and vmax is None
     if ax is None:
         _, ax = plt.subplots(figsize=(3, 3))
     shown = image.astype("float32") / 255 if np.issubdtype(image.dtype, np.integer) else image
     ax.imshow(np.squeeze(shown), cmap="gray" if shown.ndim == 2 or shown.shape[-1] == 1 else None)
     large = upsample_to(heat_map[None], image.shape[:2])[0]
-    span = float(large.max() - large.min()) or 1.0
-    overlay = ax.imshow((large - large.min()) / span, cmap=cmap, alpha=alpha, vmin=0, vmax=1)
-    colorbar = ax.figure.colorbar(overlay, ax=ax, fraction=0.046, pad=0.04)
-    colorbar.set_label("map, scaled to its range")
+    if scaled:
+        span = float(large.max() - large.min()) or 1.0
+        large, vmin, vmax = (large - large.min()) / span, 0.0, 1.0
+    else:
+        vmin = float(large.min()) if vmin is None else check_number(vmin, "vmin")
+        vmax = float(large.max()) if vmax is None else check_number(vmax, "vmax")
+        if not vmin < vmax:
+            raise ValueError(f"`vmin` must be smaller than `vmax`; received vmin={vmin}, vmax={vmax}.")
+    overlay = ax.imshow(large, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax)
+    if colorbar:
+        bar = ax.figure.colorbar(overlay, ax=ax, fraction=0.046, pad=0.04)
+        bar.set_label("map, scaled to its range" if scaled else "map")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -324,12 +415,13 @@ def plot_filters(kernel, ncols=8, title=None):
     filters = np.moveaxis(kernel.astype(np.float64), -1, 0)  # (F, kh, kw, C)
     if filters.shape[-1] != 3:
         filters = filters.mean(axis=-1)
-    return show_images(
+    return show_images(  # each filter scaled to its own range
         filters,
         labels=[str(i) for i in range(len(filters))],
         ncols=ncols,
         title=title,
         cell_size=0.9,
+        value_range="image",
     )
 
 
@@ -366,7 +458,6 @@ def plot_feature_maps(feature_maps, ncols=8, title=None, max_maps=32):
             f"`feature_maps` must be a non-empty numeric array; received dtype {maps.dtype}."
         )
     max_maps = check_positive_int(max_maps, "max_maps")
-    # Floats, so that show_images scales each map to its own range.
     shown = np.moveaxis(maps[..., :max_maps].astype(np.float64), -1, 0)
     return show_images(
         shown,
@@ -375,6 +466,7 @@ def plot_feature_maps(feature_maps, ncols=8, title=None, max_maps=32):
         title=title,
         cell_size=1.0,
         cmap="viridis",
+        value_range="image",
     )
 
 
@@ -457,10 +549,15 @@ def show_receptive_field(image, size, center=None, ax=None, title=None):
 # Classification errors
 
 
-def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=None, title=None):
+def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=None, title=None,
+                          mask_diagonal=False):
     """Plots the confusion matrix of a classifier (rows: true, columns: predicted).
 
     Built on `sklearn.metrics.confusion_matrix` and `ConfusionMatrixDisplay`.
+    For a good classifier the diagonal (the correct answers) is far larger
+    than any error, so on one colour scale every error is nearly white:
+    `mask_diagonal=True` draws the diagonal in grey, with its numbers, and
+    scales the colours (and the colour bar) to the errors only.
 
     Args:
         y_true: integer labels, shape `(N,)` or `(N, 1)`.
@@ -472,10 +569,13 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=None, titl
             recall of each class on the diagonal), `"pred"` (each column
             sums to 1) or `"all"`.
         title: title of the Axes; defaults to "Confusion matrix".
+        mask_diagonal: whether to grey out the diagonal and scale the
+            colours to the off-diagonal cells (the errors).
 
     Returns:
         The matplotlib `Figure`; `fig.axes[0].images[0].get_array()` holds
-        the matrix.
+        the matrix (with `mask_diagonal`, a masked array whose mask is the
+        diagonal).
 
     Example:
 
@@ -498,6 +598,7 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=None, titl
             "`normalize` must be one of None, 'true', 'pred', 'all'; "
             f"received normalize={normalize!r}."
         )
+    mask_diagonal = check_bool(mask_diagonal, "mask_diagonal")
     if class_names is not None:
         class_names = [str(name) for name in class_names]
         labels = np.arange(len(class_names))
@@ -523,11 +624,31 @@ def plot_confusion_matrix(y_true, y_pred, class_names=None, normalize=None, titl
         xticks_rotation=45 if long_names else "horizontal",
         colorbar=True,
     )
+    if mask_diagonal:
+        _mask_diagonal(display, matrix, normalize)
     if len(labels) > 12:  # the numbers no longer fit in the cells
         for text in display.text_.flat:
             text.set_visible(False)
     ax.set_title(title if title is not None else "Confusion matrix")
     return fig
+
+
+def _mask_diagonal(display, matrix, normalize):
+    """Greys out the diagonal of a drawn `ConfusionMatrixDisplay`; the colours scale to the errors."""
+    diagonal = np.eye(len(matrix), dtype=bool)
+    errors = matrix[~diagonal]
+    largest = float(errors.max()) if errors.size and errors.max() > 0 else 1.0
+    image = display.im_
+    cmap = image.get_cmap().with_extremes(bad="0.85")  # masked cells: light grey
+    image.set_cmap(cmap)
+    image.set_data(np.ma.masked_array(matrix, mask=diagonal))
+    image.set_clim(0, largest)  # the colour bar follows
+    for (i, j), text in np.ndenumerate(display.text_):
+        # Dark text on light cells, light text on dark ones, as scikit-learn does.
+        text.set_color("black" if i == j else cmap(1.0) if matrix[i, j] < largest / 2 else cmap(0.0))
+    unit = {None: "count", "true": "share of the true class", "pred": "share of the predicted class",
+            "all": "share of all examples"}[normalize]
+    image.colorbar.set_label(f"errors ({unit}); diagonal in grey")
 
 
 def show_misclassified(

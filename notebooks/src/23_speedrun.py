@@ -25,8 +25,9 @@
 #    whitening bias, lookahead, label smoothing and the alternating flip;
 # 4. read an ablation the way the course reads every experiment: gains per
 #    seed, with the interval of the mean gain, and against a published table;
-# 5. say what a CPU run of the recipe reaches, how long it takes, and how far
-#    that is from a GPU's seconds.
+# 5. say what a CPU run of the recipe reaches and why it stops short of
+#    airbench's 94 %, how long it takes, and how far that is from a GPU's
+#    seconds.
 
 # %%
 # Setup: works locally and in Google Colab.
@@ -43,11 +44,13 @@ info = setup_notebook(seed=42)
 # Nothing here trains a network: the ablation and the full-size run were
 # recorded by scripts (their commands are printed below) and are read from
 # the course's files. The live parts fit whitening
-# filters and draw schedules, in about a minute on a 2-core CPU.
+# filters, draw schedules and score test images with the recorded network, in
+# a minute or two on a 2-core CPU.
 
 # %%
 WHITENING_IMAGES = 5000  # training images that fit the whitening filters (airbench: 5,000)
 SHOW_IMAGES = 8  # images in the alternating-flip picture
+TTA_IMAGES = 2000  # test images scored with six views in section 7 (GPU: 10000)
 
 # %%
 import keras
@@ -322,7 +325,9 @@ print(mirrored.astype(int))
 #
 # - the learning rate and its schedule are airbench94's at every step (its
 #   scripts retune them along the way);
-# - the baseline's first layer has a bias.
+# - the baseline's first layer has a bias;
+# - the test-time views average probabilities, where airbench averages
+#   logits (section 7 measures what that changes).
 
 # %%
 scores, histories, ablation = speedrun.load_ablation()
@@ -451,9 +456,78 @@ print(zoo.describe("speedrun94"))
 gap = 100 * (0.94 - record["test_accuracy_tta"])
 print(f"test accuracy with airbench's six views: {record['test_accuracy_tta']:.4f}, "
       + (f"{gap:.2f} points below airbench's 94 %" if gap > 0 else "at or above airbench's 94 %"))
+held_out = record["data"]["validation_images"]
+print(f"one run (seed {record['seed']}), {record['recipe']['epochs']} epochs on {record['data']['train_images']:,} "
+      f"training images, {held_out:,} held out; airbench: {speedrun.AIRBENCH94['train_epochs']} epochs on "
+      f"{record['data']['train_images'] + held_out:,}, {held_out / record['data']['train_images']:.0%} more images")
 
 # %% [markdown]
-# The speed, set against airbench's published A100 time for `airbench94.py`
+# **Why the run stops short of 94 %.** The gap printed above does not measure
+# the port alone. Three things differ from airbench's figure:
+#
+# - **The images.** The course's copy of CIFAR-10 is a JPEG re-encoding of the
+#   original arrays (`course_lib.data.load_cifar10`). JPEG is lossy: it drops
+#   fine detail, and published accuracies do not carry over to it. airbench
+#   trains and tests on the original arrays.
+# - **Fewer training images.** The run trained on 45,000 images and kept 5,000
+#   for validation, as the whole course does. airbench trains on all 50,000,
+#   11 % more.
+# - **One run against a mean.** This is one run, one seed. airbench's 94 % is
+#   the mean of many runs, and single runs scatter around their mean (section
+#   6's figure shows every seed at the small size).
+#
+# One difference goes the other way: the run trained 10 whole epochs, airbench
+# 9.9. How much each difference costs was not measured: the course has no copy
+# of the original arrays, and one run cannot separate them.
+#
+# **Six views: probabilities or logits.** Test-time augmentation scores each
+# test image six times: as it is and mirrored (weight 1/4 each), then shifted
+# by one pixel down-right and up-left, each also mirrored (1/8 each). The port
+# averages the six views' *probabilities*, after the softmax
+# (`course_lib.tta.TTAModel`). airbench averages their *logits*, before it.
+# The class with the largest mean can differ between the two rules.
+#
+# Comparing them needs no logits. The log of a softmax is the logits minus one
+# number per view, the same for every class. So a mean of log-probabilities
+# ranks the classes as a mean of logits does. On the first `TTA_IMAGES` test
+# images:
+
+# %%
+x_test, y_test = splits.test[0][:TTA_IMAGES], np.asarray(splits.test[1]).reshape(-1)[:TTA_IMAGES]
+model = zoo.load("speedrun94")
+tta_views, tta_weights = speedrun.tta_views()
+test_images = np.asarray(x_test, "float32")
+per_view = np.stack([model.predict(keras.ops.convert_to_numpy(view(test_images)), batch_size=500, verbose=0)
+                     for view in tta_views])  # (views, images, classes): probabilities
+weights = np.asarray(tta_weights)[:, None, None]
+by_probabilities = (weights * per_view).sum(axis=0).argmax(axis=1)  # the port's rule
+by_logits = (weights * np.log(per_view)).sum(axis=0).argmax(axis=1)  # airbench's rule
+differ = int((by_probabilities != by_logits).sum())
+accuracy = {"probabilities": np.mean(by_probabilities == y_test), "logits": np.mean(by_logits == y_test)}
+print(f"six views, first {TTA_IMAGES:,} test images: test accuracy {accuracy['probabilities']:.4f} averaging "
+      f"probabilities, {accuracy['logits']:.4f} averaging logits")
+print(f"the two rules pick different classes for {differ} of {TTA_IMAGES:,} images ({differ / TTA_IMAGES:.2%})")
+
+# %% [markdown]
+# For this network the choice hardly matters: the two rules disagree on under
+# 1 % of these images, and their test accuracies differ by less than a tenth
+# of a point. So airbench's rule would change the recorded six-view accuracy
+# little, at least on these images; the other test images were not scored
+# both ways.
+#
+# **Check.** The port's rule, recomputed here, gives the recorded six-view
+# predictions.
+
+# %% tags=["hide-input"]
+recorded = zoo.recorded_predictions("speedrun94", tta=True)[:TTA_IMAGES]
+same = float(np.mean(by_probabilities == recorded))
+assert same >= 0.999, same  # a near-tie may flip between machines
+assert differ / TTA_IMAGES < 0.01 and abs(accuracy["probabilities"] - accuracy["logits"]) < 0.001, (differ, accuracy)
+print(f"Check: averaging probabilities reproduces the recorded six-view predictions on {same:.1%} of "
+      f"{TTA_IMAGES:,} test images.")
+
+# %% [markdown]
+# **Speed.** The run, set against airbench's published A100 time for `airbench94.py`
 # (3.83 s per run, 0.36 PFLOPs). A FLOP rate is the run's FLOPs over its
 # seconds; the CPU run's FLOPs are those of its 45,000 images and 10 epochs.
 
@@ -494,6 +568,11 @@ print(f"the A100 computes {speed['TFLOP/s'].iloc[0] / speed['TFLOP/s'].iloc[1]:,
 #   lookahead averaging the end of the run.
 # - The alternating flip shows every image both ways in every pair of epochs;
 #   six test-time views average the predictions of flipped and shifted copies.
+#   Averaging their probabilities, as the port does, or their logits, as
+#   airbench does, changes few predictions here.
+# - The full-size CPU run stops short of airbench's 94 %. Its images differ (a
+#   JPEG copy), 5,000 are held out for validation, and it is one run, where
+#   airbench reports a mean of many.
 # - An ablation is read like any experiment: per seed, with the interval of its
 #   mean gain, and against the published table, whose size and budget differ.
 #

@@ -99,6 +99,34 @@ def test_upsample_and_overlay():
         interpret.upsample_to(maps, (6,))
 
 
+def test_overlay_map_scales_to_its_range_by_default_or_keeps_the_values_within_given_limits():
+    import matplotlib.pyplot as plt
+
+    image, signed = np.zeros((4, 4, 3), "uint8"), np.array([[-0.2, 0.1], [0.3, 0.0]], "float32")
+    ax = overlay_map(image, signed)  # default: scaled to [0, 1], its own colour bar
+    drawn = ax.images[-1]
+    assert drawn.get_clim() == (0.0, 1.0) and drawn.cmap.name == "viridis"
+    assert np.asarray(drawn.get_array()).min() == 0 and np.asarray(drawn.get_array()).max() == 1
+    assert len(ax.figure.axes) == 2 and ax.figure.axes[1].get_ylabel() == "map, scaled to its range"
+    # Shared limits: the values as they are, white at 0 on a diverging map, no colour bar of its own.
+    fig, axes = plt.subplots(1, 2)
+    for axis in axes:
+        overlay_map(image, signed, ax=axis, cmap="RdBu_r", vmin=-0.5, vmax=0.5, colorbar=False)
+    assert len(fig.axes) == 2
+    drawn = axes[0].images[-1]
+    assert drawn.get_clim() == (-0.5, 0.5) and drawn.cmap.name == "RdBu_r"
+    np.testing.assert_allclose(np.asarray(drawn.get_array()), interpret.upsample_to(signed[None], (4, 4))[0])
+    # One limit given: the other is the map's own extreme.
+    assert overlay_map(image, signed, vmin=-1.0).images[-1].get_clim() == (-1.0, pytest.approx(0.3))
+    with pytest.raises(ValueError, match="`vmin` must be smaller than `vmax`"):
+        overlay_map(image, signed, vmin=1.0, vmax=1.0)
+    with pytest.raises(ValueError, match="`vmin` must be smaller than `vmax`"):
+        overlay_map(image, signed, vmin=float("nan"), vmax=1.0)
+    with pytest.raises(TypeError, match="colorbar"):
+        overlay_map(image, signed, colorbar="no")
+    plt.close("all")
+
+
 def test_bad_arguments_get_clear_errors():
     model = _gap_network()
     images = _images()

@@ -35,12 +35,69 @@ def test_show_images_grid_and_titles(shape):
     assert len(fig.axes[0].images) == 1 and len(fig.axes[5].images) == 0
 
 
-def test_show_images_scales_float_images_to_their_range():
-    images = np.stack([np.linspace(-3, 5, 16).reshape(4, 4)] * 2)
+def test_show_images_scale_follows_the_data_not_0_to_255():
+    # scikit-learn's 8x8 digits run from 0 to 16: on a 0-255 scale they were nearly black.
+    digits = np.random.default_rng(0).integers(0, 17, (4, 8, 8)).astype(np.uint8)
+    digits[0, 0, 0], digits[1, 0, 0] = 0, 16
+    fig = show_images(digits)
+    for ax, image in zip(fig.axes, digits):
+        assert ax.images[0].get_clim() == (0, 16)
+        np.testing.assert_array_equal(ax.images[0].get_array(), image)
+    # uint8 pixels that span 0-255 keep the usual scale.
+    mnist_like = np.random.default_rng(1).integers(0, 256, (3, 8, 8)).astype(np.uint8)
+    mnist_like[0, 0, :2] = 0, 255
+    assert show_images(mnist_like).axes[0].images[0].get_clim() == (0, 255)
+
+
+def test_show_images_floats_share_the_batch_scale_or_their_own():
+    dark, bright = np.full((4, 4), 0.2), np.linspace(0.0, 1.0, 16).reshape(4, 4)
+    images = np.stack([dark, bright])
     fig = show_images(images, labels=["x", "y"])
+    # One scale for the batch: the dark image stays darker than the bright one.
+    assert [ax.images[0].get_clim() for ax in fig.axes] == [(0.0, 1.0), (0.0, 1.0)]
+    assert [ax.get_title() for ax in fig.axes] == ["x", "y"]
+    # "image": each image to its own range (filters, feature maps).
+    ramp = np.stack([np.linspace(-3, 5, 16).reshape(4, 4), bright])
+    fig = show_images(ramp, value_range="image")
     shown = fig.axes[0].images[0].get_array()
     assert np.isclose(shown.min(), 0) and np.isclose(shown.max(), 1)
-    assert [ax.get_title() for ax in fig.axes] == ["x", "y"]
+    # A given range: the same for every image.
+    fig = show_images(images, value_range=(0, 2))
+    assert fig.axes[1].images[0].get_clim() == (0.0, 2.0)
+
+
+def test_show_images_colour_images_on_the_data_range():
+    rgb = np.random.default_rng(2).uniform(0.0, 1.0, (2, 4, 4, 3))
+    rgb[0, 0, 0] = 0.0, 0.0, 0.0
+    rgb[1, 0, 0] = 1.0, 1.0, 1.0
+    np.testing.assert_allclose(show_images(rgb).axes[1].images[0].get_array(), rgb[1])
+    pixels = (rgb * 255).round().astype(np.uint8)
+    np.testing.assert_array_equal(show_images(pixels).axes[0].images[0].get_array(), pixels[0])
+    # Colour images of another range are scaled to [0, 1] for display, channels together.
+    np.testing.assert_allclose(show_images(rgb * 16).axes[0].images[0].get_array(), rgb[0])
+    halved = show_images(rgb, value_range=(0, 2)).axes[1].images[0].get_array()
+    np.testing.assert_allclose(halved, rgb[1] / 2)
+
+
+@pytest.mark.parametrize("labels", [[f"digit {i % 10}" for i in range(20)], ["two\nlines"] * 20])
+def test_show_images_titles_do_not_cover_the_images_above(labels):
+    from course_lib.runtime import PLOT_DEFAULTS
+
+    # With the notebooks' settings (figure.autolayout, 72 dpi), the grid of notebook 00.
+    with plt.rc_context(PLOT_DEFAULTS):
+        fig = show_images(np.zeros((20, 28, 28), np.uint8), labels, ncols=10, title="two rows")
+        fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for i, ax in enumerate(fig.axes):
+        title = ax.title.get_window_extent(renderer)
+        if i >= 10:
+            image_above = fig.axes[i - 10].images[0].get_window_extent(renderer)
+            assert title.y1 <= image_above.y0, (i, title, image_above)
+        if i % 10:
+            assert fig.axes[i - 1].title.get_window_extent(renderer).x1 <= title.x0, i
+        assert title.y0 >= ax.images[0].get_window_extent(renderer).y1  # above its own image
+    top_row_titles = max(ax.title.get_window_extent(renderer).y1 for ax in fig.axes[:10])
+    assert fig._suptitle.get_window_extent(renderer).y0 >= top_row_titles
 
 
 def test_show_images_bad_input():
@@ -56,6 +113,16 @@ def test_show_images_bad_input():
         show_images(np.zeros((0, 8, 8)))
     with pytest.raises(TypeError, match="numeric"):
         show_images(np.full((2, 8, 8), "a"))
+    with pytest.raises(ValueError, match="`value_range` must be one of None, 'image'"):
+        show_images(np.zeros((2, 8, 8)), value_range="batch")
+    with pytest.raises(ValueError, match="`value_range` must be None, 'image' or a pair"):
+        show_images(np.zeros((2, 8, 8)), value_range=(0, 1, 2))
+    with pytest.raises(ValueError, match="with low < high"):
+        show_images(np.zeros((2, 8, 8)), value_range=(0, 0))
+    with pytest.raises(ValueError, match="`value_range\\[0\\]` must be a number"):
+        show_images(np.zeros((2, 8, 8)), value_range=("0", 1))
+    with pytest.raises(ValueError, match="`cell_size` must be a positive number"):
+        show_images(np.zeros((2, 8, 8)), cell_size=0)
 
 
 # ---------------------------------------------------------------------------
@@ -259,6 +326,29 @@ def test_plot_confusion_matrix_normalized_rows_and_absent_classes():
     # Without names: only the labels present, here 0, 1 and 2.
     fig = plot_confusion_matrix(y_true, y_pred)
     assert fig.axes[0].images[0].get_array().shape == (3, 3)
+
+
+def test_plot_confusion_matrix_mask_diagonal_scales_the_colours_to_the_errors():
+    y_true = np.repeat(np.arange(3), 100)
+    y_pred = y_true.copy()
+    y_pred[:3] = 1  # three 0s read as 1
+    y_pred[100] = 2  # one 1 read as 2
+    plain = plot_confusion_matrix(y_true, y_pred).axes[0].images[0]
+    assert plain.get_clim() == (0, 100)  # the diagonal sets the scale: 3 errors are nearly white
+    fig = plot_confusion_matrix(y_true, y_pred, class_names="abc", mask_diagonal=True)
+    image = fig.axes[0].images[0]
+    shown = image.get_array()
+    np.testing.assert_array_equal(shown.data, _counts(y_true, y_pred, 3))
+    np.testing.assert_array_equal(shown.mask, np.eye(3, dtype=bool))
+    assert image.get_clim() == (0, 3)  # the largest error is the darkest colour
+    colorbar = fig.axes[1]
+    assert colorbar.get_ylim() == (0, 3) and colorbar.get_ylabel() == "errors (count); diagonal in grey"
+    texts = fig.axes[0].texts
+    assert [t.get_text() for t in texts][:3] == ["97", "3", "0"]  # the diagonal keeps its numbers
+    rows = plot_confusion_matrix(y_true, y_pred, normalize="true", mask_diagonal=True)
+    assert rows.axes[0].images[0].get_clim() == pytest.approx((0, 0.03))
+    with pytest.raises(TypeError, match="`mask_diagonal` must be True or False"):
+        plot_confusion_matrix(y_true, y_pred, mask_diagonal="yes")
 
 
 def test_plot_confusion_matrix_bad_input():
