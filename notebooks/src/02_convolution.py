@@ -101,11 +101,11 @@ fig.suptitle("An impulse reveals the flip: convolution copies K, correlation cop
 plt.show()
 
 # %% [markdown]
-# **Check.** Around the impulse, the convolution holds $K$ and the correlation holds
-# $K$ flipped. Convolving is correlating with the flipped kernel. For a symmetric
-# kernel (here a box), the two are the same.
+# **Check.** An impulse copies the kernel that slides over it, so the two outputs
+# must show $K$ and its flip. A kernel that a half-turn leaves unchanged, such as
+# a box, gives the same result both ways.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert np.array_equal(convolved[2:5, 2:5], kernel)
 assert np.array_equal(correlated[2:5, 2:5], kernel[::-1, ::-1])
@@ -113,8 +113,8 @@ image = rng.normal(size=(9, 11))
 assert np.allclose(ops.convolve2d(image, kernel), ops.correlate2d(image, kernel[::-1, ::-1]))
 box = np.ones((3, 3)) / 9
 assert np.allclose(ops.convolve2d(image, box), ops.correlate2d(image, box))
-print(correlated[2:5, 2:5].astype(int).tolist(), "<- correlation around the impulse")
-print(convolved[2:5, 2:5].astype(int).tolist(), "<- convolution around the impulse")
+print("Check: around the impulse, the convolution holds K and the correlation K turned by 180°; "
+      "convolving equals correlating with the flipped kernel, and a box kernel gives the same both ways.")
 
 # %% [markdown]
 # **Why the flip, then?** Because it buys convolution three properties that
@@ -178,15 +178,15 @@ print(f"Keras Conv2D vs correlation: relative error {error_correlation:.1e}")
 print(f"Keras Conv2D vs convolution: relative error {error_convolution:.1e}")
 
 # %% [markdown]
-# **Check.** Keras agrees with the correlation, and not with the convolution. It
-# agrees up to float32 rounding: Keras computes in float32, whose precision is about
-# $10^{-7}$.
+# **Check.** Equal here means equal up to float32 rounding: Keras computes in
+# float32, whose precision is about $10^{-7}$.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert error_correlation < 1e-6
 assert error_convolution > 0.1
-print("Keras's Conv2D computes a cross-correlation")
+print("Check: Keras's Conv2D computes a cross-correlation (relative error below 1e-6), "
+      "not a convolution (relative error above 0.1).")
 
 # %% [markdown]
 # ## 2. From scratch, checked against SciPy and Keras
@@ -254,18 +254,18 @@ keras_errors = pd.DataFrame(layer_rows)
 print(keras_errors.to_string(index=False, float_format="{:.1e}".format))
 
 # %% [markdown]
-# **Check.** Against SciPy (both in float64), the relative errors are at the level
-# of float64 rounding, below $10^{-12}$. Against Keras (float32), they are below
-# $10^{-6}$, with the same output shapes. That includes even kernels and unequal
-# strides.
+# **Check.** Two correct computations differ only by rounding. In float64, as
+# SciPy computes, that stays below $10^{-12}$. In float32, as Keras computes, it
+# stays below $10^{-6}$.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert scipy_errors[["correlate2d vs SciPy", "convolve2d vs SciPy"]].to_numpy().max() < 1e-12
 assert keras_errors["same shape"].all()
 assert keras_errors["relative error"].max() < 1e-6
-print(f"{len(scipy_errors)} SciPy comparisons below 1e-12, "
-      f"{len(keras_errors)} Keras comparisons below 1e-6")
+print(f"Check: course_lib.ops equals SciPy in {len(scipy_errors)} comparisons (relative error below 1e-12) "
+      f"and Keras's Conv2D in {len(keras_errors)} layers, even kernels and unequal strides included "
+      "(same output shapes, relative error below 1e-6).")
 
 # %% [markdown]
 # ## 3. Padding: valid, same, full
@@ -330,10 +330,10 @@ for n, k, s in [(28, 5, 1), (32, 3, 1), (7, 7, 1), (10, 3, 2), (11, 3, 2), (32, 
 sizes = pd.DataFrame(size_rows).astype({"Keras": "Int64"})
 
 # %% [markdown]
-# **Check.** Every formula matches every implementation. (SciPy's stride-1 output,
-# subsampled with `[::s]`, has the same number of rows as the strided output.)
+# **Check.** SciPy has no strides: the column `SciPy[::s]` subsamples its stride-1
+# output, which has as many rows as the strided output.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert (sizes["formula"] == sizes["output_size"]).all()
 assert (sizes["formula"] == sizes["correlate2d"]).all()
@@ -341,6 +341,8 @@ assert (sizes["formula"] == sizes["SciPy[::s]"]).all()
 has_keras = sizes["Keras"].notna()
 assert (sizes.loc[has_keras, "formula"] == sizes.loc[has_keras, "Keras"]).all()
 print(sizes.to_string(index=False))
+print(f"Check: the formulas give the output size of course_lib.ops, SciPy and Keras in all {len(sizes)} cases "
+      "(Keras has no \"full\" padding).")
 
 # %% [markdown]
 # ## 4. Strides are subsampling
@@ -409,15 +411,10 @@ fig.suptitle("Window centres of a 3-tap kernel with stride 2")
 plt.show()
 
 # %% [markdown]
-# **Check.** With a 3x3 kernel and stride 2:
-#
-# - valid and full strides always subsample;
-# - same strides subsample exactly when $n - 1$ is even. Otherwise they equal the
-#   stride-1 output subsampled from row and column $d = 1$;
-# - Keras's Conv2D computes the same strided "same" output as `course_lib.ops`, for
-#   $n = 8$, where it is not a plain subsampling.
+# **Check.** When $n - 1$ is odd, Keras puts its one zero row at the bottom, so
+# the windows start one row lower: $d = 1$.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 is_same = strides_table["padding"] == "same"
 assert strides_table.loc[~is_same, "strided == [::2, ::2]"].all()
@@ -433,6 +430,8 @@ strided_layer.set_weights([probe_kernel.reshape(3, 3, 1, 1)])
 keras_strided = keras.ops.convert_to_numpy(strided_layer(probe[None, :, :, None]))[0, :, :, 0]
 assert normwise_relative_error(keras_strided, ops.correlate2d(probe, probe_kernel, "same", strides=2)) < 1e-6
 print(strides_table.to_string(index=False))
+print("Check: with stride 2, valid and full padding always subsample; \"same\" subsamples from row d, "
+      "and Keras's strided \"same\" Conv2D equals course_lib.ops at n = 8.")
 
 # %% [markdown]
 # ## 5. Classic filters on a photograph
@@ -507,20 +506,12 @@ plt.show()
 # the other. Blurs remove fine detail (the grass, the tripod's edges); sharpening
 # exaggerates it.
 #
-# **Check.** Our filters agree with independent implementations:
-#
-# - scikit-image's `sobel_h`, which uses the same normalised kernel, as a
-#   convolution. It reflects the image at the border, so we compare away from it;
-# - SciPy's `uniform_filter` (the box blur);
-# - scikit-image's `gaussian` with zero padding.
-#
-# The filters also behave as expected:
-#
-# - correlating with the Sobel kernel instead flips the sign of the derivative;
-# - a blur keeps the mean brightness away from the border;
-# - sharpening leaves a flat image unchanged (its weights sum to 1).
+# **Check.** We compare with independent implementations. scikit-image's `sobel_h`
+# uses the same normalised kernel, but it reflects the image at the border, so we
+# compare away from it. Sharpening must leave a flat image unchanged, because its
+# weights sum to 1.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 inner = (slice(4, -4), slice(4, -4))
 checks = {
@@ -534,11 +525,12 @@ checks = {
 }
 for name, error in checks.items():
     assert error < 1e-12, (name, error)
-    print(f"{name}: relative error below 1e-12")
 assert np.allclose(ops.correlate2d(photo, sobel_y, "same"), -filtered["Sobel: horizontal edges (G_y)"])
 assert abs(filtered["box blur 5x5"][inner].mean() - photo[inner].mean()) < 1e-2
 assert np.allclose(ops.convolve2d(np.full((8, 8), 0.3), sharpen, "valid"), 0.3)
-print("correlating with Sobel flips the sign; blur keeps the mean; sharpen keeps flat images")
+print("Check: our Sobel, box and Gaussian filters equal scikit-image's sobel_h, SciPy's uniform_filter and "
+      "scikit-image's gaussian (relative error below 1e-12); correlating flips the Sobel's sign, "
+      "the blur keeps the mean brightness away from the border, and sharpening keeps a flat image.")
 
 # %% [markdown]
 # A CNN's first layer learns kernels of this kind from data: notebook 03 shows that
@@ -590,18 +582,11 @@ print("output rows:", step.size_formulas[0])
 # Sobel x kernel takes the left column minus the right one. So the sum is negative
 # where the grey level rises from left to right: $(2 - 11 - 2 \cdot 8 - 9) / 4 = -8.5$.
 #
-# **Check.** The explorer computes what `ops.correlate2d` computes. Once the last
-# position is reached, its output map equals the whole correlation:
-#
-# - for every padding;
-# - with strides;
-# - with a dilation (a correlation with the kernel's taps spread out, zeros between
-#   them).
-#
-# Its kernels are section 5's, and the output sizes follow the formulas with
-# $k_{\text{eff}}$.
+# **Check.** At its last position, the explorer has computed every output, so its
+# map must equal the whole correlation. A dilation is a correlation with the
+# kernel's taps spread out and zeros between them.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert step.index == (2, 3) and step.value == (digit[2:5, 3:6] * CLASSIC_KERNELS["sobel_x"]).sum() == -8.5
 assert step.value == step.products.sum() and np.isnan(step.output.flat[16:]).all()
@@ -620,7 +605,8 @@ for padding in ("valid", "same", "full"):
 explorer.position.value = explorer.position.max  # driving the widget from code
 assert explorer.step.is_last and np.allclose(explorer.step.output, ops.correlate2d(digit, sobel_x))
 explorer.position.value = 15  # back where the figure above is
-print("the explorer's last step == ops.correlate2d, with strides, paddings and dilation 2")
+print("Check: the explorer uses section 5's kernels, its step 15 gives -8.5, and its last step equals "
+      "ops.correlate2d for every padding, strides 1 and 2 and dilation 2, at the sizes the formulas give.")
 
 # %% [markdown]
 # ## Summary

@@ -95,18 +95,18 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# **Check.** "Same" padding keeps the rows and columns through each convolution;
-# each 2x2 pooling halves them; each convolution sets the depth to its number of
-# filters.
+# **Check.** Each layer changes one thing: a convolution the depth, a pooling the
+# rows and columns.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 convs = [layer for layer in stack.layers if isinstance(layer, keras.layers.Conv2D)]
 assert list(volumes.loc[[c.name for c in convs], "depth"]) == [c.filters for c in convs]
 assert (np.diff(volumes["depth"].to_numpy()) >= 0).all()
 assert (np.diff(volumes["rows"].to_numpy()) <= 0).all()
 assert volumes.loc["pool3", "rows"] == 32 // 2**3
-print(volumes[["rows", "cols", "depth"]].to_string())
+print("Check: each convolution sets the depth to its number of filters (8, 16, 32) and keeps the rows and "
+      "columns (\"same\" padding); each 2x2 pooling halves them, from 32x32 to 4x4.")
 
 # %% [markdown]
 # ## 2. One output slice: a filter and a bias
@@ -137,14 +137,15 @@ by_hand = np.stack(
 )
 
 # %% [markdown]
-# **Check.** The slices built by hand equal Keras's output, which has depth N_F = 4.
+# **Check.** One slice per filter: the output's depth is N_F = 4.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert keras_out.shape == by_hand.shape == (7, 7, 4)
 error = np.abs(keras_out - by_hand).max() / np.abs(keras_out).max()
 assert error < 1e-5
-print(f"output {keras_out.shape}; relative error vs SciPy below 1e-5: {error < 1e-5}")
+print(f"Check: the slices built by hand with SciPy equal Keras's output of shape {keras_out.shape} "
+      "(relative error below 1e-5).")
 
 # %% [markdown]
 # ## 3. How many parameters?
@@ -180,11 +181,10 @@ counts = pd.DataFrame(rows)
 counts
 
 # %% [markdown]
-# **Check.** The formula equals Keras's count for every input depth and image size,
-# and the three convolutions of the stack of section 1 follow it too, each with the
-# depth of its input.
+# **Check.** In the stack of section 1, each convolution's K is the depth of its
+# input: the number of filters of the convolution before it.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert (counts["formula"] == counts["model.count_params()"]).all()
 assert counts.groupby("input depth K")["formula"].nunique().eq(1).all()  # image size plays no role
@@ -193,6 +193,8 @@ for conv in convs:
     assert conv.count_params() == conv_params(conv.filters, conv.kernel_size[0], depth_in), conv.name
     print(f"{conv.name}: K={depth_in:2d}, N_F={conv.filters:2d} -> {conv.count_params():5d} parameters")
     depth_in = conv.filters
+print("Check: N_F(H W K + 1) equals Keras's count for every input depth and image size, "
+      "and for the three convolutions of the stack.")
 
 # %% [markdown]
 # ## 4. Activations: ReLU and leaky ReLU
@@ -255,11 +257,9 @@ for ax in axes:
 plt.show()
 
 # %% [markdown]
-# **Check.** Keras's functions equal their definitions; ReLU zeroes exactly the
-# negative values of the feature map, leaky ReLU scales them by a and keeps their
-# sign.
+# **Check.** The two activations differ only on the negative values of the map.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 np.testing.assert_allclose(relu, np.maximum(z, 0))
 np.testing.assert_allclose(leaky, np.where(z > 0, z, slope * z), rtol=1e-6)
@@ -267,7 +267,8 @@ negative = feature_map < 0
 assert negative.any() and (feature_map > 0).any()
 assert (after["after ReLU"][negative] == 0).all()
 np.testing.assert_allclose(after[f"after leaky ReLU (a = {slope})"][negative], slope * feature_map[negative], rtol=1e-6)
-print(f"ReLU and leaky ReLU match their definitions; {negative.mean():.0%} of the map is negative")
+print(f"Check: Keras's ReLU and leaky ReLU match their definitions; on the feature map ({negative.mean():.0%} "
+      f"negative), ReLU zeroes the negative values and leaky ReLU multiplies them by a = {slope}.")
 
 # %% [markdown]
 # ### Why not sigmoid or tanh?
@@ -342,15 +343,11 @@ first_layer.index.name = "seed"
 first_layer.map("{:.1e}".format)
 
 # %% [markdown]
-# **Check.** The derivatives peak at 0.25 (sigmoid) and 1 (tanh) and nearly
-# vanish at $|z| = 6$, while ReLU's is 1 for every positive input. On every
-# seed, the sigmoid network passes less than a ten-thousandth of the last
-# layer's gradient back to its first convolution, while tanh and ReLU pass at
-# least a twentieth. (tanh does not saturate here: Keras's default Glorot
-# initialisation was designed to keep it in its linear range. Large inputs or
-# large weights would saturate it.)
+# **Check.** The sigmoid network loses its gradient on the way down. tanh does
+# not saturate here: Keras's default Glorot initialisation was designed to keep
+# it in its linear range. Large inputs or large weights would saturate it.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 peak = {name: derivatives[name].max() for name in derivatives}
 assert abs(peak["sigmoid"] - 0.25) < 1e-3 and abs(peak["tanh"] - 1) < 1e-3
@@ -358,7 +355,9 @@ assert derivatives["sigmoid"][-1] < 0.01 and derivatives["tanh"][-1] < 0.01
 assert np.allclose(derivatives["ReLU"][z_range > 0.01], 1, atol=1e-3)
 assert (first_layer["sigmoid"] < 1e-4).all()
 assert (first_layer["tanh"] > 0.05).all() and (first_layer["ReLU"] > 0.05).all()
-print("sigmoid: the first convolution gets < 1e-4 of the last one's gradient on every seed; tanh, ReLU: > 0.05")
+print("Check: the derivatives peak at 0.25 (sigmoid) and 1 (tanh) and nearly vanish at |z| = 6, ReLU's is 1 "
+      "for z > 0; on every seed, the first convolution gets less than 1e-4 of the last one's gradient with "
+      "sigmoid, more than 0.05 with tanh and ReLU.")
 
 # %% [markdown]
 # ## 5. Pooling
@@ -405,18 +404,17 @@ pooled = {
 }
 
 # %% [markdown]
-# **Check.** Keras's pooling layers equal the hand-computed 2x2 example and the
-# NumPy reference with 3x3 windows; pooling divides the rows and columns by the
-# stride and keeps the depth.
+# **Check.** Pooling works slice by slice, so the depth stays.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 np.testing.assert_array_equal(keras_max, by_hand_max)
 np.testing.assert_allclose(keras_avg, by_hand_avg)
 np.testing.assert_array_equal(pooled["max"], pool_reference(batch, 3, np.max))
 np.testing.assert_allclose(pooled["average"], pool_reference(batch, 3, np.mean), rtol=1e-5, atol=1e-6)
 assert pooled["max"].shape == (2, 9 // 3, 12 // 3, 5)
-print(f"{batch.shape} -> {pooled['max'].shape} with 3x3 windows, stride 3")
+print(f"Check: Keras's pooling layers equal the 2x2 example by hand and the NumPy reference with 3x3 windows, "
+      f"stride 3: {batch.shape} -> {pooled['max'].shape}.")
 
 # %% [markdown]
 # ## 6. Filters and feature maps of a trained layer
@@ -473,15 +471,15 @@ plot_feature_maps(maps2, title="conv2 feature maps (16 of them)")
 plt.show()
 
 # %% [markdown]
-# **Check.** The brief training already classifies most test digits (above 90%);
-# the maps have the shapes the layer arithmetic predicts, and after ReLU no value is
-# negative.
+# **Check.** The layer arithmetic predicts the map sizes: 28 − 5 + 1 = 24 rows
+# for conv1, pooled to 12, then 12 − 5 + 1 = 8 for conv2.
 
-# %%
+# %% tags=["hide-input"]
 assert test_accuracy > 0.9, test_accuracy
 assert maps1.shape == (1, 24, 24, 8) and maps2.shape == (1, 8, 8, 16)
 assert maps1.min() >= 0 and maps2.min() >= 0
-print(f"conv1 maps {maps1.shape[1:]}, conv2 maps {maps2.shape[1:]}")
+print(f"Check: the brief training classifies more than 90 % of the test digits; the maps are "
+      f"{maps1.shape[1:]} (conv1) and {maps2.shape[1:]} (conv2), and after ReLU none is negative.")
 
 # %% [markdown]
 # ## Summary

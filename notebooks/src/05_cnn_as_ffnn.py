@@ -60,10 +60,9 @@ print("channel 1:\n", small[:, :, 1])
 print("flattened:", flatten_volume(small).tolist())
 
 # %% [markdown]
-# **Check.** Every value lands where the formula says, and `unflatten_volume`
-# undoes the flattening.
+# **Check.** Flattening only reorders the values: `unflatten_volume` must undo it.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 n_rows, n_cols, n_channels = small.shape
 vector = flatten_volume(small)
@@ -72,7 +71,8 @@ for i in range(n_rows):
         for c in range(n_channels):
             assert vector[c * n_rows * n_cols + j * n_rows + i] == small[i, j, c]
 assert np.array_equal(unflatten_volume(vector, small.shape), small)
-print("x[i, j, c] -> v[c*H*W + j*H + i] for all", small.size, "values")
+print(f"Check: x[i, j, c] lands at v[c*H*W + j*H + i] for all {small.size} values, "
+      "and unflatten_volume undoes the flattening.")
 
 # %% [markdown]
 # > **Lecture vs. course: the order of flattening.** The course flattens the way
@@ -123,15 +123,15 @@ print("kernel", kernel.shape, "| input", input_shape, "| output", output_shape)
 print("W", W.shape, "| b", b.shape)
 
 # %% [markdown]
-# **Check.** $W$ has one row per output value and one column per input value:
-# $24 \cdot 24 \cdot 3 = 1728$ rows and $28 \cdot 28 \cdot 1 = 784$ columns.
+# **Check.** $W$ has one row per output value and one column per input value.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 out_size, in_size = int(np.prod(output_shape)), int(np.prod(input_shape))
 assert output_shape == (28 - 5 + 1, 28 - 5 + 1, 3)
 assert W.shape == (out_size, in_size) == (1728, 784) and b.shape == (out_size,)
-print(f"W: {out_size} x {in_size}")
+print(f"Check: W has 24 x 24 x 3 = {out_size} rows and 28 x 28 x 1 = {in_size} columns, "
+      "and b one entry per row.")
 
 # %% [markdown]
 # ## 3. The sparsity pattern
@@ -168,15 +168,17 @@ fig.colorbar(image, ax=axes[1], label="weight")
 plt.show()
 
 # %% [markdown]
-# **Check.** Every row of $W$ holds 25 non-zeros. Those of the first output (row 0,
-# column 0 of filter 0) are 5 runs of 5 consecutive inputs, 28 apart.
+# **Check.** A row has one non-zero per pixel of its 5x5 window, and each column
+# of the window is a run of consecutive inputs.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert (np.count_nonzero(W, axis=1) == 5 * 5).all()
 first_row_columns = np.flatnonzero(W[0])
 assert first_row_columns.tolist() == [28 * j + i for j in range(5) for i in range(5)]
 print("columns read by output 0:", first_row_columns.reshape(5, 5).tolist())
+print("Check: every row of W holds 25 non-zeros; those of output 0 (row 0, column 0 of filter 0) "
+      "are 5 runs of 5 consecutive inputs, 28 apart.")
 
 # %% [markdown]
 # ## 4. Shared weights
@@ -212,11 +214,10 @@ fig.colorbar(image, ax=axes, label="weight", shrink=0.9)
 plt.show()
 
 # %% [markdown]
-# **Check.** Take *every* output: all 24x24 positions of all 3 filters. Its row of
-# $W$, put back on the input grid, holds the filter's kernel in the window at that
-# position and zeros everywhere else. Its bias is the filter's bias.
+# **Check.** Weight sharing holds for *every* output, all 24x24 positions of all
+# 3 filters, not only for the three drawn above.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 kh, kw = kernel.shape[:2]
 for f in range(output_shape[2]):
@@ -227,7 +228,8 @@ for f in range(output_shape[2]):
             grid[p : p + kh, q : q + kw] = 0
             assert not grid.any()
             assert b[row_of(p, q, f)] == bias[f]
-print(f"all {out_size} rows: the kernel of their filter in their window, zeros elsewhere")
+print(f"Check: each of the {out_size} rows of W, put back on the input grid, holds its filter's kernel "
+      "in its window and zeros elsewhere, and its bias is the filter's bias.")
 
 # %% [markdown]
 # ### Several input channels: a row of blocks
@@ -268,12 +270,10 @@ fig.colorbar(image, ax=ax, label="weight")
 plt.show()
 
 # %% [markdown]
-# **Check.** Block $c$ of $W$ is the matrix of the single-channel layer with
-# the kernel slice $w(\cdot, \cdot, c)$. Every block is doubly block Toeplitz:
-# its tiles, and the entries inside them, depend only on the differences of their
-# indices.
+# **Check.** Each block is a single-channel layer's matrix, so it has the same
+# structure as the $W$ of section 3.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 H, C = small_shape[0], small_shape[2]
 H_out = H - 3 + 1
@@ -288,7 +288,8 @@ for c in range(C):
             t = tile(q, j)
             assert all(t[p, i] == t[0, i - p] for p in range(H_out) for i in range(p, H))
             assert not any(t[p, i] for p in range(H_out) for i in range(p))
-print(f"W: {W_small.shape[0]} x {W_small.shape[1]}, {C} blocks of {H * H} columns, each doubly block Toeplitz")
+print(f"Check: W is {W_small.shape[0]} x {W_small.shape[1]}: {C} blocks of {H * H} columns, block c the matrix "
+      "of the single-channel layer with the slice w(., ., c), each doubly block Toeplitz.")
 
 # %% [markdown]
 # ## 5. A dense layer that computes the convolution
@@ -320,18 +321,17 @@ errors = pd.Series(
 errors.map("{:.1e}".format).to_frame()
 
 # %% [markdown]
-# **Check.** In float32, the dense layer and the convolution agree to rounding:
-# relative error below $10^{-5}$, where a float32 unit round-off is
-# $6 \cdot 10^{-8}$. In float64, the matrix product and the from-scratch
-# convolution agree to $10^{-12}$.
+# **Check.** In float32, a relative error below $10^{-5}$ is agreement to
+# rounding: a float32 unit round-off is $6 \cdot 10^{-8}$.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert dense_output.shape == conv_output.shape == (256, 1728)
 assert errors["Dense vs Conv2D, relative error"] < 1e-5
 assert errors["W x + b vs conv2d_forward (float64), max abs error"] < 1e-12
 assert np.finfo(np.float32).eps / 2 < 6e-8  # float32's unit round-off
-print("Dense(W.T, b) reproduces Conv2D on 256 test digits (relative error < 1e-5)")
+print("Check: Dense(W.T, b) reproduces Conv2D on 256 test digits (relative error below 1e-5), "
+      "and in float64 W x + b equals the from-scratch convolution (below 1e-12).")
 
 # %% [markdown]
 # The same works in Keras's order of flattening. Permute the columns of $W$ by the
@@ -383,11 +383,10 @@ counts = pd.Series(
 counts.to_frame("count")
 
 # %% [markdown]
-# **Check.** The counts follow the formulas. Only 3.2% of $W$ is non-zero
-# ($25/784$). The conv layer has 78 parameters, where a dense layer of the same
-# shape has over a million.
+# **Check.** Sparse connectivity leaves few non-zeros in $W$; weight sharing
+# leaves fewer distinct values still.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert np.all(kernel != 0), "a zero kernel weight would hide a non-zero of W"
 assert counts["non-zeros of W"] == counts["nnz formula H'W' kh kw C F"] == 24 * 24 * 25 * 1 * 3
@@ -397,7 +396,9 @@ assert np.isclose(density, kh * kw / (28 * 28)) and round(100 * density, 1) == 3
 assert counts["distinct non-zero values"] == kh * kw * channels * filters == 75
 assert counts["Conv2D parameters"] == kh * kw * channels * filters + filters == 78
 assert counts["Dense parameters"] == out_size * in_size + out_size > 1_000_000
-print(f"density {density:.4f} = 25/784; parameters: Conv2D {conv.count_params()}, Dense {dense.count_params():,}")
+print(f"Check: the counts follow the formulas; {density:.1%} of W is non-zero (25/784), with "
+      f"{counts['distinct non-zero values']} distinct values; parameters: Conv2D {conv.count_params()}, "
+      f"Dense {dense.count_params():,}.")
 
 # %% [markdown]
 # ## 7. A realistic size: CIFAR-10 and a sparse matrix
@@ -447,17 +448,10 @@ memory = pd.DataFrame(
 memory
 
 # %% [markdown]
-# **Check.** The sparse matrix:
-#
-# - computes the layer (relative error below $10^{-5}$ against Keras's float32);
-# - holds exactly $H'W' k_h k_w C F$ non-zeros, 0.88% of the dense matrix
-#   ($9/1024$);
-# - needs over 50 times less memory than the dense array: it stores a value and a
-#   column index per non-zero.
-#
-# The convolution itself stores only its 448 parameters.
+# **Check.** The sparse matrix stores a value and a column index per non-zero,
+# plus one pointer per row. The convolution itself stores only its parameters.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert cifar_out_shape == (30, 30, 16) and W_sparse.shape == (30 * 30 * 16, 32 * 32 * 3)
 assert cifar_error < 1e-5
@@ -469,7 +463,10 @@ index_bytes = W_sparse.indices.dtype.itemsize
 assert sparse_bytes == W_sparse.nnz * (itemsize + index_bytes) + (rows_ + 1) * index_bytes
 assert memory_ratio > 50
 assert cifar_conv.count_params() == 448
-print(f"nnz {W_sparse.nnz:,} = {W_sparse.nnz / (rows_ * cols_):.2%} of {rows_ * cols_:,}; dense/sparse memory {memory_ratio:.0f}x")
+print(f"Check: the sparse W computes the layer (relative error below 1e-5 against Keras); its "
+      f"{W_sparse.nnz:,} non-zeros (H'W' kh kw C F) are {W_sparse.nnz / (rows_ * cols_):.2%} of "
+      f"{rows_ * cols_:,} entries (9/1024); it takes {memory_ratio:.0f}x less memory than the dense array; "
+      f"the convolution has {cifar_conv.count_params()} parameters.")
 
 # %% [markdown]
 # At the scale of ImageNet, the dense view is out of reach. VGG16's first layer

@@ -107,11 +107,11 @@ by_hand
 # 2; $6 + 4 \cdot 2 = 14$; $14 + 1 \cdot 2 = 16$ and the jump becomes 4. A unit
 # of the last pooling layer sees a 16x16 patch of the 28x28 digit.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert rule_fields == [1 + 4, 1 + 4 + 1, 1 + 4 + 1 + 4 * 2, 1 + 4 + 1 + 4 * 2 + 1 * 2] == [5, 6, 14, 16]
 assert rule_jumps == [1, 2, 2, 4]
-print("LeNet-5 fields:", rule_fields, "| jumps:", rule_jumps)
+print(f"Check: the rules give LeNet-5's fields {rule_fields} and jumps {rule_jumps}, as computed by hand.")
 
 # %% [markdown]
 # ## 2. The table of a whole network
@@ -135,15 +135,17 @@ lenet_table
 # the units no longer sit on a grid. Every dense unit sees the whole 28x28 image,
 # which the table reports as the field.
 #
-# **Check.** The table agrees with the rules applied by hand.
+# **Check.** The table applies the same two rules as section 1, so it must give
+# the same fields and jumps.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 for name, field, jump in zip(lenet_layers, rule_fields, rule_jumps):
     assert lenet_table.loc[name, "field_rows"] == lenet_table.loc[name, "field_cols"] == field, name
     assert lenet_table.loc[name, "jump_rows"] == lenet_table.loc[name, "jump_cols"] == jump, name
 assert (lenet_table.loc[["c5_dense", "f6_dense", "predictions"], "field_rows"] == 28).all()
-print("receptive_field(lenet5) == the rules by hand on", list(lenet_layers))
+print(f"Check: receptive_field(lenet5) gives the fields and jumps of the rules by hand on {', '.join(lenet_layers)}, "
+      "and every dense unit sees the whole 28x28 digit.")
 
 # %% [markdown]
 # On a digit, the fields of the central unit of each layer grow like this:
@@ -183,17 +185,12 @@ vgg_spatial = vgg_table[vgg_table["type"].isin(["Conv2D", "MaxPooling2D"])]
 vgg_spatial[["output_shape", "kernel", "stride", "field_rows", "jump_rows", "start_rows"]]
 
 # %% [markdown]
-# **Check.** The table gives the published values (Araujo, Norris and Sim,
-# *Computing receptive fields of convolutional neural networks*, Distill 2019):
-#
-# - a unit of `block5_conv3` sees 196x196 pixels, and its jump is 16 pixels;
-# - a unit of `block5_pool` sees 212x212, nearly the whole 224x224 image, and its
-#   jump is 32 pixels.
-#
-# Within a block, each 3x3 convolution adds $2j$, and each pooling adds $j$. The
-# jump doubles from block to block.
+# **Check.** The published values come from Araujo, Norris and Sim, *Computing
+# receptive fields of convolutional neural networks* (Distill, 2019). Within a
+# block, each 3x3 convolution adds $2j$, and each pooling adds $j$. The jump
+# doubles from block to block.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 vgg_convs = [layer for layer in vgg.layers if isinstance(layer, L.Conv2D)]
 vgg_pools = [layer for layer in vgg.layers if isinstance(layer, L.MaxPooling2D)]
@@ -209,8 +206,10 @@ previous_jumps = vgg_spatial["jump_rows"].shift().iloc[1:]
 is_conv = vgg_spatial["type"].iloc[1:] == "Conv2D"
 assert (steps[is_conv] == 2 * previous_jumps[is_conv]).all()
 assert (steps[~is_conv] == previous_jumps[~is_conv]).all()
-print("block5_conv3:", vgg_table.loc["block5_conv3", "field_rows"], "pixels, jump", vgg_table.loc["block5_conv3", "jump_rows"])
-print("block5_pool: ", vgg_table.loc["block5_pool", "field_rows"], "pixels, jump", vgg_table.loc["block5_pool", "jump_rows"])
+conv3, pool5 = vgg_table.loc["block5_conv3"], vgg_table.loc["block5_pool"]
+print(f"Check: as published, a unit of block5_conv3 sees {conv3.field_rows}x{conv3.field_cols} pixels with a jump "
+      f"of {conv3.jump_rows}, and a unit of block5_pool {pool5.field_rows}x{pool5.field_cols}, nearly the whole "
+      f"224x224 image, with a jump of {pool5.jump_rows}; each 3x3 convolution adds 2j and each pooling j.")
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 3.6))
@@ -268,11 +267,10 @@ comparison = pd.DataFrame(
 comparison
 
 # %% [markdown]
-# **Check.** Layer by layer, the measured box has the theoretical size (rows and
-# columns). It is centred where the start and the jump say: at
-# $start + u \cdot jump$ for the unit $u$.
+# **Check.** Here nothing hides a pixel, so the gradient must find the whole
+# theoretical field, centred where the start and the jump say.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 for name in lenet_layers:
     row, result = linear_table.loc[name], measured[name]
@@ -280,7 +278,8 @@ for name in lenet_layers:
     top, left, bottom, right = result.bounds
     assert (top + bottom) / 2 == row.start_rows + result.unit[0] * row.jump_rows, name
     assert (left + right) / 2 == row.start_cols + result.unit[1] * row.jump_cols, name
-print("theory == measurement for", list(lenet_layers))
+print(f"Check: on {', '.join(lenet_layers)}, the measured box has the theoretical size (rows and columns) "
+      "and is centred at start + u * jump for the unit u.")
 
 # %% [markdown]
 # > **Lecture vs. course: the receptive field through pooling.** The lecture
@@ -386,18 +385,18 @@ plt.show()
 print(f"the central {vgg_area:.0%} of the box holds {vgg_share:.0%} of VGG16's gradient")
 
 # %% [markdown]
-# **Check.** The measured boxes are not larger than the theory. Here enough paths
-# stay open that they are exactly as large. In VGG16, the gradient concentrates in
-# the middle: the central quarter of the box holds more than a quarter of it. (The
-# exact share depends on the weights and the input.)
+# **Check.** A measured box can only be smaller than the theory. Here enough
+# paths stay open that it is exactly as large. The central share of the gradient
+# depends on the weights and the input.
 
-# %%
+# %% tags=["hide-input"]
 for result, name, layer in ((lenet_measured, "LeNet-5", "s4_pool"), (vgg_measured, "VGG16", "block5_pool")):
     table = lenet_table if name == "LeNet-5" else vgg_table
     assert result.size[0] <= table.loc[layer, "field_rows"] and result.size[1] <= table.loc[layer, "field_cols"]
     assert result.size == (table.loc[layer, "field_rows"], table.loc[layer, "field_cols"])
 assert vgg_share > vgg_area
-print(f"LeNet-5 box {lenet_measured.size}, VGG16 box {vgg_measured.size}; VGG16 central share {vgg_share:.2f} > {vgg_area:.2f}")
+print(f"Check: the measured boxes are as large as the theory, LeNet-5 {lenet_measured.size} and VGG16 "
+      f"{vgg_measured.size}; VGG16's gradient gathers in the middle (central share {vgg_share:.2f} > {vgg_area:.2f}).")
 
 # %% [markdown]
 # With a single channel, the box itself shrinks. A 3x3 convolution followed by a
@@ -447,11 +446,10 @@ fields = {m.name: receptive_field(m).iloc[-1] for m in (stack, single)}
 pd.DataFrame(fields).T[["output_shape", "field_rows", "field_cols", "jump_rows"]]
 
 # %% [markdown]
-# **Check.** The tables give the same 7x7 field. The gradient measures the same 7x7
-# box, with positive weights and the ReLUs replaced by the identity, so that
-# nothing hides a pixel. Both produce 26x26 outputs from 32x32 inputs.
+# **Check.** The gradient is measured on copies with positive weights and the
+# ReLUs replaced by the identity, so that nothing hides a pixel.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 for model in (stack, single):
     row = fields[model.name]
@@ -461,7 +459,8 @@ for model in (stack, single):
     linear_copy = build(4, activation=None, kernel_initializer=positive)
     measured_box = empirical_receptive_field(linear_copy, model.layers[-1].name).size
     assert measured_box == (7, 7), model.name
-    print(f"{model.name}: theory {row.field_rows}x{row.field_cols}, measured {measured_box[0]}x{measured_box[1]}")
+print("Check: three 3x3 convolutions and one 7x7 convolution both see 7x7 pixels, in theory and measured, "
+      "and both turn 32x32 inputs into 26x26 outputs.")
 
 # %% [markdown]
 # Now the parameters, counted by Keras for several numbers of channels $C$:
@@ -484,11 +483,10 @@ params["ratio"] = (params["three 3x3"] / params["one 7x7"]).round(3)
 params
 
 # %% [markdown]
-# **Check.** Keras's counts equal the formulas, biases included. Without the
-# biases, the ratio is exactly $27/49$. The stack has three ReLUs where the single
-# layer has one.
+# **Check.** The biases move the table's ratio a little away from $27/49$, most
+# for small $C$.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert (params["three 3x3"] == params["27 C^2 + 3 C"]).all()
 assert (params["one 7x7"] == params["49 C^2 + C"]).all()
@@ -509,7 +507,9 @@ def count_relus(model):
 relus = {model.name: count_relus(model) for model in (stack, single)}
 assert relus == {"three_3x3": 3, "one_7x7": 1}
 assert round(1 - 27 / 49, 2) == 0.45
-print(f"weights: 27/49 = {27 / 49:.3f} ({1 - 27 / 49:.0%} fewer); non-linearities: {relus}")
+print(f"Check: Keras's counts equal 27 C^2 + 3 C and 49 C^2 + C; without the biases the ratio is exactly "
+      f"27/49 = {27 / 49:.3f} ({1 - 27 / 49:.0%} fewer weights); the stack has {relus['three_3x3']} ReLUs, "
+      f"the single layer {relus['one_7x7']}.")
 
 # %% [markdown]
 # ## 5. Build your own stack: the receptive-field explorer
@@ -554,12 +554,11 @@ columns = ["kind", "kernel", "stride", "padding", "output_size", "field", "jump"
 pd.DataFrame(stack_rows).set_index("layer")[columns].astype({"kernel": "Int64", "stride": "Int64"})
 
 # %% [markdown]
-# **Check.** Without a model, the rules give LeNet-5's table of section 2: field,
-# jump and start of each layer. The explorer follows its controls. A stride of 2 in
-# the first layer doubles every jump after it. It makes the last field
-# $1 + 4 + 1 \cdot 2 + 4 \cdot 4 + 1 \cdot 4 = 27$ pixels instead of 16.
+# **Check.** A stride of 2 in the first layer doubles every jump after it. The
+# last field becomes $1 + 4 + 1 \cdot 2 + 4 \cdot 4 + 1 \cdot 4 = 27$ pixels
+# instead of 16.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 for row, name in zip(stack_rows[1:], lenet_layers):
     expected = lenet_table.loc[name]
@@ -570,7 +569,9 @@ field_explorer.strides[0].value = 2  # driving the widget from code
 assert [row.jump for row in field_explorer.rows] == [1, 2, 4, 4, 8]
 assert field_explorer.rows[-1].field == 1 + 4 + 1 * 2 + 4 * 4 + 1 * 4 == 27
 field_explorer.strides[0].value = 1  # back where the figure above is
-print("receptive_field_stack == receptive_field(lenet5) on", list(lenet_layers))
+print(f"Check: without a model, receptive_field_stack gives LeNet-5's field, jump, start and output size on "
+      f"{', '.join(lenet_layers)}; with a first stride of 2, the explorer's jumps become 1, 2, 4, 4, 8 "
+      "and its last field 27.")
 
 # %% [markdown]
 # ## Summary

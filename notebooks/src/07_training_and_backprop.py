@@ -146,16 +146,12 @@ conv_errors = pd.DataFrame(
 print(conv_errors.to_string(float_format="{:.1e}".format))
 
 # %% [markdown]
-# **Check.** In float64, the hand-written gradients equal:
-#
-# - autodiff up to rounding (relative error below $10^{-12}$);
-# - the numerical gradient up to the finite-difference error (below $10^{-7}$).
-#
-# CS231n's rule of thumb says to be happy below $10^{-7}$; above $10^{-4}$ there is
-# usually a bug. And for one channel and one filter at stride 1, `dx` is the full
-# convolution of `dout` with the kernel (SciPy's `convolve2d`).
+# **Check.** Autodiff may differ from the hand-written gradients by rounding
+# only; the numerical gradient also by its finite-difference error. CS231n's rule
+# of thumb says to be happy below $10^{-7}$; above $10^{-4}$ there is usually a
+# bug.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 autodiff_rows = conv_errors.index.str.contains("autodiff")
 assert (conv_errors[autodiff_rows] < 1e-12).all().all()
@@ -165,8 +161,9 @@ dout_one = rng.normal(size=(1, 6, 6, 1))
 dx_one, _, _ = ops.conv2d_backward(dout_one, x_one, kernel_one)
 full_convolution = scipy.signal.convolve2d(dout_one[0, :, :, 0], kernel_one[:, :, 0, 0], mode="full")
 assert relative_error(dx_one[0, :, :, 0], full_convolution) < 1e-12
-print("conv2d_backward matches autodiff (< 1e-12) and numerical gradients (< 1e-7)")
-print("dx of a stride-1 valid convolution == full convolution of dout with the kernel")
+print("Check: in float64, conv2d_backward matches autodiff (relative error below 1e-12) and the numerical "
+      "gradient (below 1e-7); for one channel and one filter at stride 1, dx is the full convolution "
+      "of dout with the kernel (SciPy's convolve2d).")
 
 # %% [markdown]
 # ## 3. The gradient of max pooling
@@ -236,17 +233,12 @@ _, tie_auto = value_and_gradient(lambda t: keras.ops.sum(keras.layers.MaxPooling
 print("tie, from scratch:", tie_mine[0, :, :, 0].tolist(), "| TensorFlow:", tie_auto[0, :, :, 0].tolist())
 
 # %% [markdown]
-# **Check.** The gradients agree with autodiff to rounding (below $10^{-12}$). They
-# agree with the numerical gradient to below $10^{-7}$: max pooling is linear near a
-# tie-free input, so only the rounding of the finite differences remains.
-#
-# - Without overlap, each window sends its gradient to exactly one pixel: as many
-#   non-zeros as windows.
-# - With overlapping windows, some pixels win several windows, so there are fewer
-#   non-zeros than windows.
-# - On the tie, both give everything to the top-left entry.
+# **Check.** Max pooling is linear near a tie-free input, so the numerical
+# gradient differs only by the rounding of the finite differences. Each window
+# sends its gradient to one pixel. With overlapping windows, some pixels win
+# several windows, so `dx` has fewer non-zeros than there are windows.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert (pool_errors["vs autodiff"] < 1e-12).all()
 assert (pool_errors["vs numerical"] < 1e-7).all()
@@ -257,7 +249,12 @@ assert np.array_equal(tie_mine, tie_auto) and tie_mine[0, 0, 0, 0] == 1 and tie_
 for (p, q), value in np.ndenumerate(dout_pool[0, :, :, 0]):  # the picture: one entry per window
     window_x, window_dx = x_pool[0, 2 * p:2 * p + 2, 2 * q:2 * q + 2, 0], dx_pool[0, 2 * p:2 * p + 2, 2 * q:2 * q + 2, 0]
     assert window_dx[np.unravel_index(window_x.argmax(), (2, 2))] == value == window_dx.sum()
-print(pool_errors[["pool_size", "strides", "non-zeros in dx", "windows"]].to_string(index=False))
+nonzeros = {overlap: ", ".join(f"{int(row['non-zeros in dx'])} of {int(row['windows'])}"
+                                 for _, row in pool_errors[no_overlap != overlap].iterrows())
+            for overlap in (False, True)}
+print("Check: max-pooling gradients match autodiff (relative error below 1e-12) and numerical gradients "
+      f"(below 1e-7); dx has as many non-zeros as windows without overlap ({nonzeros[False]}), fewer with "
+      f"overlap ({nonzeros[True]}); on a tie, both give everything to the top-left entry.")
 
 # %% [markdown]
 # ## 4. Backpropagation through a whole CNN, by hand
@@ -324,20 +321,20 @@ print(f"loss: NumPy {numpy_loss:.6f}, Keras {float(tape_loss):.6f}")
 print(backprop_errors.to_string(float_format="{:.1e}".format))
 
 # %% [markdown]
-# **Check.** The hand-chained gradients of all four weight tensors match
-# `GradientTape` to float32 precision, and so does the loss. Keras computes in
-# float32, whose rounding errors scale with the largest entries of a tensor, not with
-# each entry. Entry by entry, CS231n's relative error of a tiny gradient entry would
-# be large from rounding alone. We compare with the **normwise relative error**,
+# **Check.** Keras computes in float32, whose rounding errors scale with the
+# largest entries of a tensor, not with each entry. Entry by entry, CS231n's
+# relative error of a tiny gradient entry would be large from rounding alone. We
+# compare with the **normwise relative error**,
 # `normwise_relative_error(a, b)` $= \max_k |a_k - b_k| \,/\, \max_k (|a_k| + |b_k|)$:
-# the largest difference relative to the largest entry. It is below $10^{-5}$ here.
+# the largest difference relative to the largest entry.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert abs(numpy_loss - float(tape_loss)) < 1e-5
 assert set(grads) == set(tape_grads)
 assert (backprop_errors < 1e-5).all()
-print("hand-written backprop == GradientTape for", sorted(grads))
+print(f"Check: the hand-chained gradients of {', '.join(sorted(grads))} match GradientTape "
+      "(normwise relative error below 1e-5), and so does the loss.")
 
 # %% [markdown]
 # ## 5. A custom training loop against `model.fit`
@@ -448,24 +445,23 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# **Check.** The two runs agree. The per-batch losses, the epoch means and the final
-# weights match to within $10^{-4}$ (normwise relative error). Training changed every
-# weight tensor by far more than that, and the loss went down.
-#
-# Why not bit for bit? `fit` runs its step as a compiled TensorFlow graph and our loop
-# runs eagerly. A few float32 operations may round differently (around $10^{-7}$ each),
-# and such differences grow slowly over the steps. $10^{-4}$ leaves room for that. Yet
-# a single differing batch, learning rate or initial weight would break it by orders
-# of magnitude.
+# **Check.** The two runs agree to within $10^{-4}$, not bit for bit. `fit` runs
+# its step as a compiled TensorFlow graph and our loop runs eagerly. A few float32
+# operations may round differently (around $10^{-7}$ each), and such differences
+# grow slowly over the steps. $10^{-4}$ leaves room for that. Yet a single
+# differing batch, learning rate or initial weight would break it by orders of
+# magnitude.
 
-# %%
+# %% tags=["hide-input"]
 # NBVAL_CHECK_OUTPUT
 assert normwise_relative_error(fit_losses, loop_losses) < 1e-4
 assert normwise_relative_error(fit_epoch_loss, loop_epoch_loss) < 1e-4
 assert weight_error < 1e-4
 assert moved > 1e-2
 assert loop_epoch_loss[-1] < loop_epoch_loss[0]
-print(f"{EPOCHS} epochs x {steps_per_epoch} steps: fit == custom loop (relative difference < 1e-4)")
+print(f"Check: over {EPOCHS} epochs x {steps_per_epoch} steps, fit and the custom loop give the same per-batch "
+      "losses, epoch means and final weights (normwise relative difference below 1e-4); training moved every "
+      "weight tensor by more than 1e-2, and the loss went down.")
 
 # %% [markdown]
 # ## Summary
