@@ -1,8 +1,8 @@
 #!/bin/bash
 # What the grading sandbox costs: seconds per submission with bubblewrap, without it, and with the
 # judge of an earlier revision (optional), on the same batch per assignment (two copies of the
-# instructor's solution and the untouched student notebook). Writes benchmarks/grading/*.csv and
-# prints one line per (assignment, mode); benchmarks/grading.md records a run.
+# instructor's solution and the untouched student notebook). Prints one line per
+# (assignment, mode): the batch's seconds and each submission's; benchmarks/grading.md records a run.
 #
 #   COURSE_DATA_DIR=/path/to/mirror bash benchmarks/bench_grading.sh [BEFORE_REVISION]
 #
@@ -13,8 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3
 PY=${PY:-.venv/bin/python}
-OUT=benchmarks/grading
 WORK=$(mktemp -d)
+OUT="$WORK/scores"
+
 trap 'rm -rf "$WORK"; if [ -n "${BEFORE:-}" ]; then git worktree remove --force "$WORK-before" 2>/dev/null || true; fi' EXIT
 mkdir -p "$OUT"
 BEFORE=${1:-}
@@ -30,7 +31,7 @@ for A in A1_convolution_and_pooling A2_building_blocks A3_learning_with_little_d
   cp "build/assignments/$A/autograder/$A.ipynb" "$S/solution2.ipynb"
   cp "notebooks/assignments/student/$A/$A.ipynb" "$S/untouched.ipynb"
   for mode in $modes; do
-    csv="$PWD/$OUT/$A-$mode.csv"
+    csv="$OUT/$A-$mode.csv"
     start=$(date +%s.%N)
     case $mode in
       before) (cd "$WORK-before" && PYTHONPATH="$WORK-before" "$OLDPWD/$PY" scripts/assignments.py grade "$A" "$S" -o "$csv") ;;
