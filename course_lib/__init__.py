@@ -50,11 +50,13 @@ nothing heavy):
 - `initializers`: Dirac (identity) initialisation of convolutions.
 - `lookahead`: Lookahead, slow weights pulled toward the fast ones every few steps.
 - `speedrun`: airbench94's recipe (CIFAR-10 to 94 % in ten epochs) in Keras 3.
-- `sharding`: several devices on JAX: checked `DataParallel` and meshes, AlexNet's
-  two-device `LayoutMap`, where each variable lives, what the devices send.
-- `scaling`: the cost of data parallelism on paper (ring all-reduce, Amdahl).
-- `multiprocess`: cooperating processes under one deadline (a cluster on one machine).
-- `distributed_worker`: notebook 24's reference experiment and its worker process.
+- `distributed`: training on several devices (notebook 24), one sub-module per
+  idea: `distributed.sharding` (checked `DataParallel` and meshes on JAX,
+  AlexNet's two-device `LayoutMap`, where each variable lives, what the devices
+  send), `distributed.scaling` (the cost of data parallelism on paper: ring
+  all-reduce, Amdahl), `distributed.multiprocess` (cooperating processes under
+  one deadline) and `distributed.worker` (the reference experiment and its
+  worker process).
 - `grading`: the graded assignments' checks as students call them (`call`,
   `assert_same_array`, the probes); its sub-modules are the instructor's grader:
   `grading.checks` (each assignment's checks and honour-code rules), `grading.judge`

@@ -73,8 +73,9 @@ import numpy as np
 import pandas as pd
 from jax.sharding import PartitionSpec
 
-from course_lib import distributed_worker as reference
-from course_lib import diagrams, multiprocess, scaling, sharding, zoo
+from course_lib import diagrams, zoo
+from course_lib.distributed import multiprocess, scaling, sharding
+from course_lib.distributed import worker as reference
 from course_lib.models import alexnet
 
 if keras.backend.backend() != "jax":
@@ -147,7 +148,7 @@ pd.DataFrame([{"device": str(shard.device), "images": f"{shard.index[0].start} t
 # ### Where the gradients are added
 #
 # The model below is the reference CNN that every run of this notebook trains
-# (`distributed_worker.reference_model`). It has two convolutions with
+# (`distributed.worker.reference_model`). It has two convolutions with
 # BatchNormalization, GAP and a dense layer. Built in the distribution's
 # scope, its variables are replicated. Compiling one gradient computation on
 # the sharded batch shows what XLA made the devices send each other:
@@ -501,7 +502,7 @@ assert memory["total"] < 3 < memory["total"] + (too_large - batch_of) * outputs_
 # On the TensorFlow backend, the model and its optimizer are created in the
 # scope of a `tf.distribute` strategy, and `fit` runs one replica per device.
 # TensorFlow fixes its devices when it starts. So this section runs in its own
-# process (`python -m course_lib.distributed_worker mirrored --replicas 2`).
+# process (`python -m course_lib.distributed.worker mirrored --replicas 2`).
 # The process splits the CPU into two logical devices and trains the same
 # reference CNN three times:
 #
@@ -512,7 +513,7 @@ assert memory["total"] < 3 < memory["total"] + (too_large - batch_of) * outputs_
 
 # %%
 workdir = Path(tempfile.mkdtemp(prefix="several_devices_"))
-worker = [sys.executable, "-m", "course_lib.distributed_worker"]
+worker = [sys.executable, "-m", "course_lib.distributed.worker"]
 mirrored_file = workdir / "mirrored.npz"
 (mirrored_run,) = multiprocess.run_processes(
     [worker + ["mirrored", "--replicas", "2", "--steps", str(STEPS), "--batch-size", str(BATCH_SIZE),
@@ -549,7 +550,7 @@ assert mirrored["mirrored_local"] > 1e-2
 #
 # Here two processes on this machine, each with 2 CPU devices, train the
 # reference CNN data-parallel over all 4. Each process feeds its own 32 rows
-# of every 64-image batch (`distributed_worker.process_rows`). A library for
+# of every 64-image batch (`distributed.worker.process_rows`). A library for
 # CPUs, Gloo, carries the all-reduces between the processes.
 
 # %%
@@ -750,7 +751,7 @@ shutil.rmtree(workdir, ignore_errors=True)
 # 3. ★★ **Where the drift starts.** Train the ReLU variant of section 2 with
 #    average pooling instead of max pooling, and with max pooling and GELU.
 #    Which kink causes the larger jump? *Hint:* pass your own model to
-#    `distributed_worker.train_reference`, and compare with
+#    `distributed.worker.train_reference`, and compare with
 #    `relative_difference` after every step.
 # 4. ★★ **How slow must a GPU be?** For airbench94 over 25 GbE, find the
 #    one-GPU step time at which 8 GPUs reach 50 % efficiency (a speed-up of 4),

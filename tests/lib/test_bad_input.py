@@ -40,13 +40,11 @@ from course_lib import (
     lookahead,
     mixup,
     models,
-    multiprocess,
     ops,
     pretrained,
     receptive_field,
     retrieval,
     runtime,
-    scaling,
     speedrun,
     transfer,
     tta,
@@ -54,6 +52,7 @@ from course_lib import (
     widgets,
     zoo,
 )
+from course_lib.distributed import multiprocess, scaling
 
 NAN_IMAGES = np.full((2, 8, 8, 1), np.nan, "float32")
 X = np.random.default_rng(0).random((6, 8, 8, 1)).astype("float32")
@@ -396,7 +395,7 @@ def test_the_sweep_covers_every_public_module_in_its_scope():
 
 
 def test_sharding_says_what_it_needs():
-    from course_lib import sharding
+    from course_lib.distributed import sharding
 
     if keras.backend.backend() == "jax":
         with pytest.raises(ValueError, match=r"`batch_size` must be a positive int"):

@@ -2,7 +2,7 @@
 
 The parallel runs need a device count fixed when JAX starts, or TensorFlow's
 logical devices, so they run in worker processes
-(`python -m course_lib.distributed_worker`), started once, on the TensorFlow
+(`python -m course_lib.distributed.worker`), started once, on the TensorFlow
 pass of `make test-lib` (they choose their own backend, so the other passes
 would repeat them). Every group of processes has a deadline.
 """
@@ -14,10 +14,10 @@ import keras
 import numpy as np
 import pytest
 
-from course_lib import distributed_worker as reference
-from course_lib import multiprocess, scaling, sharding
+from course_lib.distributed import multiprocess, scaling, sharding
+from course_lib.distributed import worker as reference
 
-WORKER = [sys.executable, "-m", "course_lib.distributed_worker"]
+WORKER = [sys.executable, "-m", "course_lib.distributed.worker"]
 # Float32 keeps 7 significant digits. One step's sums over a 64-image batch, added in another
 # order on another number of devices, differ by a few roundings (about 5e-7 measured); with the
 # smooth reference CNN, eight steps stay within 3e-6 (notebook 24 plots it). 1e-5 leaves a margin

@@ -8,7 +8,7 @@
 - Every `from course_lib.X import name` of the notebooks, the solutions and
   the scripts imports a name in X's `__all__`, or a submodule of X.
 
-The modules are only imported, never run: `course_lib.distributed_worker`
+The modules are only imported, never run: `course_lib.distributed.worker`
 imports Keras inside its functions (a worker picks its backend first), so
 importing it here starts no worker. A module that needs an optional extra that
 is not installed (`course_lib._optional.EXTRAS`) is skipped.

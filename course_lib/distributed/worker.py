@@ -9,11 +9,11 @@ device, up to float32 rounding.
 
 Run as a program, it is one worker of such a run:
 
-    python -m course_lib.distributed_worker data-parallel --devices 2 --steps 8 --output w.npz
-    python -m course_lib.distributed_worker data-parallel --devices 2 --processes 2 \\
+    python -m course_lib.distributed.worker data-parallel --devices 2 --steps 8 --output w.npz
+    python -m course_lib.distributed.worker data-parallel --devices 2 --processes 2 \\
         --process-id 0 --coordinator 127.0.0.1:12355 --output w0.npz   # and --process-id 1 ...
-    python -m course_lib.distributed_worker mirrored --replicas 2 --output tf.npz
-    python -m course_lib.distributed_worker model-parallel --devices 2 --width 0.25 --output a.npz
+    python -m course_lib.distributed.worker mirrored --replicas 2 --output tf.npz
+    python -m course_lib.distributed.worker model-parallel --devices 2 --width 0.25 --output a.npz
 
 A worker chooses its Keras backend and its number of CPU devices, which must
 happen before Keras or JAX is imported; so this module imports Keras inside
@@ -227,7 +227,7 @@ def _run_data_parallel(args):
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     import keras
 
-    from course_lib import sharding
+    from course_lib.distributed import sharding
 
     if args.processes > 1:
         keras.distribution.initialize(args.coordinator, args.processes, args.process_id)
@@ -259,7 +259,7 @@ def sharded_alexnet_outputs(images, width=1.0, devices=2, seed=0):
     """
     import keras
 
-    from course_lib import sharding
+    from course_lib.distributed import sharding
     from course_lib.models import alexnet
 
     keras.utils.set_random_seed(seed)
