@@ -334,9 +334,10 @@ print(depth_study[["weight layers", "paper, Table 2 (M)"]].astype(int).to_string
 # start and initialised them from a trained shallower one (VGG11); with
 # BatchNormalization, one recipe trains the thirteen layers from scratch.
 #
-# It takes many steps, though, more than a CPU notebook affords: a network of
-# thirteen convolutions and no shortcuts is slow to leave chance level on a
-# small subset (exercise 6 measures it). So here we read the
+# It takes many steps, though: the recorded run below needed full epochs over
+# 45,000 images, tens of minutes on two CPU cores (the cell prints its time),
+# more than a notebook affords. How a short run on a small subset fares is
+# exercise 6. So here we read the
 # recorded run of the half-width network (`vgg16_cifar(width=0.5)`), trained
 # with the course's recipe on all 45,000 training images (`course_lib.zoo`;
 # `python scripts/train_zoo.py vgg16` re-creates it). Its first point is the
