@@ -20,6 +20,8 @@ nothing heavy):
   pure functions behind them.
 - `layers`: the architectures' building blocks as Keras layers.
 - `models`: model builders, from LeNet-5 to DenseNet.
+- `blockcheck`: a block written by hand in plain Keras checked against
+  course_lib's layer (same weights, same outputs).
 - `analysis`: multiply-adds, parameters per layer (`layer_table`) and per block,
   measured throughput.
 - `augment`: augmentation pipelines from Keras's preprocessing layers, class
