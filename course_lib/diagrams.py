@@ -13,6 +13,7 @@ Keras.
 | notebook | diagram |
 | --- | --- |
 | 02 | `sliding_window`: a kernel over a zero-padded grid, with a stride |
+| 04 | `lenet5`: LeNet-5's layers, their output shapes and parameters |
 | 05 | `im2col`: patches as rows times the kernel as a column; the same product as the matrix W |
 | 06 | `receptive_field_growth`: the field of one unit through a stack of layers |
 | 08 | `batch_norm_modes`: BatchNormalization in training and at inference |
@@ -72,6 +73,7 @@ __all__ = [
     "gap_vs_flatten",
     "im2col",
     "inception_module",
+    "lenet5",
     "mixup_pair",
     "mlpconv_block",
     "parallelism",
@@ -381,6 +383,190 @@ def sliding_window(input_size=5, kernel_size=3, stride=2, padding="same"):
     _text(ax, width / 2, 0.55, f"output rows = {_size_formula(n, k, padding, s, out)}", size=_FONT)
     _text(ax, width / 2, 0.25, "solid vermillion: the window of output (0, 0);  dashed blue: output (0, 1)",
           size=8, color="0.25")
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# 04: LeNet-5
+
+
+def lenet5(model=None):
+    """LeNet-5 from left to right, as LeCun et al. (1998, figure 2) draw it.
+
+    The input, then C1 (convolution), S2 (subsampling, here pooling), C3, S4,
+    C5, F6 and the output layer. Above each layer its output, drawn to scale:
+    a stack of maps as tall and wide as their rows and columns, deeper with
+    more channels, or a bar of units for a dense layer. Below it a box with
+    the layer's kind, window, stride, padding, activation and parameters.
+    Everything is read from `model`: the layers' settings, their output
+    shapes and `count_params()`. In the paper C5 is a convolution whose 5x5
+    filters cover the whole 5x5 input of S4, so a dense layer on the
+    flattened S4, as `course_lib.models.lenet5` builds it. When C1 pads its
+    input (28x28 images), a dashed outline marks the zero border, which
+    makes the paper's 32x32 input.
+
+    Args:
+        model: `course_lib.models.lenet5(...)` with its classifier
+            (`include_top=True`); None builds `lenet5()`, the 28x28x1 MNIST
+            model of notebook 04.
+
+    Returns:
+        The `Figure`.
+
+    Raises:
+        TypeError: `model` is not a `keras.Model`.
+        ValueError: `model` is not a LeNet-5 with its classifier (two
+            convolutions and two poolings in turn, then three dense layers).
+
+    Example:
+
+    >>> import matplotlib.pyplot as plt
+    >>> fig = lenet5()
+    >>> text = alt_text(fig)
+    >>> plt.close(fig)
+    >>> "C3, a convolution of 16 filters 5x5, stride 1, 'valid' padding, relu, output 10x10x16" in text
+    True
+    >>> "61,706 parameters in all" in text
+    True
+    """
+    import keras
+    from matplotlib.patches import Rectangle
+
+    from course_lib._checks import check_model
+    from course_lib.models.lenet5 import PAPER_INPUT_SIZE
+
+    if model is None:
+        from course_lib.models import lenet5 as build_lenet5
+
+        model = build_lenet5()
+    check_model(model)
+
+    def pair(values):
+        return f"{values[0]}x{values[1]}"
+
+    def step(values):
+        return str(values[0]) if values[0] == values[1] else pair(values)
+
+    # The seven layers, read from the model; Flatten is folded into the dense layer after it.
+    columns, flat = [], None
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, keras.layers.Flatten):
+            flat = (int(layer.output.shape[-1]), tuple(int(v) for v in layer.input.shape[1:]))
+            continue
+        c = {"kind": None, "layer": layer.name, "params": int(layer.count_params()),
+             "shape": tuple(int(v) for v in layer.output.shape[1:])}
+        if isinstance(layer, keras.layers.Conv2D):
+            c.update(kind="conv", op="convolution", filters=layer.filters, window=tuple(layer.kernel_size),
+                     stride=tuple(layer.strides), padding=layer.padding, activation=layer.activation.__name__)
+        elif isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)):
+            c.update(kind="pool", window=tuple(layer.pool_size), stride=tuple(layer.strides),
+                     op="max pooling" if isinstance(layer, keras.layers.MaxPooling2D) else "average pooling")
+        elif isinstance(layer, keras.layers.Dense):
+            c.update(kind="dense", op="dense", units=layer.units, activation=layer.activation.__name__, flat=flat)
+            flat = None
+        columns.append(c)
+    if tuple(c["kind"] for c in columns) != ("conv", "pool", "conv", "pool", "dense", "dense", "dense"):
+        raise ValueError(
+            "`model` must be a LeNet-5 with its classifier, as `course_lib.models.lenet5(include_top=True)` "
+            "builds it (convolution, pooling, convolution, pooling, then three dense layers); received the "
+            f"layers {[c['layer'] for c in columns]}."
+        )
+    for name, c in zip(("C1", "S2", "C3", "S4", "C5", "F6", "output"), columns):
+        c["name"] = name
+    in_shape = tuple(int(v) for v in model.input_shape[1:])
+    total = int(model.count_params())
+    dense_share = sum(c["params"] for c in columns if c["kind"] == "dense") / total
+    c1, s4 = columns[0], columns[3]
+    before, after = padding_amounts(in_shape[0], c1["window"][0], c1["padding"], c1["stride"][0])
+    left, right = padding_amounts(in_shape[1], c1["window"][1], c1["padding"], c1["stride"][1])
+    padded = (in_shape[0] + before + after, in_shape[1] + left + right)
+    border = before + after + left + right > 0
+    border_text = f"C1's {c1['padding']!r} padding adds zero pixels (dashed): {pair(padded)} in all"
+    if padded == (PAPER_INPUT_SIZE, PAPER_INPUT_SIZE) and before == after == left == right:
+        border_text = (f"C1's {c1['padding']!r} padding adds a border of {before} zero pixels (dashed): "
+                       f"the paper's {pair(padded)} input")
+
+    def shape_text(c):
+        return _shape(c["shape"]) if len(c["shape"]) == 3 else f"{c['shape'][0]} units"
+
+    def describe(c):
+        if c["kind"] == "conv":
+            what = (f"a convolution of {c['filters']} filters {pair(c['window'])}, stride {step(c['stride'])}, "
+                    f"{c['padding']!r} padding, {c['activation']}")
+        elif c["kind"] == "pool":
+            what = f"{pair(c['window'])} {c['op']} with stride {step(c['stride'])}"
+        else:
+            what = f"a dense layer of {c['units']} units, {c['activation']}"
+            if c["flat"]:
+                what += f", on the {c['flat'][0]} values of the flattened {_shape(c['flat'][1])} maps"
+        return f"{c['name']}, {what}, output {shape_text(c)}, {_n(c['params'])} parameters"
+
+    def box_text(c):
+        if c["kind"] == "conv":
+            lines = [f"{c['name']} convolution", f"{c['filters']} filters {pair(c['window'])}",
+                     f"stride {step(c['stride'])}, {c['padding']!r}", c["activation"]]
+        elif c["kind"] == "pool":
+            lines = [f"{c['name']} {c['op']}", f"{pair(c['window'])}, stride {step(c['stride'])}"]
+        else:
+            lines = [f"{c['name']} dense", f"{c['units']} units", c["activation"]]
+            if c["flat"]:
+                lines.insert(2, f"on {c['flat'][0]} = {_shape(c['flat'][1])}")
+        return "\n".join(lines + [f"{_n(c['params'])} parameters"])
+
+    alt = (
+        f"LeNet-5 drawn from left to right: a {_shape(in_shape)} input image; "
+        + "; ".join(describe(c) for c in columns)
+        + f". {_n(total)} parameters in all, {dense_share:.0%} of them in the three dense layers. The maps shrink "
+        f"from {pair(c1['shape'])} in C1 to {pair(s4['shape'])} in S4 while their number grows from "
+        f"{c1['shape'][-1]} to {s4['shape'][-1]}." + (f" {border_text.replace(' (dashed)', '')}." if border else "")
+    )
+
+    bw, bh, gap, x_in = 1.22, 1.12, 0.3, 0.85
+    xs = [x_in + 0.8 + bw / 2 + i * (bw + gap) for i in range(len(columns))]
+    width = xs[-1] + bw / 2 + 0.3
+    height = 4.7
+    fig, ax = _canvas(width, height, f"LeNet-5: a {_shape(in_shape)} image to {columns[-1]['units']} classes "
+                                     f"in seven layers, {_n(total)} parameters", alt)
+    box_y, shape_y, base = 1.85, 2.72, 2.95
+    # To scale: the largest map (the padded input, when C1 pads) is 1.05 inches tall.
+    scale = 1.05 / max(padded + tuple(max(c["shape"][:2]) for c in columns if len(c["shape"]) == 3))
+    most_units = max(c["shape"][0] for c in columns if len(c["shape"]) == 1)
+
+    def rect(x0, y0, w, h, **kwargs):
+        style = dict(facecolor=_tint(PALETTE["data"], 0.35), edgecolor=PALETTE["merge"], linewidth=0.6)
+        ax.add_patch(Rectangle((x0, y0), w, h, **{**style, **kwargs}))
+
+    def maps(x, shape):
+        """Up to 8 maps, the front one bottom-left, spread over a depth that grows with the channels."""
+        rows, cols, channels = shape
+        depth, count = min(0.025 * channels, 0.5), min(channels, 8)
+        for i in reversed(range(count)):
+            d = depth * i / (count - 1) if count > 1 else 0.0
+            rect(x - (cols * scale + depth) / 2 + d, base + d, cols * scale, rows * scale)
+
+    maps(x_in, in_shape)
+    if border:
+        rect(x_in - in_shape[1] * scale / 2 - left * scale, base - after * scale, padded[1] * scale,
+             padded[0] * scale, fill=False, edgecolor=PALETTE["frozen"], linewidth=1.0, linestyle="--")
+    _text(ax, x_in, shape_y, _shape(in_shape))
+    _box(ax, x_in, box_y, 1.0, 0.6, "input\nimage", "data", size=7.5)
+    _arrow(ax, (x_in + 0.5, box_y), (xs[0] - bw / 2, box_y))
+    for i, (x, c) in enumerate(zip(xs, columns)):
+        if len(c["shape"]) == 3:
+            maps(x, c["shape"])
+        else:
+            rect(x - 0.07, base, 0.14, max(1.05 * c["shape"][0] / most_units, 0.06))
+        _text(ax, x, shape_y, shape_text(c))
+        _box(ax, x, box_y, bw, bh, box_text(c), c["kind"], size=7.5)
+        if i:
+            _arrow(ax, (xs[i - 1] + bw / 2, box_y), (x - bw / 2, box_y))
+    _text(ax, width / 2, 0.8, "above each layer its output, to scale: maps (rows x columns, deeper with more "
+                              "channels) or a bar of units;  orange: convolutions,  green: pooling,  yellow: dense "
+                              "layers", size=8, color="0.25")
+    if border:
+        _text(ax, width / 2, 0.5, border_text, size=8, color="0.25")
     return fig
 
 
@@ -1883,6 +2069,7 @@ def parallelism(model=None, devices=4, batch_size=64, model_devices=2):
 
 DIAGRAMS = {
     "02": (sliding_window,),
+    "04": (lenet5,),
     "05": (im2col,),
     "06": (receptive_field_growth,),
     "08": (batch_norm_modes,),

@@ -61,6 +61,15 @@ LEARNING_RATE = 2e-3  # Adam's initial step size, decayed to 0 along a cosine
 # uses ReLU and max pooling, which train faster than the paper's scaled tanh and
 # trainable average subsampling (see its docstring).
 #
+# The diagram draws `lenet5()` from left to right: watch the maps shrink from
+# 28x28 to 5x5 while their number grows from 6 to 16.
+
+# %%
+from course_lib import diagrams
+
+diagrams.show(diagrams.lenet5())  # lenet5() with its defaults: the model built below
+
+# %% [markdown]
 # `course_lib.analysis.layer_table` lists, for each layer:
 #
 # - its type;

@@ -91,11 +91,13 @@ def _all_diagrams():
 
 
 _READ_A_MODEL = (diagrams.alexnet_split, diagrams.parallelism)
+# Build their small default model (LeNet-5) when given none.
+_BUILD_A_MODEL = (diagrams.lenet5,)
 
 
 @pytest.mark.parametrize(
     "function",
-    [pytest.param(f, marks=builds_layers) if f in _READ_A_MODEL else f for f in _all_diagrams()],
+    [pytest.param(f, marks=builds_layers) if f in _READ_A_MODEL + _BUILD_A_MODEL else f for f in _all_diagrams()],
     ids=lambda f: f.__name__,
 )
 def test_every_diagram_draws_without_warnings_reads_and_has_alt_text(function, request):
@@ -111,7 +113,7 @@ def test_every_diagram_draws_without_warnings_reads_and_has_alt_text(function, r
 
 
 def test_every_notebook_of_the_issue_has_a_diagram():
-    assert sorted(diagrams.DIAGRAMS) == ["02", "05", "06", "08", "10", "12", "14", "15", "16", "17", "18", "19",
+    assert sorted(diagrams.DIAGRAMS) == ["02", "04", "05", "06", "08", "10", "12", "14", "15", "16", "17", "18", "19",
                                          "20", "24"]
     assert {f.__name__ for f in _all_diagrams()} <= set(diagrams.__all__)
 
@@ -131,6 +133,45 @@ def test_sliding_window_output_size_and_padding_are_keras_conv2d(n, k, stride, p
     pad = max((out - 1) * stride + k - n, 0) if padding == "same" else 0
     assert _strings(fig).count("0") == (n + pad) ** 2 - n**2
     assert f"{out}x{out}" in diagrams.alt_text(fig)
+
+
+@builds_layers
+@pytest.mark.parametrize("input_shape, activation, classes", [((28, 28, 1), "relu", 10), ((32, 32, 1), "tanh", 5)])
+def test_lenet5_shapes_and_counts_are_those_of_the_builder(input_shape, activation, classes):
+    from course_lib.models import lenet5
+
+    model = lenet5(input_shape=input_shape, activation=activation, classes=classes)
+    fig = diagrams.lenet5(model)
+    alt = diagrams.alt_text(fig)
+    names = ["C1", "S2", "C3", "S4", "C5", "F6", "output"]
+    layers = [model.get_layer(name) for name in
+              ("c1_conv", "s2_pool", "c3_conv", "s4_pool", "c5_dense", "f6_dense", "predictions")]
+    for name, layer in zip(names, layers):
+        shape = tuple(layer.output.shape[1:])
+        shown = "x".join(map(str, shape)) if len(shape) == 3 else f"{shape[0]} units"
+        count = f"{layer.count_params():,} parameters"
+        _contains(fig, shown, count)
+        assert f"{name}, " in alt and f"output {shown}, {count}" in alt
+    conv1, conv3 = layers[0], layers[2]
+    _contains(fig, f"C1 convolution\n{conv1.filters} filters 5x5\nstride 1, {conv1.padding!r}\n{activation}",
+              f"C3 convolution\n{conv3.filters} filters 5x5", "S2 max pooling\n2x2, stride 2",
+              f"on 400 = {'x'.join(map(str, layers[3].output.shape[1:]))}", f"{classes} units\nsoftmax",
+              f"{model.count_params():,} parameters")
+    assert f"{model.count_params():,} parameters in all" in alt
+    # 28x28 digits: C1's "same" padding adds the paper's 2-pixel border; 32x32 images need none.
+    padded = input_shape[0] < 32
+    assert ("the paper's 32x32 input" in alt) == padded == (conv1.padding == "same")
+    assert tuple(conv1.output.shape[1:3]) == (28, 28)
+
+
+@builds_layers
+def test_lenet5_needs_a_lenet5_with_its_classifier():
+    from course_lib.models import lenet5
+
+    with pytest.raises(ValueError, match="`model` must be a LeNet-5 with its classifier"):
+        diagrams.lenet5(lenet5(include_top=False))
+    with pytest.raises(TypeError, match="`model` must be a keras.Model"):
+        diagrams.lenet5("lenet5")
 
 
 def test_im2col_shapes_and_non_zeros_are_those_of_the_conv_layer():
