@@ -31,6 +31,10 @@ info = setup_notebook(seed=42)
 #
 # Section 6 trains a small CNN; these CPU settings keep it to a few seconds. On a
 # GPU, the larger settings in the comments give sharper filters.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 PER_CLASS = 300  # MNIST training images per class (GPU: 6000, all of them)

@@ -34,6 +34,10 @@ info = setup_notebook(seed=42)
 #
 # These settings train for about half a minute on an idle 2-core CPU. On a GPU,
 # try the larger settings in the comments.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 EPOCHS = 10  # (GPU: 30)

@@ -44,6 +44,10 @@ info = setup_notebook(seed=42)
 # Section 4 trains small networks on MNIST and section 5 on CIFAR-10; these CPU settings
 # keep the notebook to about two and a half minutes. On a GPU, try the larger
 # settings in the comments.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 TRAP_PER_CLASS = 200  # MNIST training images per class for the short training

@@ -36,6 +36,10 @@ info = setup_notebook(seed=42)
 # these CPU settings keep the notebook to about three minutes. On a GPU, the settings in
 # the comments give steadier numbers (augmentation pays off more with longer
 # training).
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 PER_CLASS = 100  # CIFAR-10 training images per class (GPU: 500)

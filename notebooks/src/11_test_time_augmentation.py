@@ -36,6 +36,10 @@ info = setup_notebook(seed=42)
 # prediction only, $n$ forward passes per image for $n$ views. These CPU settings
 # keep the notebook to about a minute and a half. On a GPU, sweep more views on
 # more images (comments).
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 FOLDS = 5  # disjoint test subsets of the 5,000 source-class test images (1,000 each)

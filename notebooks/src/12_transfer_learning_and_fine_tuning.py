@@ -40,6 +40,10 @@ info = setup_notebook(seed=42)
 # test images. On a GPU, train longer and test on all 5,000 target test images
 # (comments). `USE_IMAGENET` switches on the optional last section, which needs
 # internet access to download ImageNet weights.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 SIZES = (20, 40)  # training images per class (GPU: (20, 50, 100, 200))

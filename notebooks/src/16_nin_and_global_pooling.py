@@ -34,6 +34,10 @@ info = setup_notebook(seed=42)
 #
 # These CPU settings train small networks on CIFAR-10 subsets, about a minute
 # and a half on a 2-core CPU. On a GPU, try the larger settings in the comments.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 TRAIN_PER_CLASS = 170  # CIFAR-10 training images per class (GPU: None, all 4,500)

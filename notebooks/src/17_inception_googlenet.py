@@ -38,6 +38,10 @@ info = setup_notebook(seed=42)
 # width, trained with and without their auxiliary classifiers on 1,500 CIFAR-10
 # images, three seeds each, about two and a half minutes on a 2-core CPU. On a
 # GPU, try the larger settings in the comments.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 WIDTH = 0.125  # multiplier of every layer's filters (GPU: 0.5)

@@ -37,6 +37,10 @@ info = setup_notebook(seed=42)
 # Section 4 times two layers on random data; section 6 trains a small MobileNet
 # on a CIFAR-10 subset for a few epochs. These CPU settings keep each to a few
 # seconds; on a GPU, the larger settings in the comments fill the device better.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 TIMING_BATCH = 8  # images per timed call (GPU: 64)

@@ -41,6 +41,10 @@ info = setup_notebook(seed=42)
 # Section 2 times every recorded network on this machine; these CPU settings
 # keep it to about a minute. On a GPU, the larger settings give more stable
 # timings.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 THROUGHPUT_BATCH = 32  # images per timed step (GPU: 256)

@@ -40,6 +40,10 @@ info = setup_notebook(seed=42)
 #
 # Nothing is trained here; the maps and checks below take about two minutes on a
 # 2-core CPU. On a GPU, use more images for the checks.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 SHOW = 6  # test images drawn in the figures

@@ -46,6 +46,10 @@ info = setup_notebook(seed=42)
 # the course's files. The live parts fit whitening
 # filters, draw schedules and score test images with the recorded network, in
 # a minute or two on a 2-core CPU.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 WHITENING_IMAGES = 5000  # training images that fit the whitening filters (airbench: 5,000)

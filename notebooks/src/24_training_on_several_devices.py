@@ -55,6 +55,10 @@ info = setup_notebook(seed=42)
 # equality of weights, not accuracy. Sections 4 and 5 start worker processes.
 # Each group of them must finish within `WORKER_TIMEOUT` seconds or is
 # stopped. About two minutes in all on a 2-core CPU.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 STEPS = 8  # SGD steps of every parallel training run
