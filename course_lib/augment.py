@@ -24,7 +24,7 @@ from course_lib._checks import (
     is_int,
 )
 from course_lib._keras_compat import call_takes_training
-from course_lib.layers.chain import build_chain, chain_output_shape
+from course_lib.layers._chain import build_chain, chain_output_shape
 
 __all__ = [
     "AugmentationPipeline",

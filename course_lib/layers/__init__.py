@@ -3,7 +3,7 @@
 Each layer is written with Keras layers and `keras.ops` only, so it runs on
 the TensorFlow, JAX and PyTorch backends, and is registered for serialization
 under the package name "course_lib" (`model.save("m.keras")` and
-`keras.models.load_model("m.keras")` round-trip it). `course_lib.layers.chain`
+`keras.models.load_model("m.keras")` round-trip it). The private `_chain` module
 holds the helpers they share: chains of layers and the convolution unit.
 """
 

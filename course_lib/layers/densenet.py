@@ -3,7 +3,7 @@
 import keras
 
 from course_lib._checks import check_image_input, check_number, check_positive_int, check_rate
-from course_lib.layers.chain import apply_chain, build_chain
+from course_lib.layers._chain import apply_chain, build_chain
 
 __all__ = ["BN_EPSILON", "DenseBlock", "TransitionLayer"]
 

@@ -3,7 +3,7 @@
 import keras
 
 from course_lib._checks import check_image_input, check_positive_int, check_positive_ints
-from course_lib.layers.chain import apply_chain, build_chain, chain_output_shape, conv_unit
+from course_lib.layers._chain import apply_chain, build_chain, chain_output_shape, conv_unit
 
 __all__ = ["MLPConv"]
 

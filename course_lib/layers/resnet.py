@@ -4,7 +4,7 @@ Komodakis, 2016) and ResNeXt (Xie et al., 2017)."""
 import keras
 
 from course_lib._checks import check_bool, check_image_input, check_positive_int, check_rate
-from course_lib.layers.chain import apply_chain, build_chain, chain_output_shape
+from course_lib.layers._chain import apply_chain, build_chain, chain_output_shape
 from course_lib.layers.grouped import GroupedConv2D
 
 __all__ = ["BN_EPSILON", "ResidualBlock", "BottleneckBlock", "ResNeXtBlock"]

@@ -10,8 +10,6 @@ import keras
 
 from course_lib._keras_compat import call_takes_training
 
-__all__ = ["build_chain", "chain_output_shape", "apply_chain", "conv_unit"]
-
 
 def build_chain(layers, input_shape):
     """Builds `layers` one after the other and returns the final output shape.
