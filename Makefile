@@ -56,8 +56,10 @@ test:
 
 test-suites: test-repo test-lib test-doctest test-zoo test-assignments test-site
 
-# Repository checks: lock files, notebook sources vs executed copies, hygiene.
+# Repository checks: ruff on the Python code (pyproject.toml's [tool.ruff]), lock files, notebook
+# sources vs executed copies, hygiene.
 test-repo: $(VENV)/.test
+	$(PY) -m ruff check course_lib scripts tests benchmarks site
 	$(PYTEST) tests/repo
 
 # course_lib's unit tests, once per Keras backend, each in its own process

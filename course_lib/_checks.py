@@ -451,10 +451,10 @@ def check_classifier(classes, classifier_activation, name="classes"):
 
     >>> check_classifier(1, "sigmoid")
     1
-    >>> check_classifier(1, "softmax")
+    >>> check_classifier(1, "softmax")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: `classes=1` with classifier_activation='softmax' always outputs 1.0: a softmax over one class is constant. For two classes, use classes=1 with classifier_activation='sigmoid', or classes=2 with 'softmax'.
+    ValueError: `classes=1` with classifier_activation='softmax' always outputs 1.0: a softmax over one ...
     """
     classes = check_positive_int(classes, name)
     if classes == 1 and _is_softmax(classifier_activation):

@@ -23,8 +23,8 @@ accuracy can sit near chance while its training accuracy is fine. Two fixes:
 import keras
 import numpy as np
 
-from course_lib._keras_compat import flatten_layers
 from course_lib._checks import check_array, check_number, check_positive_int
+from course_lib._keras_compat import flatten_layers
 
 __all__ = [
     "KERAS_MOMENTUM",

@@ -46,9 +46,6 @@ vermillion, frozen parts and padding grey). Boxes are filled with a light tint
 of their colour and outlined in the full colour, so black text stays readable.
 """
 
-import math
-import warnings
-
 import numpy as np
 
 from course_lib._checks import (
@@ -1348,7 +1345,7 @@ def mlpconv_block(input_shape=(8, 8, 192), filters=192, kernel_size=3, mlp_filte
         f"The mlpconv block on a {rows}x{cols}x{depth} input, bottom to top: "
         + "; ".join(f"{text}, output {rows}x{cols}x{cout}, {_n(p)} parameters"
                     for (text, _, _, cout), p in zip(steps, params))
-        + f". Each 1x1 convolution is a dense layer from the depth vector of one pixel to the next, the same "
+        + ". Each 1x1 convolution is a dense layer from the depth vector of one pixel to the next, the same "
         "at every pixel: together the 1x1 layers are a small multi-layer perceptron slid over the image."
     )
     width, height = 8.2, 0.7 + len(steps) * 1.0 + 1.05

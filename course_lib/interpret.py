@@ -29,7 +29,6 @@ are unwrapped: layer names refer to the nested network.
 import keras
 import numpy as np
 
-from course_lib.autodiff import value_and_gradient
 from course_lib._checks import (
     check_array,
     check_image_batch,
@@ -38,6 +37,7 @@ from course_lib._checks import (
     check_positive_ints,
     is_int,
 )
+from course_lib.autodiff import value_and_gradient
 
 __all__ = ["class_activation_map", "grad_cam", "saliency_map", "occlusion_map", "upsample_to"]
 

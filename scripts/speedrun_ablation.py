@@ -61,8 +61,8 @@ def main(argv=None):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import keras
     import pandas as pd
-
     import train_zoo
+
     from course_lib import data, experiment, speedrun
     from course_lib.runtime import setup_notebook
     from course_lib.tta import TTAModel, horizontal_flip, identity

@@ -2,8 +2,8 @@
 
 import keras
 
-from course_lib.layers import InceptionModule, LocalResponseNormalization
 from course_lib._checks import check_bool, check_number, check_rate
+from course_lib.layers import InceptionModule, LocalResponseNormalization
 from course_lib.layers._chain import conv_unit
 from course_lib.models._heads import global_pool_head
 from course_lib.models._validation import validate_builder_args

@@ -132,7 +132,7 @@ def _negate(images):
 def test_balance_with_augmentation(label_shape):
     labels = np.array([0, 0, 0, 0, 0, 1, 1, 2, 0, 1])
     x, y = _numbered_images(10), labels.reshape(label_shape)
-    x_before, y_before = x.copy(), y.copy()
+    x_before = x.copy()
     xb, yb = A.balance_with_augmentation(x, y, _negate, target_per_class=4, seed=0)
     # Originals first and untouched; class 0 (6 > 4 samples) kept as it is.
     np.testing.assert_array_equal(x, x_before)

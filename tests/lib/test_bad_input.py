@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from course_lib import _checks as C
-from course_lib import _optional
 from course_lib import (
+    _optional,
     analysis,
     augment,
     autodiff,
@@ -122,7 +122,8 @@ CASES = [
      ValueError, r"`pooling` only applies to the feature extractor"),
     ("models.vgg16_cifar/dropout 1", lambda: models.vgg16_cifar(dropout=1.0), ValueError, r"`dropout` must be a number in \[0, 1\)"),
     ("models.vgg16_cifar/dense_units 0", lambda: models.vgg16_cifar(dense_units=0), ValueError, r"`dense_units` must be a positive int"),
-    ("models.alexnet_cifar/dropout -0.1", lambda: models.alexnet_cifar(dropout=-0.1), ValueError, r"`dropout` must be a number in \[0, 1\)"),
+    ("models.alexnet_cifar/dropout -0.1", lambda: models.alexnet_cifar(dropout=-0.1), ValueError,
+     r"`dropout` must be a number in \[0, 1\)"),
     ("models.nin/dropout 1", lambda: models.nin(dropout=1.0), ValueError, r"`dropout` must be a number in \[0, 1\)"),
     ("models.nin/width -1", lambda: models.nin(width=-1.0), ValueError, r"`width` must be a positive number"),
     ("models.googlenet_cifar/dropout 1", lambda: models.googlenet_cifar(dropout=1.0), ValueError, r"`dropout` must be"),
@@ -170,8 +171,10 @@ CASES = [
     ("interpret.saliency_map/NaN", lambda: interpret.saliency_map(_functional(), NAN_IMAGES, 0), ValueError, "`images` " + FINITE),
     ("interpret.saliency_map/float class", lambda: interpret.saliency_map(_functional(), X, 0.5),
      ValueError, r"`class_index` must be an int or one int per image"),
-    ("interpret.grad_cam/class 5", lambda: interpret.grad_cam(_functional(), X, 5, "conv"), ValueError, r"`class_index` must be in \[0, 2\)"),
-    ("interpret.upsample_to/empty maps", lambda: interpret.upsample_to(np.zeros((1, 0, 0)), (8, 8)), ValueError, r"`maps` must not be empty"),
+    ("interpret.grad_cam/class 5", lambda: interpret.grad_cam(_functional(), X, 5, "conv"), ValueError,
+     r"`class_index` must be in \[0, 2\)"),
+    ("interpret.upsample_to/empty maps", lambda: interpret.upsample_to(np.zeros((1, 0, 0)), (8, 8)), ValueError,
+     r"`maps` must not be empty"),
     ("interpret.upsample_to/strings", lambda: interpret.upsample_to(np.full((1, 2, 2), "a"), (8, 8)), TypeError, r"`maps` must hold real"),
     ("interpret.occlusion_map/fill", lambda: interpret.occlusion_map(_functional(), X, 0, fill="white"), ValueError, r"`fill` must be"),
     # analysis, augment, autodiff, batchnorm
@@ -376,7 +379,8 @@ CASES = [
     ("lookahead.Lookahead/peak_decay 1.5", lambda: lookahead.Lookahead(10, peak_decay=1.5), ValueError, r"`peak_decay` must be"),
     ("initializers.Dirac/2-D shape", lambda: initializers.Dirac()((3, 3)), ValueError, r"2-D convolution kernels"),
     ("multiprocess.run_processes/no command", lambda: multiprocess.run_processes([], 1.0), ValueError, r"`commands` must be a non-empty"),
-    ("multiprocess.run_processes/timeout 0", lambda: multiprocess.run_processes([["true"]], 0), ValueError, r"`timeout` must be a positive"),
+    ("multiprocess.run_processes/timeout 0", lambda: multiprocess.run_processes([["true"]], 0), ValueError,
+     r"`timeout` must be a positive"),
 ]
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_lib import batchnorm, batches, comparison, data, experiment, learning_rate_range, standardization
+from course_lib import batches, batchnorm, comparison, data, experiment, learning_rate_range, standardization
 from course_lib.experiment import Recipe
 
 

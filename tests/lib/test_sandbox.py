@@ -228,6 +228,7 @@ def test_without_bubblewrap_the_judge_refuses_and_says_how_to_install_it(monkeyp
 
 def test_without_isolation_a_submission_still_runs_in_a_child_process():
     with SubmissionProcess(b"copy", isolation=False) as process:
-        assert process.run_cell("import os, sys\npid = os.getpid()\nisolated = sys.flags.isolated\ncopy = open('submission.ipynb').read()") is None
+        cell = "import os, sys\npid = os.getpid()\nisolated = sys.flags.isolated\ncopy = open('submission.ipynb').read()"
+        assert process.run_cell(cell) is None
         found = process.describe(["pid", "isolated", "copy"])
     assert found["pid"][1] != os.getpid() and found["isolated"][1] == 1 and found["copy"][1] == "copy"

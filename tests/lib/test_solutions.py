@@ -65,8 +65,12 @@ def test_04_sparse_c3_cost():
 def test_05_the_dense_matrix_of_a_two_channel_layer():
     W, _ = ops.conv_to_dense(np.arange(1.0, 9.0).reshape(2, 2, 2, 1), np.zeros(1), (3, 3, 2))
     assert W.shape == (4, 18) and np.count_nonzero(W) == 32
-    a = lambda i, j: 1 + 4 * i + 2 * j  # kernel[i, j, 0, 0]
-    b = lambda i, j: 2 + 4 * i + 2 * j  # kernel[i, j, 1, 0]
+    def a(i, j):  # kernel[i, j, 0, 0]
+        return 1 + 4 * i + 2 * j
+
+    def b(i, j):  # kernel[i, j, 1, 0]
+        return 2 + 4 * i + 2 * j
+
     for p in range(2):
         for q in range(2):
             for i in range(2):

@@ -331,7 +331,8 @@ def test_convolution_explorer_typed_values_and_refused_settings():
     from course_lib.widgets import ConvolutionExplorer
 
     explorer = ConvolutionExplorer(image=np.arange(25.0).reshape(5, 5), kernel=[[1, 2], [3, 4]], position=2)
-    assert explorer.kernel.value == "custom" and explorer.step.expression == "out[0, 2] = sum of 4 products = 61"  # 2 + 2 * 3 + 3 * 7 + 4 * 8
+    assert explorer.kernel.value == "custom"
+    assert explorer.step.expression == "out[0, 2] = sum of 4 products = 61"  # 2 + 2 * 3 + 3 * 7 + 4 * 8
     explorer.kernel_values.value = "1 -1"  # typing selects "custom" and recomputes
     assert explorer.kernel.value == "custom" and explorer.step.kernel.tolist() == [[1.0, -1.0]]
     assert explorer.step.expression == "out[0, 2] = sum of 2 products = -1"

@@ -58,7 +58,8 @@ def test_notebook_hygiene(path):
     assert first.cell_type == "markdown" and first.source.startswith(f"# {path.stem[:2]} ")
     assert "Learning objectives" in first.source
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert code[0].source == tool.setup_cell(notebook=path.stem), "setup cell differs from its template: run `python scripts/notebooks.py setup-cells`"
+    assert code[0].source == tool.setup_cell(notebook=path.stem), (
+        "setup cell differs from its template: run `python scripts/notebooks.py setup-cells`")
     counts = [c.execution_count for c in code]
     assert counts == list(range(1, len(code) + 1)), "cells not executed once, in order"
     assert sum(len(c.outputs) for c in code) > 0, "notebook committed without outputs"

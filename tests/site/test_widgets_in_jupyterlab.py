@@ -34,9 +34,9 @@ import urllib.request
 import nbformat
 import psutil
 import pytest
+from test_site import CHROMIUM_ARGS, SCREENSHOTS, SITE, chromium_path
 
 from course_lib.widgets import convolution_step, default_image, receptive_field_stack
-from test_site import CHROMIUM_ARGS, SCREENSHOTS, SITE, chromium_path
 
 NOTEBOOK = "widgets.ipynb"
 STARTUP_TIMEOUT = 90  # seconds: the server, the page and the kernel, on a loaded 2-core machine

@@ -15,7 +15,15 @@ Example:
 
 import numpy as np
 
-from course_lib.grading import Answers, assert_equal, assert_same_array, call, in_submission, layer_answers, random_weights
+from course_lib.grading import (
+    Answers,
+    assert_equal,
+    assert_same_array,
+    call,
+    in_submission,
+    layer_answers,
+    random_weights,
+)
 
 __all__ = [
     "FORBIDDEN_IMPORTS",

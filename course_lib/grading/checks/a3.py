@@ -98,7 +98,8 @@ def check_mixup_batch(mixup_batch, seed, alphas, n, classes, image_shape, mixer_
         lambdas = np.asarray(lambdas, dtype=np.float32)
         partners = np.asarray(partners)
         assert lambdas.shape == (n,) and partners.shape == (n,), f"{name}: lambdas and partners need shape ({n},)."
-        assert ((lambdas > 0) & (lambdas < 1)).all(), f"{name}: {int(((lambdas <= 0) | (lambdas >= 1)).sum())} lambdas are 0 or 1 in float32."
+        extreme = int(((lambdas <= 0) | (lambdas >= 1)).sum())
+        assert ((lambdas > 0) & (lambdas < 1)).all(), f"{name}: {extreme} lambdas are 0 or 1 in float32."
         assert np.issubdtype(partners.dtype, np.integer), f"{name}: partners must be integers."
         assert (labels[partners].argmax(1) != labels.argmax(1)).all(), f"{name}: some partners are of the same class."
         weights = lambdas.reshape(-1, *[1] * len(image_shape))
@@ -280,8 +281,10 @@ def check_transfer_model_training(build_transfer_model, seed, classes):
     model.compile(optimizer=keras.optimizers.SGD(0.5), loss="categorical_crossentropy")
     model.fit(images, labels, epochs=1, batch_size=16, verbose=0)
     changed = [i for i, (w, b) in enumerate(zip(frozen, before)) if not np.array_equal(np.array(w), b)]
-    assert not changed, f"training changed {len(changed)} backbone weights, e.g. {frozen[changed[0]].path}: is it frozen, with BatchNormalization in inference mode?"
-    assert any(not np.array_equal(np.array(w), b) for w, b in zip(model.trainable_weights, head_before)), "training did not change the head."
+    assert not changed, (f"training changed {len(changed)} backbone weights, e.g. {frozen[changed[0]].path}: "
+                         "is it frozen, with BatchNormalization in inference mode?")
+    assert any(not np.array_equal(np.array(w), b) for w, b in zip(model.trainable_weights, head_before)), (
+        "training did not change the head.")
 
 
 def check_nearest_neighbours(nearest_neighbours, seed, cases, reference, check_too_large_k):
