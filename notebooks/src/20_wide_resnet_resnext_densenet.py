@@ -33,6 +33,10 @@ info = setup_notebook(seed=42)
 #
 # Section 4 trains a small network of each family on a CIFAR-10 subset; these
 # CPU settings keep it to about a minute and a half. On a GPU, use the larger settings in the comments.
+#
+# The text and the checks below describe what these settings give. With
+# other settings the numbers change, and a check may fail where an effect
+# is weaker or stronger than here: then the printed results tell.
 
 # %%
 TRAIN_PER_CLASS = 200  # CIFAR-10 training images per class (GPU: None, all 4,500)
@@ -47,6 +51,7 @@ import pandas as pd
 
 from course_lib import diagrams, experiment, zoo
 from course_lib.batchnorm import KERAS_MOMENTUM, momentum_for_steps
+from course_lib.blockcheck import compare_with_course_lib
 from course_lib.layers import DenseBlock, ResNeXtBlock, TransitionLayer
 from course_lib.models.densenet import densenet121, densenet_cifar
 from course_lib.models.resnet import wide_resnet
@@ -213,29 +218,6 @@ def resnext_block(x, filters, cardinality):
 
 # %% tags=["hide-input"]
 # The asserts are the check; the printed difference may vary between machines.
-def compare_with_course_lib(make_ours, theirs, input_shape, seed=0):
-    """Our block against course_lib's, with course_lib's weights copied into ours.
-
-    BatchNormalization's scales, offsets and moving statistics are drawn at random
-    first, so that they matter. Returns the largest difference of the outputs, in
-    inference and in training mode (batch statistics), and both models.
-    """
-    check_rng = np.random.default_rng(seed)
-    inputs = keras.Input(input_shape)
-    ours = keras.Model(inputs, make_ours(inputs))
-    theirs.build((None, *input_shape))
-    for w in theirs.weights:
-        if w.name in ("gamma", "moving_variance"):
-            w.assign(check_rng.uniform(0.5, 1.5, w.shape))
-        elif w.name in ("beta", "moving_mean"):
-            w.assign(check_rng.normal(0, 0.5, w.shape))
-    ours.set_weights(theirs.get_weights())  # the same weights, in the same order
-    x = check_rng.normal(size=(2, *input_shape)).astype("float32")
-    outputs = [(ours(x, training=mode), theirs(x, training=mode)) for mode in (False, True)]
-    largest = max(float(np.abs(keras.ops.convert_to_numpy(a - b)).max()) for a, b in outputs)
-    return largest, ours, theirs
-
-
 # ResNeXt-50 (32x4d)'s first stage: 256 maps in and out, 32 paths of 4 maps, on 8x8 maps.
 resnext_difference, ours, theirs = compare_with_course_lib(
     lambda x: resnext_block(x, 128, cardinality=32), ResNeXtBlock(128, cardinality=32), (8, 8, 256))
